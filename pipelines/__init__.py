@@ -1,0 +1,21 @@
+"""tf.data input pipelines for built-in offline data and the TFDS catalog.
+
+    >>> import pipelines
+    >>> pipelines.list_datasets()
+    ['blobs_4d3c', 'digits', 'gates', 'iris', 'linear_1d', 'logistic_2d']
+    >>> ds = pipelines.load("digits", "train", batch_size=64, seed=0)
+"""
+
+from pipelines.core import get_info, list_datasets, load, load_arrays, preprocessor
+from pipelines.info import DatasetInfo
+from pipelines.tfds_source import DatasetUnavailableError
+
+__all__ = [
+    "DatasetInfo",
+    "DatasetUnavailableError",
+    "get_info",
+    "list_datasets",
+    "load",
+    "load_arrays",
+    "preprocessor",
+]

@@ -1,0 +1,198 @@
+"""Built-in offline datasets: never downloaded, always the same.
+
+Each loader returns raw NumPy splits: images as uint8 in [0, 255] with a
+channel axis, tabular features as float32, class labels as int32 and
+binary/regression targets as float32 of shape (n, 1). Normalization is not
+done here: it belongs to the in-graph preprocessor (see `pipelines.core`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from pipelines.info import DatasetInfo
+
+# Fixed split fractions for every built-in set that is not a truth table.
+TRAIN_FRACTION, VALIDATION_FRACTION = 0.7, 0.1
+_SPLIT_SEED = 0  # fixed forever: the splits are part of the dataset definition
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltinDataset:
+    info: DatasetInfo
+    make: Callable[..., dict[str, tuple[np.ndarray, np.ndarray]]]
+    options: dict  # accepted options and their defaults
+
+
+BUILTINS: dict[str, BuiltinDataset] = {}
+
+
+def _register(info: DatasetInfo, options: dict | None = None):
+    def decorate(make):
+        BUILTINS[info.name] = BuiltinDataset(info, make, dict(options or {}))
+        return make
+
+    return decorate
+
+
+def _split(x: np.ndarray, y: np.ndarray, stratify: bool) -> dict:
+    """70/10/20 train/validation/test split with a fixed permutation."""
+    from sklearn.model_selection import train_test_split
+
+    strat = y if stratify else None
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=1 - TRAIN_FRACTION - VALIDATION_FRACTION,
+        random_state=_SPLIT_SEED, stratify=strat,
+    )
+    val_share = VALIDATION_FRACTION / (TRAIN_FRACTION + VALIDATION_FRACTION)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val_share, random_state=_SPLIT_SEED,
+        stratify=y_rest if stratify else None,
+    )
+    return {"train": (x_train, y_train), "validation": (x_val, y_val), "test": (x_test, y_test)}
+
+
+@_register(
+    DatasetInfo(
+        name="digits",
+        task="classification",
+        feature_shape=(8, 8, 1),
+        feature_dtype="uint8",
+        num_classes=10,
+        class_names=tuple(str(i) for i in range(10)),
+        splits={"train": 1257, "validation": 180, "test": 360},
+        source="builtin",
+        description="scikit-learn's bundled UCI handwritten digits: 1,797 8x8 images. "
+        "Intensities 0..16 are stored as uint8 0..255 (v * 255 / 16, rounded) so they "
+        "share the image convention of MNIST and CIFAR.",
+        citation="Alpaydin & Kaynak 1998, UCI Optical Recognition of Handwritten Digits",
+    )
+)
+def _digits() -> dict:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    return _split(images, bunch.target.astype(np.int32), stratify=True)
+
+
+@_register(
+    DatasetInfo(
+        name="iris",
+        task="classification",
+        feature_shape=(4,),
+        feature_dtype="float32",
+        num_classes=3,
+        class_names=("setosa", "versicolor", "virginica"),
+        splits={"train": 105, "validation": 15, "test": 30},
+        source="builtin",
+        description="Fisher's iris: 150 flowers, 4 measurements (cm), 3 species.",
+        citation="Fisher 1936, The use of multiple measurements in taxonomic problems",
+        standardize=True,
+    )
+)
+def _iris() -> dict:
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    return _split(bunch.data.astype(np.float32), bunch.target.astype(np.int32), stratify=True)
+
+
+@_register(
+    DatasetInfo(
+        name="linear_1d",
+        task="regression",
+        feature_shape=(1,),
+        feature_dtype="float32",
+        target_shape=(1,),
+        splits={"train": 140, "validation": 20, "test": 40},
+        source="builtin",
+        description="200 points x ~ U(-4, 4), y = x - 1 + N(0, 1): the least-squares "
+        "fit should find slope 1 and intercept -1.",
+    )
+)
+def _linear_1d() -> dict:
+    rng = np.random.default_rng(_SPLIT_SEED)
+    x = rng.uniform(-4.0, 4.0, size=(200, 1)).astype(np.float32)
+    y = (x - 1.0 + rng.normal(0.0, 1.0, size=(200, 1))).astype(np.float32)
+    return _split(x, y, stratify=False)
+
+
+@_register(
+    DatasetInfo(
+        name="logistic_2d",
+        task="binary_classification",
+        feature_shape=(2,),
+        feature_dtype="float32",
+        num_classes=2,
+        target_shape=(1,),
+        splits={"train": 140, "validation": 20, "test": 40},
+        source="builtin",
+        description="200 points x1, x2 ~ U(-1, 1); label 1 when x2 > x1 + 1 + e, "
+        "e ~ N(0, 0.3^2). The classes are imbalanced: see `class_balance`.",
+    )
+)
+def _logistic_2d() -> dict:
+    rng = np.random.default_rng(_SPLIT_SEED)
+    x = rng.uniform(-1.0, 1.0, size=(200, 2)).astype(np.float32)
+    noise = rng.normal(0.0, 0.3, size=200)
+    y = (x[:, 1] > x[:, 0] + 1.0 + noise).astype(np.float32)[:, None]
+    return _split(x, y, stratify=True)
+
+
+GATES = {
+    "and": (0, 0, 0, 1),
+    "or": (0, 1, 1, 1),
+    "nand": (1, 1, 1, 0),
+    "xor": (0, 1, 1, 0),
+}
+
+
+@_register(
+    DatasetInfo(
+        name="gates",
+        task="binary_classification",
+        feature_shape=(2,),
+        feature_dtype="float32",
+        num_classes=2,
+        target_shape=(1,),
+        splits={"train": 4, "validation": 4, "test": 4},
+        source="builtin",
+        description="Truth table of a two-input logic gate (option gate=and|or|nand|xor). "
+        "Every split is the whole table: the task is to represent the function.",
+    ),
+    options={"gate": "and"},
+)
+def _gates(gate: str = "and") -> dict:
+    if gate not in GATES:
+        raise ValueError(
+            f"`gate` must be one of {', '.join(repr(g) for g in GATES)}. Received: gate={gate!r}"
+        )
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array(GATES[gate], dtype=np.float32)[:, None]
+    return {split: (x, y) for split in ("train", "validation", "test")}
+
+
+@_register(
+    DatasetInfo(
+        name="blobs_4d3c",
+        task="classification",
+        feature_shape=(4,),
+        feature_dtype="float32",
+        num_classes=3,
+        class_names=("0", "1", "2"),
+        splits={"train": 210, "validation": 30, "test": 60},
+        source="builtin",
+        description="300 points in 4 dimensions around 3 Gaussian centres "
+        "(sklearn.datasets.make_blobs, random_state=0), for softmax regression.",
+        standardize=True,
+    )
+)
+def _blobs_4d3c() -> dict:
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n_samples=300, n_features=4, centers=3, random_state=_SPLIT_SEED)
+    return _split(x.astype(np.float32), y.astype(np.int32), stratify=True)

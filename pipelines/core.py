@@ -1,0 +1,240 @@
+"""`pipelines.load`: one entry point for built-in and TFDS datasets.
+
+Pipeline order, the one the tf.data performance guide recommends:
+source -> cache (raw, small) -> shuffle (seeded) -> batch -> preprocess
+(vectorized, in-graph Keras layers) -> prefetch(AUTOTUNE).
+The preprocessing is a Keras model of serializable layers, so the exact same
+graph goes into serving exports (`zoo.export`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+
+from pipelines.builtin import BUILTINS
+from pipelines.info import DatasetInfo
+
+SPLITS = ("train", "validation", "test")
+
+
+def list_datasets() -> list[str]:
+    """Names of the built-in datasets. Any TFDS catalog name also works."""
+    return sorted(BUILTINS)
+
+
+def _builtin_options(name: str, options: dict) -> dict:
+    accepted = BUILTINS[name].options
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        listing = ", ".join(sorted(accepted)) or "none"
+        raise TypeError(
+            f"Dataset {name!r} got unknown option(s) {', '.join(unknown)}. "
+            f"Accepted options: {listing}."
+        )
+    return {**accepted, **options}
+
+
+@functools.lru_cache(maxsize=32)
+def _builtin_arrays(name: str, frozen_options: tuple) -> dict:
+    return BUILTINS[name].make(**dict(frozen_options))
+
+
+def load_arrays(name: str, split: str = "train", **options) -> tuple[np.ndarray, np.ndarray]:
+    """Raw (features, targets) NumPy arrays of a built-in dataset split."""
+    if name not in BUILTINS:
+        raise ValueError(f"load_arrays works on built-in datasets only ({', '.join(BUILTINS)}).")
+    opts = _builtin_options(name, options)
+    splits = _builtin_arrays(name, tuple(sorted(opts.items())))
+    if split not in splits:
+        raise ValueError(
+            f"Dataset {name!r} has no split {split!r}. Available: {', '.join(splits)}."
+        )
+    x, y = splits[split]
+    return x.copy(), y.copy()
+
+
+def get_info(name: str, data_dir=None, **options) -> DatasetInfo:
+    """The `DatasetInfo` of a built-in or TFDS dataset (no data is prepared)."""
+    if name in BUILTINS:
+        _builtin_options(name, options)
+        return BUILTINS[name].info
+    from pipelines import tfds_source
+
+    return _tfds_info(tfds_source.builder(name, data_dir))
+
+
+def _tfds_info(b) -> DatasetInfo:
+    import tensorflow_datasets as tfds
+
+    info = b.info
+    splits = {k: v.num_examples for k, v in info.splits.items()}
+    keys = info.supervised_keys
+    if not keys or not isinstance(keys[0], str) or not isinstance(keys[1], str):
+        return DatasetInfo(
+            name=b.name, task="unsupervised", feature_shape=(), feature_dtype="dict",
+            splits=splits, source="tfds", description=info.description or "",
+            citation=info.citation or "",
+        )
+    x_feat, y_feat = info.features[keys[0]], info.features[keys[1]]
+    is_label = isinstance(y_feat, tfds.features.ClassLabel)
+    return DatasetInfo(
+        name=b.name,
+        task="classification" if is_label else "regression",
+        feature_shape=tuple(x_feat.shape),
+        feature_dtype=np.dtype(x_feat.np_dtype).name,
+        num_classes=y_feat.num_classes if is_label else None,
+        class_names=tuple(y_feat.names) if is_label else None,
+        target_shape=() if is_label else tuple(y_feat.shape),
+        splits=splits,
+        source="tfds",
+        description=info.description or "",
+        citation=info.citation or "",
+    )
+
+
+def preprocessor(name: str, image_size=None, channels=None, data_dir=None, **options):
+    """The in-graph preprocessing of a dataset, as a `keras.Sequential`.
+
+    Images: uint8 [0, 255] -> float32 [0, 1], resized to `image_size`
+    (height, width) and converted to `channels` (1 or 3) when given.
+    Tabular sets marked `standardize` get a `Normalization` layer holding the
+    training split's mean and variance. Returns None when nothing is needed.
+
+    Example:
+        >>> prep = pipelines.preprocessor("digits", image_size=(32, 32))
+        >>> prep(np.zeros((1, 8, 8, 1), "uint8")).shape
+        TensorShape([1, 32, 32, 1])
+    """
+    import keras
+
+    from pipelines.layers import AdaptChannels
+
+    info = get_info(name, data_dir=data_dir, **options)
+    layers = []
+    if info.is_image:
+        layers.append(keras.layers.Rescaling(1.0 / 255.0, name="rescale"))
+        if image_size is not None:
+            h, w = (int(s) for s in image_size)
+            if (h, w) != tuple(info.feature_shape[:2]):
+                layers.append(keras.layers.Resizing(h, w, interpolation="bilinear", name="resize"))
+        if channels is not None and channels != info.feature_shape[-1]:
+            layers.append(AdaptChannels(int(channels), name="adapt_channels"))
+    elif image_size is not None or channels is not None:
+        raise ValueError(
+            f"Dataset {name!r} is not an image dataset; image_size/channels do not apply. "
+            f"Its features have shape {info.feature_shape}."
+        )
+    if info.standardize:
+        x, _ = load_arrays(name, "train", **options)
+        layers.append(
+            keras.layers.Normalization(
+                mean=x.mean(axis=0), variance=x.var(axis=0), name="standardize"
+            )
+        )
+    if not layers:
+        return None
+    return keras.Sequential(layers, name=f"{name}_preprocessing")
+
+
+def load(
+    name: str,
+    split: str = "train",
+    *,
+    batch_size: int | None = 32,
+    shuffle: bool | None = None,
+    seed: int = 0,
+    preprocess: bool = True,
+    cache: bool = True,
+    drop_remainder: bool = False,
+    image_size=None,
+    channels: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    manual_dir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+    **options: Any,
+):
+    """A `tf.data.Dataset` of `(features, targets)` batches ready for `fit`.
+
+    Args:
+        name: A built-in dataset (`list_datasets()`) or any TFDS catalog name.
+        split: "train", "validation", "test", or any TFDS split string
+            ("train[:90%]").
+        batch_size: Examples per batch; None yields single examples.
+        shuffle: Shuffle (seeded); default True for splits starting with "train".
+        seed: Seed for shuffling: the same seed gives the same order.
+        preprocess: Apply the in-graph preprocessing (`preprocessor`).
+        cache: Cache raw examples in memory after the first pass.
+        drop_remainder: Drop the last incomplete batch.
+        image_size, channels: Adapt images to a model input (see `preprocessor`).
+        data_dir: TFDS data folder (default ~/tensorflow_datasets or $TFDS_DATA_DIR).
+        manual_dir: Folder holding TFDS source files to prepare offline.
+        offline: Never try the network; default from `ZOO_OFFLINE`.
+        **options: Dataset-specific options (e.g. `gate="xor"` for `gates`).
+
+    Raises:
+        DatasetUnavailableError: within seconds, when a TFDS dataset is not
+            prepared and cannot be downloaded; the message says which files to
+            put in which `manual_dir`.
+
+    Example:
+        >>> ds = pipelines.load("digits", "train", batch_size=64, image_size=(32, 32))
+        >>> x, y = next(iter(ds))
+        >>> x.shape, y.shape
+        (TensorShape([64, 32, 32, 1]), TensorShape([64]))
+    """
+    import tensorflow as tf
+
+    if shuffle is None:
+        shuffle = split.startswith("train")
+    if name in BUILTINS:
+        x, y = load_arrays(name, split, **options)
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        n_examples = len(x)
+        prep = preprocessor(name, image_size, channels, **options) if preprocess else None
+    else:
+        if options:
+            raise TypeError(
+                f"TFDS dataset {name!r} takes no dataset options. Received: {sorted(options)}"
+            )
+        from pipelines import tfds_source
+        import tensorflow_datasets as tfds
+
+        b = tfds_source.ensure_prepared(name, data_dir, manual_dir, offline)
+        info = _tfds_info(b)
+        base_split = split.split("[")[0]
+        if base_split not in b.info.splits:
+            raise ValueError(
+                f"Dataset {name!r} has no split {split!r}. Available: "
+                f"{', '.join(b.info.splits)} (TFDS slicing like 'train[:90%]' works too)."
+            )
+        ds = b.as_dataset(
+            split=split,
+            as_supervised=info.task != "unsupervised",
+            shuffle_files=shuffle,
+            read_config=tfds.ReadConfig(shuffle_seed=seed),
+        )
+        n_examples = b.info.splits[split].num_examples
+        prep = (
+            preprocessor(name, image_size, channels, data_dir=data_dir)
+            if preprocess and info.task != "unsupervised"
+            else None
+        )
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(
+            min(max(n_examples, 1), 10_000), seed=seed, reshuffle_each_iteration=True
+        )
+    if batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if prep is not None:
+        ds = ds.map(
+            lambda x, y: (prep(x, training=False), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,44 @@
+"""Dataset metadata: what a pipeline yields, known before loading it."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """The data contract of one dataset.
+
+    Attributes:
+        name: Dataset name as given to `pipelines.load`.
+        task: "classification", "binary_classification", "regression" or
+            "unsupervised" (no supervised keys; yields feature dicts).
+        feature_shape: Raw feature shape, without the batch dimension.
+        feature_dtype: Raw feature dtype name ("uint8" for images).
+        num_classes: Classes for classification tasks, else None.
+        class_names: Class names, when known.
+        target_shape: Target shape per example: () for class ids.
+        splits: Split name -> number of examples.
+        source: "builtin" or "tfds".
+        description, citation: Human-readable provenance.
+        standardize: Whether the default preprocessing standardizes features
+            with the training split's mean and variance.
+    """
+
+    name: str
+    task: str
+    feature_shape: tuple
+    feature_dtype: str
+    num_classes: int | None = None
+    class_names: tuple | None = None
+    target_shape: tuple = ()
+    splits: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    source: str = "builtin"
+    description: str = ""
+    citation: str = ""
+    standardize: bool = False
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.feature_shape) == 3 and self.feature_dtype == "uint8"

@@ -1,0 +1,40 @@
+"""Serializable preprocessing layers used in tf.data and inside serving graphs."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class AdaptChannels(keras.layers.Layer):
+    """Convert images between 1 and 3 channels (grayscale <-> RGB).
+
+    1 -> 3 repeats the gray channel; 3 -> 1 uses the ITU-R 601 luma weights
+    (0.299, 0.587, 0.114), as `tf.image.rgb_to_grayscale` does.
+    """
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        if channels not in (1, 3):
+            raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+        self.channels = channels
+
+    def call(self, images):
+        in_channels = images.shape[-1]
+        if in_channels == self.channels:
+            return images
+        if in_channels == 1 and self.channels == 3:
+            return ops.repeat(images, 3, axis=-1)
+        if in_channels == 3 and self.channels == 1:
+            weights = ops.convert_to_tensor([0.299, 0.587, 0.114], dtype=images.dtype)
+            return ops.sum(images * weights, axis=-1, keepdims=True)
+        raise ValueError(
+            f"Cannot adapt images with {in_channels} channels to {self.channels}."
+        )
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}

@@ -1,0 +1,47 @@
+"""modelzoo: registered Keras 3 model builders with search spaces and exports.
+
+    >>> import zoo
+    >>> zoo.list_models("*regression")
+    ['linear_regression', 'logistic_regression', 'softmax_regression']
+    >>> model = zoo.build("lenet5", classes=10)
+"""
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from zoo.registry import (  # noqa: E402
+    ModelSpec,
+    UnknownModelError,
+    build,
+    compile_model,
+    get_spec,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "ModelSpec",
+    "UnknownModelError",
+    "build",
+    "compile_model",
+    "get_spec",
+    "list_models",
+    "register_model",
+    "export",
+    "train",
+]
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Training and export pull in TensorFlow-heavy modules; load them lazily.
+    if name == "export":
+        from zoo.export import export
+
+        return export
+    if name == "train":
+        from zoo.training import train
+
+        return train
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

@@ -1,0 +1,72 @@
+"""Argument checks and small helpers shared by the builders."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import keras
+
+
+def check_choice(arg: str, value: Any, choices: Iterable[Any]) -> None:
+    """Fail with the received value and the accepted ones."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(
+            f"`{arg}` must be one of {', '.join(repr(c) for c in choices)}. "
+            f"Received: {arg}={value!r}"
+        )
+
+
+def check_positive_int(arg: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{arg}` must be an integer >= {minimum}. Received: {arg}={value!r}")
+
+
+def check_rate(arg: str, value: Any) -> None:
+    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"`{arg}` must be a float in [0, 1). Received: {arg}={value!r}")
+
+
+def as_shape(arg: str, value: Any, rank: int | None = None) -> tuple[int, ...]:
+    """Validate an `input_shape` (no batch dimension)."""
+    try:
+        shape = tuple(int(d) for d in value)
+    except TypeError:
+        raise ValueError(f"`{arg}` must be a tuple of ints. Received: {arg}={value!r}") from None
+    if rank is not None and len(shape) != rank:
+        raise ValueError(
+            f"`{arg}` must have {rank} dimension(s). Received: {arg}={value!r}"
+        )
+    if any(d < 1 for d in shape):
+        raise ValueError(f"`{arg}` dimensions must be >= 1. Received: {arg}={value!r}")
+    return shape
+
+
+def load_weights(model: keras.Model, weights: Any) -> keras.Model:
+    """Load `weights` (None or a local file) into `model`.
+
+    Accepted files: a `.weights.h5` written by `model.save_weights`, or a
+    `.keras` model of the same architecture (loaded with `safe_mode=True`).
+    """
+    if weights is None:
+        return model
+    path = str(weights)
+    if path.endswith(".weights.h5") or path.endswith(".h5"):
+        model.load_weights(path)
+    elif path.endswith(".keras"):
+        source = keras.saving.load_model(path, compile=False, safe_mode=True)
+        model.set_weights(source.get_weights())
+    else:
+        raise ValueError(
+            "`weights` must be None or the path to a `.weights.h5` or `.keras` file. "
+            f"Received: weights={weights!r}"
+        )
+    return model
+
+
+def no_architecture_choices(hp) -> dict:
+    """Search space of a model whose architecture is fixed by definition.
+
+    Only the shared training choices (learning rate, batch size) are searched.
+    """
+    return {}

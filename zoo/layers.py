@@ -1,0 +1,29 @@
+"""Serializable layers shared by the zoo's models.
+
+Every custom layer is registered with `keras.saving.register_keras_serializable`
+so `.keras` files load with `safe_mode=True` and no `Lambda` layer is needed.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HeavisideStep(keras.layers.Layer):
+    """Threshold unit: outputs 1.0 where the input is > 0, else 0.0.
+
+    The forward pass is the hard step of Rosenblatt's perceptron. The backward
+    pass is the straight-through estimator (gradient 1), so gradient descent on
+    the squared error of the step output, (y_hat - y)**2 / 2, updates the
+    weights by (y - y_hat) * x: exactly the perceptron learning rule.
+    """
+
+    def call(self, inputs):
+        step = ops.cast(ops.greater(inputs, 0.0), inputs.dtype)
+        # Forward value is `step`; gradient flows as if this were identity.
+        return inputs + ops.stop_gradient(step - inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

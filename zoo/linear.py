@@ -1,0 +1,142 @@
+"""Linear models: linear, logistic and softmax regression, and the perceptron.
+
+These are the one-layer models every course starts with. Each is a single
+`Dense` layer; what differs is the output nonlinearity and the loss.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from zoo._common import as_shape, check_choice, check_positive_int, no_architecture_choices
+from zoo.layers import HeavisideStep
+from zoo.registry import register_model
+
+
+@register_model(
+    family="linear",
+    task="regression",
+    reference="Least squares (Legendre 1805, Gauss 1809); Goodfellow et al. 2016, "
+    "Deep Learning, section 5.1.4",
+    search_space=no_architecture_choices,
+    optimizer="sgd",
+    learning_rate=0.05,
+    dataset="linear_1d",
+)
+def linear_regression(input_shape=(1,), outputs=1, name="linear_regression"):
+    """Linear regression y = Wx + b, trained on the mean squared error.
+
+    Args:
+        input_shape: Feature shape, without the batch dimension.
+        outputs: Number of regression targets.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping (batch, *input_shape) to (batch, outputs).
+
+    Example:
+        >>> model = zoo.build("linear_regression")
+        >>> model.output_shape
+        (None, 1)
+    """
+    input_shape = as_shape("input_shape", input_shape, rank=1)
+    check_positive_int("outputs", outputs)
+    inputs = keras.Input(shape=input_shape, name="features")
+    outputs_ = keras.layers.Dense(outputs, name=f"{name}_dense")(inputs)
+    return keras.Model(inputs, outputs_, name=name)
+
+
+@register_model(
+    family="linear",
+    task="binary_classification",
+    reference="Cox 1958, The regression analysis of binary sequences; "
+    "Goodfellow et al. 2016, Deep Learning, section 5.7.1",
+    search_space=no_architecture_choices,
+    learning_rate=0.05,
+    dataset="logistic_2d",
+)
+def logistic_regression(input_shape=(2,), name="logistic_regression"):
+    """Logistic regression p(y=1|x) = sigmoid(Wx + b), trained on cross-entropy.
+
+    Args:
+        input_shape: Feature shape, without the batch dimension.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping (batch, *input_shape) to probabilities (batch, 1).
+    """
+    input_shape = as_shape("input_shape", input_shape, rank=1)
+    inputs = keras.Input(shape=input_shape, name="features")
+    outputs = keras.layers.Dense(1, activation="sigmoid", name=f"{name}_dense")(inputs)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register_model(
+    family="linear",
+    task="classification",
+    reference="Multinomial logistic regression; Bishop 2006, Pattern Recognition "
+    "and Machine Learning, section 4.3.4",
+    search_space=no_architecture_choices,
+    learning_rate=0.05,
+    dataset="blobs_4d3c",
+)
+def softmax_regression(
+    input_shape=(4,), classes=3, classifier_activation="softmax", name="softmax_regression"
+):
+    """Softmax regression: one linear layer followed by softmax over `classes`.
+
+    Args:
+        input_shape: Feature shape, without the batch dimension.
+        classes: Number of classes.
+        classifier_activation: "softmax" for probabilities, None for logits.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping (batch, *input_shape) to (batch, classes).
+    """
+    input_shape = as_shape("input_shape", input_shape, rank=1)
+    check_positive_int("classes", classes, minimum=2)
+    check_choice("classifier_activation", classifier_activation, ("softmax", None))
+    inputs = keras.Input(shape=input_shape, name="features")
+    outputs = keras.layers.Dense(
+        classes, activation=classifier_activation, name=f"{name}_dense"
+    )(inputs)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register_model(
+    family="linear",
+    task="binary_classification",
+    reference="Rosenblatt 1958, The perceptron: a probabilistic model for information "
+    "storage and organization in the brain; Minsky & Papert 1969, Perceptrons (XOR)",
+    search_space=no_architecture_choices,
+    optimizer="sgd",
+    learning_rate=0.5,
+    loss="mse",
+    metrics=("binary_accuracy",),
+    dataset="gates",
+    dataset_options={"gate": "and"},
+)
+def perceptron(input_shape=(2,), name="perceptron"):
+    """Rosenblatt's perceptron: one linear threshold unit, y = step(w.x + b).
+
+    The weights start at zero, as in the original learning rule. Trained with
+    SGD on the squared error, the straight-through gradient of `HeavisideStep`
+    makes every update exactly the perceptron rule w += lr * (y - y_hat) * x.
+    It converges on linearly separable data (AND, OR, NAND) and cannot fit
+    XOR (Minsky & Papert 1969).
+
+    Args:
+        input_shape: Feature shape, without the batch dimension.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping (batch, *input_shape) to {0.0, 1.0} of shape (batch, 1).
+    """
+    input_shape = as_shape("input_shape", input_shape, rank=1)
+    inputs = keras.Input(shape=input_shape, name="features")
+    x = keras.layers.Dense(
+        1, kernel_initializer="zeros", bias_initializer="zeros", name=f"{name}_dense"
+    )(inputs)
+    outputs = HeavisideStep(name=f"{name}_step")(x)
+    return keras.Model(inputs, outputs, name=name)

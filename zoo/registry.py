@@ -1,0 +1,255 @@
+"""The model registry: one `ModelSpec` per registered builder.
+
+A builder is a plain function returning a `keras.Model`. It is registered
+where it is defined with `@register_model(...)`, under its own function name,
+so the name is written once. The spec carries everything the rest of the
+project needs to know about the model without building it: its task (which
+picks the default loss, metrics and optimizer), its data contract, its
+Keras Tuner search space and the paper it follows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+from typing import Any, Callable, Mapping
+
+# Per-task training defaults. A spec may override any of them.
+# `loss`/`metrics` are Keras identifiers so they serialize with the model.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "regression": {"loss": "mse", "metrics": ("mae",), "monitor": "val_loss"},
+    "binary_classification": {
+        "loss": "binary_crossentropy",
+        "metrics": ("accuracy",),
+        "monitor": "val_loss",
+    },
+    "classification": {
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ("accuracy",),
+        "monitor": "val_loss",
+    },
+    "image_classification": {
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ("accuracy",),
+        "monitor": "val_loss",
+    },
+    "language_model": {
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ("accuracy",),
+        "monitor": "val_loss",
+    },
+    "sequence_forecasting": {"loss": "mse", "metrics": ("mae",), "monitor": "val_loss"},
+    "autoencoder": {"loss": "mse", "metrics": (), "monitor": "val_loss"},
+    "generative": {"loss": None, "metrics": (), "monitor": "loss"},
+    "embedding": {"loss": None, "metrics": (), "monitor": "loss"},
+}
+
+
+class UnknownModelError(KeyError):
+    """Raised for a model name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want plain text.
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Everything known about a registered model without building it.
+
+    Attributes:
+        name: Registry key, the builder function's name.
+        family: Architecture family (one module per family under `zoo/`).
+        task: One of `TASK_DEFAULTS`; picks default loss, metrics, monitor.
+        builder: The plain function returning a `keras.Model`.
+        defaults: The builder's keyword defaults, read from its signature.
+        search_space: `fn(hp: keras_tuner.HyperParameters) -> dict` of builder
+            arguments, or None when the model has nothing to search.
+        reference: The paper or source the architecture follows.
+        optimizer: Default optimizer identifier.
+        learning_rate: Default learning rate for that optimizer.
+        loss: Default loss identifier (None: the model computes its own).
+        metrics: Default metric identifiers.
+        dataset: The built-in dataset it is classically taught with, used by
+            `zoo train` when no `--data` is given and by the test harness.
+        dataset_options: Options passed to `pipelines.load` for that dataset.
+        test_args: Builder overrides for a small, fast instance in tests.
+    """
+
+    name: str
+    family: str
+    task: str
+    builder: Callable[..., Any]
+    defaults: Mapping[str, Any]
+    search_space: Callable[[Any], dict] | None
+    reference: str
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    loss: str | None = None
+    metrics: tuple[str, ...] = ()
+    dataset: str | None = None
+    dataset_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    test_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """First line of the builder's docstring."""
+        doc = inspect.getdoc(self.builder) or ""
+        return doc.splitlines()[0] if doc else ""
+
+    @property
+    def monitor(self) -> str:
+        return TASK_DEFAULTS[self.task]["monitor"]
+
+    def resolve_args(self, overrides: Mapping[str, Any] | None = None) -> dict:
+        """Defaults merged with `overrides`, after checking every name."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            accepted = ", ".join(sorted(self.defaults))
+            raise TypeError(
+                f"{self.name}() got unexpected argument(s) {', '.join(unknown)}. "
+                f"Accepted arguments: {accepted}."
+            )
+        return {**self.defaults, **overrides}
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    *,
+    family: str,
+    task: str,
+    reference: str,
+    search_space: Callable[[Any], dict] | None = None,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    loss: str | None = None,
+    metrics: tuple[str, ...] | None = None,
+    dataset: str | None = None,
+    dataset_options: Mapping[str, Any] | None = None,
+    test_args: Mapping[str, Any] | None = None,
+):
+    """Decorator registering a builder under its function name.
+
+    Every builder argument must be keyword-with-default, so that
+    `zoo.build(name)` works with no arguments at all.
+    """
+    if task not in TASK_DEFAULTS:
+        raise ValueError(
+            f"Unknown task {task!r}. Expected one of: {', '.join(sorted(TASK_DEFAULTS))}."
+        )
+
+    def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
+        name = builder.__name__
+        if name in _REGISTRY:
+            raise ValueError(f"Model {name!r} is registered twice.")
+        defaults = {}
+        for param in inspect.signature(builder).parameters.values():
+            if param.default is inspect.Parameter.empty:
+                raise TypeError(
+                    f"Builder {name}() argument {param.name!r} needs a default value."
+                )
+            defaults[param.name] = param.default
+        task_defaults = TASK_DEFAULTS[task]
+        spec = ModelSpec(
+            name=name,
+            family=family,
+            task=task,
+            builder=builder,
+            defaults=defaults,
+            search_space=search_space,
+            reference=reference,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            loss=loss if loss is not None else task_defaults["loss"],
+            metrics=tuple(metrics if metrics is not None else task_defaults["metrics"]),
+            dataset=dataset,
+            dataset_options=dict(dataset_options or {}),
+            test_args=dict(test_args or {}),
+        )
+        unknown = set(spec.test_args) - set(defaults)
+        if unknown:
+            raise TypeError(f"{name}: test_args names unknown arguments {sorted(unknown)}.")
+        _REGISTRY[name] = spec
+        return builder
+
+    return decorate
+
+
+def _ensure_models_imported() -> None:
+    # Importing the family modules runs their @register_model decorators.
+    from zoo import models  # noqa: F401
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Sorted registered model names, optionally filtered by an fnmatch pattern.
+
+    Example:
+        >>> zoo.list_models("*regression")
+        ['linear_regression', 'logistic_regression', 'softmax_regression']
+    """
+    _ensure_models_imported()
+    names = sorted(_REGISTRY)
+    if pattern:
+        names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    return names
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The `ModelSpec` registered under `name`.
+
+    Raises:
+        UnknownModelError: listing the closest registered names.
+    """
+    _ensure_models_imported()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
+        hint = (
+            f"Did you mean: {', '.join(close)}?"
+            if close
+            else f"Registered models: {', '.join(sorted(_REGISTRY))}."
+        )
+        raise UnknownModelError(f"Unknown model {name!r}. {hint}") from None
+
+
+def build(name: str, **overrides: Any):
+    """Build the registered model `name` with its defaults and `overrides`.
+
+    Example:
+        >>> model = zoo.build("lenet5", classes=10)
+        >>> model.count_params()
+        61706
+    """
+    spec = get_spec(name)
+    return spec.builder(**spec.resolve_args(overrides))
+
+
+def compile_model(
+    model,
+    spec: ModelSpec,
+    *,
+    learning_rate: float | None = None,
+    optimizer: str | None = None,
+    jit_compile: Any = "auto",
+):
+    """Compile `model` with the spec's default optimizer, loss and metrics."""
+    import keras
+
+    opt = keras.optimizers.get(
+        {
+            "class_name": optimizer or spec.optimizer,
+            "config": {"learning_rate": learning_rate or spec.learning_rate},
+        }
+    )
+    model.compile(
+        optimizer=opt,
+        loss=spec.loss,
+        metrics=list(spec.metrics),
+        jit_compile=jit_compile,
+    )
+    return model

@@ -1,0 +1,307 @@
+"""Training: build, compile with the spec's defaults, fit, resume after a kill.
+
+A run lives in one folder (printed at start):
+
+    runs/<model>-<dataset>/
+        run.json          settings and status ("running" or "completed")
+        history.csv       one row per finished epoch (Keras CSVLogger)
+        logs/             TensorBoard event files
+        backup/           Keras BackupAndRestore state, deleted on completion
+        best.keras        the best epoch by the spec's monitor (val_loss)
+        model.keras       the final model
+
+Rerunning the same command after an interruption (even SIGKILL) resumes from
+the last finished epoch; rerunning a completed run returns it unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from zoo.registry import ModelSpec, compile_model, get_spec
+
+
+@dataclasses.dataclass
+class DataPlan:
+    """How a dataset is fed to a model: shapes agreed by both sides."""
+
+    dataset: str
+    info: Any  # pipelines.DatasetInfo
+    builder_args: dict  # full builder arguments, defaults included
+    data_options: dict  # options for pipelines.load / pipelines.preprocessor
+    train_split: str
+    validation_split: str
+    test_split: str | None
+
+    def load(self, split: str, batch_size: int, seed: int = 0, **kwargs):
+        import pipelines
+
+        return pipelines.load(
+            self.dataset, split, batch_size=batch_size, seed=seed,
+            **{**self.data_options, **kwargs},
+        )
+
+    def preprocessor(self):
+        """The in-graph preprocessing for this plan (None when there is none)."""
+        import pipelines
+
+        opts = {k: v for k, v in self.data_options.items() if k not in _LOAD_ONLY}
+        return pipelines.preprocessor(self.dataset, **opts)
+
+
+# pipelines.load arguments that the preprocessor does not take.
+_LOAD_ONLY = {"manual_dir", "offline", "cache", "drop_remainder", "shuffle", "preprocess"}
+
+
+def plan_data(
+    spec: ModelSpec,
+    dataset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    data_options: Mapping[str, Any] | None = None,
+) -> DataPlan:
+    """Agree on shapes between a model and a dataset.
+
+    The builder's `input_shape` and `classes` follow the data unless the
+    caller overrides them: tabular models take the feature shape; image
+    models take the data's channels and the larger of the data's and the
+    builder's default height/width (LeNet-5 needs 32x32, so 8x8 digits are
+    resized up; an MLP on 28x28 MNIST takes 28x28). Images are then resized
+    and channel-converted in the pipeline to what the model takes.
+    """
+    import pipelines
+
+    dataset = dataset or spec.dataset
+    if dataset is None:
+        raise ValueError(f"Model {spec.name!r} has no default dataset; pass one.")
+    overrides = dict(overrides or {})
+    options = dict(spec.dataset_options) if dataset == spec.dataset else {}
+    options.update(data_options or {})
+    image_size = options.pop("image_size", None)
+    channels = options.pop("channels", None)
+    info_opts = {k: v for k, v in options.items() if k not in _LOAD_ONLY}
+    info = pipelines.get_info(dataset, **info_opts)
+    if info.task == "unsupervised":
+        raise ValueError(
+            f"Dataset {dataset!r} has no (features, targets) pairs; model {spec.name!r} "
+            f"cannot be trained on it."
+        )
+
+    args = spec.resolve_args(overrides)
+    if "input_shape" in spec.defaults and "input_shape" not in overrides:
+        default = tuple(spec.defaults["input_shape"])
+        data_shape = tuple(info.feature_shape)
+        if info.is_image and len(default) == 3:
+            h = max(data_shape[0], default[0]) if image_size is None else image_size[0]
+            w = max(data_shape[1], default[1]) if image_size is None else image_size[1]
+            args["input_shape"] = (h, w, channels or data_shape[2])
+        else:
+            args["input_shape"] = data_shape
+    if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
+        args["classes"] = info.num_classes
+    if info.is_image:
+        shape = tuple(args["input_shape"])
+        if len(shape) == 3:
+            options["image_size"] = shape[:2]
+            options["channels"] = shape[2]
+
+    splits = set(info.splits)
+    if "validation" in splits:
+        train_split, val_split = "train", "validation"
+    else:
+        train_split, val_split = "train[:90%]", "train[90%:]"
+    test_split = "test" if "test" in splits else None
+    return DataPlan(dataset, info, args, options, train_split, val_split, test_split)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: Any
+    history: list[dict]
+    run_dir: Path
+    spec: ModelSpec
+    plan: DataPlan
+    resumed_from_epoch: int = 0
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.keras"
+
+
+def read_history(path: Path) -> list[dict]:
+    """Rows of a CSVLogger file, one per finished epoch (duplicates dropped)."""
+    if not path.exists():
+        return []
+    rows: dict[int, dict] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            epoch = int(row.pop("epoch"))
+            rows[epoch] = {"epoch": epoch, **{k: float(v) for k, v in row.items() if v != ""}}
+    return [rows[e] for e in sorted(rows)]
+
+
+def _backup_epoch(backup_dir: Path) -> int:
+    """Epochs already finished according to BackupAndRestore's metadata."""
+    meta = backup_dir / "training_metadata.json"
+    if meta.exists():
+        try:
+            return int(json.loads(meta.read_text()).get("epoch", -1)) + 1
+        except (ValueError, OSError):
+            return 0
+    return 0
+
+
+def train(
+    model_name: str,
+    dataset: str | None = None,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    learning_rate: float | None = None,
+    seed: int = 0,
+    overrides: Mapping[str, Any] | None = None,
+    data_options: Mapping[str, Any] | None = None,
+    run_dir: str | os.PathLike | None = None,
+    runs_root: str | os.PathLike = "runs",
+    callbacks: list | None = None,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Train a registered model on a dataset, resumably.
+
+    Args:
+        model_name: A registered model (`zoo.list_models()`).
+        dataset: A dataset name (default: the spec's own).
+        epochs, batch_size, learning_rate, seed: Training settings.
+        overrides: Builder arguments (e.g. `{"depth": 3}`).
+        data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
+        run_dir: The run folder; default `runs_root/<model>-<dataset>`.
+        callbacks: Extra Keras callbacks.
+
+    Returns:
+        A `TrainResult` with the trained model, the history rows and the run folder.
+
+    Example:
+        >>> result = zoo.train("mlp", "digits", epochs=5)
+        >>> result.history[-1]["val_accuracy"] > 0.9
+        True
+    """
+    import keras
+
+    spec = get_spec(model_name)
+    plan = plan_data(spec, dataset, overrides, data_options)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
+    run_dir = Path(run_dir) if run_dir else Path(runs_root) / f"{spec.name}-{plan.dataset}"
+    settings = {
+        "model": spec.name,
+        "dataset": plan.dataset,
+        "builder_args": _jsonable(plan.builder_args),
+        "data_options": _jsonable(plan.data_options),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate or spec.learning_rate,
+        "optimizer": spec.optimizer,
+        "seed": seed,
+    }
+    run_file = run_dir / "run.json"
+    if run_file.exists():
+        previous = json.loads(run_file.read_text())
+        if previous.get("settings") != settings:
+            changed = sorted(
+                k for k in settings if previous.get("settings", {}).get(k) != settings[k]
+            )
+            raise ValueError(
+                f"Run folder {run_dir} holds a run with other settings (differs in: "
+                f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
+            )
+        if previous.get("status") == "completed" and (run_dir / "model.keras").exists():
+            print(f"Run {run_dir} is already complete; loading its model.")
+            model = load_model(run_dir / "model.keras")
+            return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_file, {"settings": settings, "status": "running"})
+
+    backup_dir = run_dir / "backup"
+    resumed_from = _backup_epoch(backup_dir)
+    history_rows = read_history(run_dir / "history.csv")
+    # Drop CSV rows newer than the backup: they will be recomputed.
+    if len(history_rows) > resumed_from:
+        _rewrite_history(run_dir / "history.csv", history_rows[:resumed_from])
+    print(
+        f"Run folder: {run_dir} "
+        + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)")
+    )
+
+    keras.utils.set_random_seed(seed)
+    model = spec.builder(**plan.builder_args)
+    compile_model(model, spec, learning_rate=learning_rate)
+    train_ds = plan.load(plan.train_split, batch_size, seed=seed)
+    val_ds = plan.load(plan.validation_split, batch_size, seed=seed)
+
+    monitor = spec.monitor
+    best_so_far = None
+    prior = [r[monitor] for r in history_rows[:resumed_from] if monitor in r]
+    if prior:
+        best_so_far = min(prior)
+    cbs = [
+        keras.callbacks.BackupAndRestore(str(backup_dir), save_freq="epoch", delete_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.keras"), monitor=monitor, mode="min", save_best_only=True,
+            initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+        *(callbacks or []),
+    ]
+    model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose,
+        shuffle=False,  # the pipeline shuffles, seeded
+    )
+    model.save(run_dir / "model.keras")
+    _write_json(run_file, {"settings": settings, "status": "completed"})
+    return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, resumed_from)
+
+
+def load_model(path: str | os.PathLike, compile: bool = True):
+    """Load a `.keras` file with `safe_mode=True` (never arbitrary code)."""
+    import keras
+
+    import pipelines.layers  # noqa: F401  (registers preprocessing layers)
+    import zoo.layers  # noqa: F401
+    import zoo.models  # noqa: F401
+
+    return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+
+
+def _rewrite_history(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    keys = ["epoch"] + [k for k in rows[0] if k != "epoch"]
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
