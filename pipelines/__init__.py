@@ -7,12 +7,13 @@
 """
 
 from pipelines.core import get_info, list_datasets, load, load_arrays, preprocessor
-from pipelines.info import DatasetInfo
+from pipelines.info import DatasetInfo, OptionError
 from pipelines.tfds_source import DatasetUnavailableError
 
 __all__ = [
     "DatasetInfo",
     "DatasetUnavailableError",
+    "OptionError",
     "get_info",
     "list_datasets",
     "load",

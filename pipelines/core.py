@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.builtin import BUILTINS
-from pipelines.info import DatasetInfo
+from pipelines.info import DatasetInfo, OptionError
 
 SPLITS = ("train", "validation", "test")
 
@@ -31,7 +31,7 @@ def _builtin_options(name: str, options: dict) -> dict:
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         listing = ", ".join(sorted(accepted)) or "none"
-        raise TypeError(
+        raise OptionError(
             f"Dataset {name!r} got unknown option(s) {', '.join(unknown)}. "
             f"Accepted options: {listing}."
         )
@@ -197,7 +197,7 @@ def load(
         prep = preprocessor(name, image_size, channels, **options) if preprocess else None
     else:
         if options:
-            raise TypeError(
+            raise OptionError(
                 f"TFDS dataset {name!r} takes no dataset options. Received: {sorted(options)}"
             )
         from pipelines import tfds_source

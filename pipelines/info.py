@@ -6,6 +6,10 @@ import dataclasses
 from typing import Mapping
 
 
+class OptionError(TypeError):
+    """Raised for a dataset option that the dataset does not take."""
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
     """The data contract of one dataset.

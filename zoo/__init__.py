@@ -11,6 +11,7 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from zoo.registry import (  # noqa: E402
+    ArgumentError,
     ModelSpec,
     UnknownModelError,
     build,
@@ -21,6 +22,7 @@ from zoo.registry import (  # noqa: E402
 )
 
 __all__ = [
+    "ArgumentError",
     "ModelSpec",
     "UnknownModelError",
     "build",
@@ -29,6 +31,7 @@ __all__ = [
     "list_models",
     "register_model",
     "export",
+    "load_model",
     "train",
 ]
 __version__ = "0.1.0"
@@ -44,4 +47,8 @@ def __getattr__(name):
         from zoo.training import train
 
         return train
+    if name == "load_model":
+        from zoo.training import load_model
+
+        return load_model
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")

@@ -116,6 +116,7 @@ def softmax_regression(
     metrics=("binary_accuracy",),
     dataset="gates",
     dataset_options={"gate": "and"},
+    output_name="prediction",
 )
 def perceptron(input_shape=(2,), name="perceptron"):
     """Rosenblatt's perceptron: one linear threshold unit, y = step(w.x + b).

@@ -19,32 +19,36 @@ from typing import Any, Callable, Mapping
 # Per-task training defaults. A spec may override any of them.
 # `loss`/`metrics` are Keras identifiers so they serialize with the model.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "regression": {"loss": "mse", "metrics": ("mae",), "monitor": "val_loss"},
+    "regression": {"loss": "mse", "metrics": ("mae",), "output": "prediction"},
     "binary_classification": {
         "loss": "binary_crossentropy",
         "metrics": ("accuracy",),
-        "monitor": "val_loss",
+        "output": "probability",
     },
     "classification": {
         "loss": "sparse_categorical_crossentropy",
         "metrics": ("accuracy",),
-        "monitor": "val_loss",
+        "output": "probabilities",
     },
     "image_classification": {
         "loss": "sparse_categorical_crossentropy",
         "metrics": ("accuracy",),
-        "monitor": "val_loss",
+        "output": "probabilities",
     },
     "language_model": {
         "loss": "sparse_categorical_crossentropy",
         "metrics": ("accuracy",),
-        "monitor": "val_loss",
+        "output": "probabilities",
     },
-    "sequence_forecasting": {"loss": "mse", "metrics": ("mae",), "monitor": "val_loss"},
-    "autoencoder": {"loss": "mse", "metrics": (), "monitor": "val_loss"},
-    "generative": {"loss": None, "metrics": (), "monitor": "loss"},
-    "embedding": {"loss": None, "metrics": (), "monitor": "loss"},
+    "sequence_forecasting": {"loss": "mse", "metrics": ("mae",), "output": "prediction"},
+    "autoencoder": {"loss": "mse", "metrics": (), "output": "reconstruction"},
+    "generative": {"loss": None, "metrics": (), "output": "images"},
+    "embedding": {"loss": None, "metrics": (), "output": "embedding"},
 }
+
+
+class ArgumentError(TypeError):
+    """Raised for a builder argument that the builder does not take."""
 
 
 class UnknownModelError(KeyError):
@@ -75,6 +79,7 @@ class ModelSpec:
             `zoo train` when no `--data` is given and by the test harness.
         dataset_options: Options passed to `pipelines.load` for that dataset.
         test_args: Builder overrides for a small, fast instance in tests.
+        output_name: Name of the output tensor in serving signatures.
     """
 
     name: str
@@ -91,6 +96,7 @@ class ModelSpec:
     dataset: str | None = None
     dataset_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     test_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    output_name: str = "outputs"
 
     @property
     def summary(self) -> str:
@@ -100,7 +106,8 @@ class ModelSpec:
 
     @property
     def monitor(self) -> str:
-        return TASK_DEFAULTS[self.task]["monitor"]
+        """The quantity checkpoints and searches minimize."""
+        return "val_loss"
 
     def resolve_args(self, overrides: Mapping[str, Any] | None = None) -> dict:
         """Defaults merged with `overrides`, after checking every name."""
@@ -108,8 +115,12 @@ class ModelSpec:
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
             accepted = ", ".join(sorted(self.defaults))
-            raise TypeError(
-                f"{self.name}() got unexpected argument(s) {', '.join(unknown)}. "
+            close = [
+                m for u in unknown for m in difflib.get_close_matches(u, list(self.defaults), n=1)
+            ]
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise ArgumentError(
+                f"{self.name}() got unexpected argument(s) {', '.join(unknown)}.{hint} "
                 f"Accepted arguments: {accepted}."
             )
         return {**self.defaults, **overrides}
@@ -131,6 +142,7 @@ def register_model(
     dataset: str | None = None,
     dataset_options: Mapping[str, Any] | None = None,
     test_args: Mapping[str, Any] | None = None,
+    output_name: str | None = None,
 ):
     """Decorator registering a builder under its function name.
 
@@ -169,6 +181,7 @@ def register_model(
             dataset=dataset,
             dataset_options=dict(dataset_options or {}),
             test_args=dict(test_args or {}),
+            output_name=output_name or task_defaults["output"],
         )
         unknown = set(spec.test_args) - set(defaults)
         if unknown:

@@ -1,0 +1,41 @@
+"""Shared fixtures. Tests never use the network: ZOO_OFFLINE=1 for all."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["ZOO_OFFLINE"] = "1"
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TINY_SHAKESPEARE_DIR = SHARED_DATA / "tiny_shakespeare"
+
+
+@pytest.fixture
+def shakespeare_dir():
+    if not (TINY_SHAKESPEARE_DIR / "input.txt").exists():
+        pytest.fail(f"Missing test data {TINY_SHAKESPEARE_DIR / 'input.txt'}")
+    return TINY_SHAKESPEARE_DIR
+
+
+@pytest.fixture
+def zoo_cli(tmp_path):
+    """Run the `zoo` console command in a subprocess inside tmp_path."""
+    import subprocess
+
+    def run(*args, timeout=300, check=True):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_OFFLINE": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "zoo.cli", *map(str, args)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=timeout, env=env,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"zoo {' '.join(map(str, args))} failed ({proc.returncode}):\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
+        return proc
+
+    return run

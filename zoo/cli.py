@@ -1,0 +1,296 @@
+"""The `zoo` command: list, info, datasets, train, tune, export, predict, quickstart."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _parse_value(text: str):
+    """CLI values: JSON when it parses (3, 0.5, true, [32, 32, 1]), else a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _key_values(pairs: list[str] | None, what: str) -> dict:
+    result = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"zoo: error: {what} must look like NAME=VALUE. Received: {pair!r}")
+        key, value = pair.split("=", 1)
+        value = _parse_value(value)
+        result[key] = tuple(value) if isinstance(value, list) else value
+    return result
+
+
+def cmd_list(args) -> int:
+    import zoo
+
+    names = zoo.list_models(args.pattern)
+    if not names:
+        print(f"No registered model matches {args.pattern!r}.")
+        return 1
+    rows = [(n, zoo.get_spec(n).family, zoo.get_spec(n).task, zoo.get_spec(n).summary) for n in names]
+    widths = [max(len(r[i]) for r in rows + [("model", "family", "task", "")]) for i in range(3)]
+    print(f"{'model':<{widths[0]}}  {'family':<{widths[1]}}  {'task':<{widths[2]}}  summary")
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    import zoo
+
+    spec = zoo.get_spec(args.model)
+    model = zoo.build(spec.name)
+    print(f"{spec.name}: {spec.summary}")
+    print(f"  family     {spec.family}\n  task       {spec.task}\n  reference  {spec.reference}")
+    print(f"  defaults   {json.dumps(dict(spec.defaults), default=str)}")
+    print(f"  training   optimizer={spec.optimizer} learning_rate={spec.learning_rate} "
+          f"loss={spec.loss} metrics={list(spec.metrics)}")
+    print(f"  dataset    {spec.dataset} {dict(spec.dataset_options) or ''}")
+    print(f"  shapes     {model.input_shape} -> {model.output_shape}, {model.count_params():,} parameters")
+    if spec.search_space is not None:
+        import keras_tuner
+
+        hp = keras_tuner.HyperParameters()
+        spec.search_space(hp)
+        print("  search space:")
+        for p in hp.space:
+            print(f"    {p.name}: {type(p).__name__} {p.get_config()}")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    import pipelines
+
+    for name in pipelines.list_datasets():
+        info = pipelines.get_info(name)
+        splits = ", ".join(f"{k} {v}" for k, v in info.splits.items())
+        print(f"{name:<12} {info.task:<22} {str(info.feature_shape):<10} {splits}")
+    print("Any TFDS catalog name works too (e.g. mnist, cifar10), with --data-dir/--manual-dir.")
+    return 0
+
+
+def _data_options(args) -> dict:
+    opts = _key_values(args.data_option, "--data-option")
+    for key in ("data_dir", "manual_dir"):
+        if getattr(args, key, None):
+            opts[key] = getattr(args, key)
+    return opts
+
+
+def cmd_train(args) -> int:
+    from zoo.training import train
+
+    result = train(
+        args.model,
+        args.data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        overrides=_key_values(args.set, "--set"),
+        data_options=_data_options(args),
+        run_dir=args.run_dir,
+        runs_root=args.runs_root,
+    )
+    last = result.history[-1] if result.history else {}
+    print("Final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "epoch"))
+    print(f"Run folder: {result.run_dir}")
+    if args.export:
+        from zoo.export import export_trained
+
+        exported = export_trained(result.model, result.spec, result.plan, args.name,
+                                  base_dir=args.base_dir, metrics=last)
+        print(f"Exported: {exported.path}")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    import tuning
+
+    result = tuning.search(
+        args.model,
+        args.data,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        directory=args.directory,
+        overrides=_key_values(args.set, "--set"),
+        data_options=_data_options(args),
+        fixed=_key_values(args.fix, "--fix"),
+        max_consecutive_failed_trials=args.max_failures,
+    )
+    print(tuning.format_table(result.rows))
+    print(f"Best hyperparameters: {json.dumps(result.best_hyperparameters)}")
+    print(f"Results: {result.results_csv}")
+    if args.export:
+        from zoo.export import export_trained
+
+        trained = tuning.train_best(result, epochs=args.final_epochs)
+        exported = export_trained(trained.model, trained.spec, trained.plan, args.name,
+                                  base_dir=args.base_dir, metrics=trained.metrics)
+        print(f"Exported: {exported.path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from zoo.export import export_trained
+    from zoo.registry import get_spec
+    from zoo.training import load_model, plan_data
+
+    run_dir = Path(args.run_dir)
+    run_file = run_dir / "run.json"
+    if not run_file.exists():
+        raise SystemExit(f"zoo: error: {run_dir} is not a run folder (no run.json); "
+                         "train one with `zoo train`.")
+    settings = json.loads(run_file.read_text())["settings"]
+    spec = get_spec(settings["model"])
+    builder_args = {k: tuple(v) if isinstance(v, list) else v for k, v in settings["builder_args"].items()}
+    data_options = {k: tuple(v) if isinstance(v, list) else v for k, v in settings["data_options"].items()}
+    plan = plan_data(spec, settings["dataset"], builder_args, data_options)
+    model_path = run_dir / ("best.keras" if args.checkpoint == "best" else "model.keras")
+    if not model_path.exists():
+        raise SystemExit(f"zoo: error: {model_path} does not exist (has the run finished an epoch?).")
+    model = load_model(model_path)
+    result = export_trained(model, spec, plan, args.name, base_dir=args.base_dir,
+                            version=args.version, static_batch=args.static_batch)
+    check = result.manifest["verification"]
+    print(f"Exported {result.path} (max abs diff {check['max_abs_diff']:.2g}, "
+          f"XLA {check['xla_max_abs_diff']:.2g})")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from zoo.predict import predict_file
+
+    for line in predict_file(args.saved_model_dir, args.input, top=args.top):
+        print(line)
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from zoo.quickstart import quickstart
+
+    quickstart(
+        base_dir=args.base_dir,
+        work_dir=args.work_dir,
+        max_epochs=args.max_epochs,
+        final_epochs=args.final_epochs,
+        seed=args.seed,
+    )
+    return 0
+
+
+def _add_data_args(p) -> None:
+    p.add_argument("--data", help="dataset name (default: the model's own)")
+    p.add_argument("--data-option", action="append", metavar="NAME=VALUE",
+                   help="dataset option, e.g. gate=xor (repeatable)")
+    p.add_argument("--data-dir", help="TFDS data folder")
+    p.add_argument("--manual-dir", help="folder with TFDS source files, for offline preparation")
+    p.add_argument("--set", action="append", metavar="ARG=VALUE",
+                   help="builder argument, e.g. depth=3 (repeatable)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered models")
+    p.add_argument("pattern", nargs="?", help="fnmatch pattern, e.g. 'resnet*'")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="show a model's spec, shapes and search space")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("datasets", help="list built-in datasets")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("train", help="train a model (resumable: rerun to resume)")
+    p.add_argument("model")
+    _add_data_args(p)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the spec's)")
+    p.add_argument("--run-dir", help="run folder (default: runs/<model>-<dataset>)")
+    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--export", action="store_true", help="export the trained model")
+    p.add_argument("--name", help="export name (default: the model name)")
+    p.add_argument("--base-dir", default="saved_models")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="hyperparameter search with Keras Tuner (resumable)")
+    p.add_argument("model")
+    _add_data_args(p)
+    p.add_argument("--tuner", default="hyperband", choices=["hyperband", "random", "bayesian", "grid"])
+    p.add_argument("--max-trials", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=10, help="epochs per trial (hyperband: max epochs)")
+    p.add_argument("--fix", action="append", metavar="HP=VALUE", help="fix a hyperparameter")
+    p.add_argument("--max-failures", type=int, default=3, help="max consecutive failed trials")
+    p.add_argument("--directory", default="tuning_runs")
+    p.add_argument("--export", action="store_true", help="train the best model and export it")
+    p.add_argument("--final-epochs", type=int, default=20)
+    p.add_argument("--name", help="export name (default: the model name)")
+    p.add_argument("--base-dir", default="saved_models")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("export", help="export a trained run as a versioned SavedModel")
+    p.add_argument("run_dir", help="a run folder written by `zoo train`")
+    p.add_argument("--name", help="export name (default: the model name)")
+    p.add_argument("--version", type=int, help="explicit version (refused if it exists)")
+    p.add_argument("--checkpoint", choices=["best", "final"], default="best")
+    p.add_argument("--static-batch", type=int, help="fix the batch size (TPU serving)")
+    p.add_argument("--base-dir", default="saved_models")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="predict with an exported SavedModel")
+    p.add_argument("saved_model_dir", help="saved_models/<name>/<version>")
+    p.add_argument("input", help=".npy file or image (PNG/JPEG)")
+    p.add_argument("--top", type=int, default=3)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("quickstart", help="offline demo: search, train, export, reload LeNet-5")
+    p.add_argument("--base-dir", default="saved_models")
+    p.add_argument("--work-dir", default="runs/quickstart")
+    p.add_argument("--max-epochs", type=int, default=9, help="Hyperband max epochs per trial")
+    p.add_argument("--final-epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_quickstart)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    from pipelines import DatasetUnavailableError, OptionError
+    from zoo.registry import ArgumentError, UnknownModelError
+
+    expected = (ValueError, FileExistsError, UnknownModelError, ArgumentError, OptionError,
+                DatasetUnavailableError)
+    try:
+        return args.func(args)
+    except expected as exc:
+        print(f"zoo: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        from zoo.export import ExportError
+
+        if isinstance(exc, ExportError):
+            print(f"zoo: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""Export for serving: TF Serving layout, atomic, verified in a fresh process.
+
+    saved_models/<name>/<version>/   version = next free integer, never reused
+        saved_model.pb, variables/   signature `serving_default`: raw input ->
+                                     named outputs, preprocessing in the graph
+        model.keras                  the same serving model as a Keras file
+        manifest.json
+
+The export is written to a hidden temporary folder beside the versions
+(TF Serving ignores non-numeric folders), verified, then renamed into place,
+so a crash never leaves a half-written version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+TOLERANCE = 1e-5  # SavedModel vs live model
+XLA_TOLERANCE = 1e-4  # XLA may fuse and reorder float operations
+
+
+class ExportError(RuntimeError):
+    """An export could not be written or failed its verification."""
+
+
+@dataclasses.dataclass
+class ExportResult:
+    path: Path
+    version: int
+    manifest: dict
+
+
+def _versions(model_dir: Path) -> list[int]:
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def next_version(base_dir: str | os.PathLike, name: str) -> int:
+    """The next free version number of `name` under `base_dir` (1 for the first)."""
+    versions = _versions(Path(base_dir) / name)
+    return versions[-1] + 1 if versions else 1
+
+
+def serving_model(model, preprocessor=None, raw_shape=None, raw_dtype="float32",
+                  input_name="inputs", output_name="outputs"):
+    """One functional model: raw input -> preprocessing -> model -> named output."""
+    import keras
+
+    if raw_shape is None:
+        raw_shape = tuple(model.input_shape[1:])
+    raw = keras.Input(shape=tuple(raw_shape), dtype=raw_dtype, name=input_name)
+    x = raw
+    if preprocessor is not None:
+        for layer in preprocessor.layers:
+            x = layer(x)
+    elif raw_dtype != "float32":
+        x = keras.layers.Rescaling(1.0, dtype="float32", name="cast")(x)
+    y = model(x)
+    y = keras.layers.Identity(name=output_name)(y)
+    return keras.Model(raw, y, name=f"{model.name}_serving")
+
+
+def export(
+    model,
+    name: str,
+    *,
+    preprocessor=None,
+    raw_shape: Sequence[int] | None = None,
+    raw_dtype: str = "float32",
+    input_name: str = "inputs",
+    output_name: str = "outputs",
+    class_names: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    base_dir: str | os.PathLike = "saved_models",
+    version: int | None = None,
+    sample=None,
+    labels=None,
+    static_batch: int | None = None,
+    verify: bool = True,
+) -> ExportResult:
+    """Export `model` (with its preprocessing) as a versioned SavedModel.
+
+    Args:
+        model: A trained `keras.Model`.
+        name: Export name: the folder under `base_dir`.
+        preprocessor: A `keras.Sequential` of preprocessing layers
+            (`pipelines.preprocessor(...)`) put in front of the model, so the
+            served model takes raw inputs (e.g. uint8 images).
+        raw_shape, raw_dtype: The raw input per example (default: the model's
+            input shape, float32).
+        input_name, output_name: Tensor names in the `serving_default` signature.
+        class_names: Written to the manifest for `zoo predict`.
+        metadata: Extra manifest entries (builder arguments, dataset, metrics).
+        base_dir: Root of the TF Serving layout.
+        version: Explicit version; an existing one is refused, never overwritten.
+        sample: Raw inputs to verify with (default: 8 random raw inputs).
+        labels: Labels of `sample`; the fresh-process check then reports accuracy.
+        static_batch: Fix the batch dimension (TPUs need static shapes).
+        verify: Reload in a fresh Python process importing only TensorFlow and
+            require outputs within 1e-5 of the live model, and an XLA compile.
+
+    Returns:
+        An `ExportResult` with the version folder, its number and the manifest.
+
+    Raises:
+        FileExistsError: `version` already exists.
+        ExportError: verification failed (nothing is left behind).
+    """
+    import keras
+    import tensorflow as tf
+
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"`name` must be a plain folder name. Received: name={name!r}")
+    model_dir = Path(base_dir) / name
+    if version is not None:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"`version` must be an integer >= 1. Received: version={version!r}")
+        if (model_dir / str(version)).exists():
+            raise FileExistsError(
+                f"Export {model_dir / str(version)} already exists; exports are never "
+                f"overwritten. The next free version is {next_version(base_dir, name)}."
+            )
+    model_dir.mkdir(parents=True, exist_ok=True)
+    serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
+    raw_shape = tuple(serving.input_shape[1:])
+    if sample is None:
+        sample = _random_raw(raw_shape, raw_dtype, static_batch or 8)
+    sample = np.asarray(sample).astype(raw_dtype)
+    if sample.shape[1:] != raw_shape:
+        raise ValueError(
+            f"`sample` must have shape (batch, {', '.join(map(str, raw_shape))}). "
+            f"Received: shape {sample.shape}"
+        )
+    if static_batch is not None:
+        if len(sample) < static_batch:
+            raise ValueError(
+                f"`sample` needs at least static_batch={static_batch} examples. "
+                f"Received: {len(sample)}"
+            )
+        sample = sample[:static_batch]
+        labels = None if labels is None else np.asarray(labels)[:static_batch]
+    expected = keras.ops.convert_to_numpy(serving(sample, training=False))
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{uuid.uuid4().hex[:8]}-", dir=model_dir))
+    tmp.chmod(0o755)  # mkdtemp makes it private; servers often run as another user
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(serving)
+        spec = tf.TensorSpec((static_batch, *raw_shape), raw_dtype, name=input_name)
+
+        def serve(inputs):
+            return {output_name: serving(inputs, training=False)}
+
+        archive.add_endpoint("serving_default", serve, input_signature=[spec])
+        archive.write_out(str(tmp), verbose=False)
+        serving.save(tmp / "model.keras")
+
+        check = {"max_abs_diff": None, "xla_max_abs_diff": None}
+        if verify:
+            check = verify_export(tmp, sample, expected, input_name, output_name, labels)
+        manifest = {
+            "name": name,
+            "version": None,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "signature": "serving_default",
+            "inputs": {input_name: {"shape": [static_batch, *raw_shape], "dtype": raw_dtype}},
+            "outputs": {
+                output_name: {
+                    "shape": [static_batch, *serving.output_shape[1:]],
+                    "dtype": str(serving.output.dtype),
+                }
+            },
+            "preprocessing": [layer.name for layer in preprocessor.layers] if preprocessor else [],
+            "class_names": list(class_names) if class_names is not None else None,
+            "verification": check,
+            "tensorflow_version": tf.__version__,
+            "keras_version": keras.__version__,
+            **_jsonable(dict(metadata or {})),
+        }
+        # Claim the version at the last moment; retry if another export won.
+        for _ in range(100):
+            version_now = version or next_version(base_dir, name)
+            final = model_dir / str(version_now)
+            manifest["version"] = version_now
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            if final.exists():
+                if version is not None:
+                    raise FileExistsError(f"Export {final} already exists; exports are never overwritten.")
+                continue
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if version is not None:
+                    raise
+                continue
+            return ExportResult(final, version_now, manifest)
+        raise ExportError(f"Could not claim a version folder under {model_dir}.")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def verify_export(export_dir, sample, expected, input_name, output_name, labels=None) -> dict:
+    """Reload `export_dir` in a fresh process (TensorFlow only) and compare."""
+    script = Path(__file__).with_name("_verify_export.py")
+    with tempfile.TemporaryDirectory() as work:
+        check_path = Path(work) / "check.npz"
+        arrays = {"inputs": sample, "expected": expected}
+        if labels is not None:
+            arrays["labels"] = np.asarray(labels)
+        np.savez(check_path, **arrays)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+        proc = subprocess.run(
+            [sys.executable, str(script), str(export_dir), str(check_path), input_name, output_name],
+            capture_output=True, text=True, cwd=work, env=env, timeout=600,
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("VERIFY_RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise ExportError(
+            f"The export could not be reloaded in a fresh process:\n{proc.stderr[-3000:]}"
+        )
+    result = json.loads(lines[-1][len("VERIFY_RESULT "):])
+    if result["zoo_imported"]:
+        raise ExportError("The reloaded export imported zoo; it must need TensorFlow only.")
+    if result["max_abs_diff"] > TOLERANCE:
+        raise ExportError(
+            f"The reloaded export differs from the live model: max abs difference "
+            f"{result['max_abs_diff']:.3g} > {TOLERANCE}."
+        )
+    if result["xla_error"] is not None:
+        raise ExportError(f"The serving function does not compile with XLA: {result['xla_error']}")
+    if result["xla_max_abs_diff"] > XLA_TOLERANCE:
+        raise ExportError(
+            f"The XLA-compiled export differs from the live model: max abs difference "
+            f"{result['xla_max_abs_diff']:.3g} > {XLA_TOLERANCE}."
+        )
+    return result
+
+
+def _random_raw(shape, dtype, batch) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if np.dtype(dtype).kind in "ui":
+        return rng.integers(0, 256 if dtype == "uint8" else 100, size=(batch, *shape)).astype(dtype)
+    return rng.normal(size=(batch, *shape)).astype(dtype)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def export_trained(model, spec, plan, name: str | None = None, *, metrics=None, **kwargs) -> ExportResult:
+    """Export a model trained through `zoo.train`/`tuning.search` with its data plan.
+
+    Fills in what `export` needs from the registry spec and the data plan:
+    the preprocessing, the raw input spec, meaningful tensor names, class
+    names, and a verification sample from the dataset's test split (with
+    labels for classifiers, so the fresh-process check reports accuracy).
+    """
+    import pipelines
+
+    info = plan.info
+    sample = labels = None
+    if info.source == "builtin":
+        opts = {k: v for k, v in plan.data_options.items() if k not in ("image_size", "channels")}
+        x, y = pipelines.load_arrays(plan.dataset, plan.test_split or "train", **opts)
+        sample = x
+        if "classification" in spec.task:
+            labels = y
+    metadata = {
+        "model": spec.name,
+        "family": spec.family,
+        "task": spec.task,
+        "reference": spec.reference,
+        "builder_args": plan.builder_args,
+        "training_data": {"dataset": plan.dataset, "options": plan.data_options},
+        "metrics": metrics or {},
+    }
+    defaults = dict(
+        preprocessor=plan.preprocessor(),
+        raw_shape=tuple(info.feature_shape),
+        raw_dtype=info.feature_dtype,
+        input_name="image" if info.is_image else "features",
+        output_name=spec.output_name,
+        class_names=info.class_names,
+        metadata=metadata,
+        sample=sample,
+        labels=labels,
+    )
+    defaults.update(kwargs)
+    return export(model, name or spec.name, **defaults)
