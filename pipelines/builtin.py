@@ -42,14 +42,13 @@ def _split(x: np.ndarray, y: np.ndarray, stratify: bool) -> dict:
     """70/10/20 train/validation/test split with a fixed permutation."""
     from sklearn.model_selection import train_test_split
 
-    strat = y if stratify else None
+    n_test = round(len(x) * (1 - TRAIN_FRACTION - VALIDATION_FRACTION))
+    n_val = round(len(x) * VALIDATION_FRACTION)
     x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=1 - TRAIN_FRACTION - VALIDATION_FRACTION,
-        random_state=_SPLIT_SEED, stratify=strat,
+        x, y, test_size=n_test, random_state=_SPLIT_SEED, stratify=y if stratify else None
     )
-    val_share = VALIDATION_FRACTION / (TRAIN_FRACTION + VALIDATION_FRACTION)
     x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_share, random_state=_SPLIT_SEED,
+        x_rest, y_rest, test_size=n_val, random_state=_SPLIT_SEED,
         stratify=y_rest if stratify else None,
     )
     return {"train": (x_train, y_train), "validation": (x_val, y_val), "test": (x_test, y_test)}
@@ -63,7 +62,7 @@ def _split(x: np.ndarray, y: np.ndarray, stratify: bool) -> dict:
         feature_dtype="uint8",
         num_classes=10,
         class_names=tuple(str(i) for i in range(10)),
-        splits={"train": 1257, "validation": 180, "test": 360},
+        splits={"train": 1258, "validation": 180, "test": 359},
         source="builtin",
         description="scikit-learn's bundled UCI handwritten digits: 1,797 8x8 images. "
         "Intensities 0..16 are stored as uint8 0..255 (v * 255 / 16, rounded) so they "

@@ -206,7 +206,7 @@ def load(
         b = tfds_source.ensure_prepared(name, data_dir, manual_dir, offline)
         info = _tfds_info(b)
         base_split = split.split("[")[0]
-        if base_split not in b.info.splits:
+        if b.info.splits and base_split not in b.info.splits:
             raise ValueError(
                 f"Dataset {name!r} has no split {split!r}. Available: "
                 f"{', '.join(b.info.splits)} (TFDS slicing like 'train[:90%]' works too)."
@@ -217,7 +217,7 @@ def load(
             shuffle_files=shuffle,
             read_config=tfds.ReadConfig(shuffle_seed=seed),
         )
-        n_examples = b.info.splits[split].num_examples
+        n_examples = b.info.splits[split].num_examples if b.info.splits else 10_000
         prep = (
             preprocessor(name, image_size, channels, data_dir=data_dir)
             if preprocess and info.task != "unsupervised"

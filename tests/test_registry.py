@@ -1,0 +1,70 @@
+"""The registry's public API and its error messages."""
+
+import pytest
+
+import zoo
+from zoo.registry import register_model
+
+
+def test_list_models_shows_the_first_family_and_filters_with_fnmatch():
+    assert {"linear_regression", "logistic_regression", "softmax_regression", "perceptron",
+            "xor_mlp", "mlp", "lenet5"} <= set(zoo.list_models())
+    assert zoo.list_models("*regression") == [
+        "linear_regression", "logistic_regression", "softmax_regression"]
+    assert zoo.list_models("lenet*") == ["lenet5"]
+    assert zoo.list_models("nothing*") == []
+
+
+def test_get_spec_carries_metadata():
+    spec = zoo.get_spec("lenet5")
+    assert spec.family == "lenet"
+    assert spec.task == "image_classification"
+    assert spec.loss == "sparse_categorical_crossentropy"
+    assert spec.metrics == ("accuracy",)
+    assert "LeCun" in spec.reference
+    assert spec.defaults["input_shape"] == (32, 32, 1)
+    assert spec.defaults["classes"] == 10
+    assert spec.dataset == "digits"
+
+
+def test_unknown_model_lists_close_matches():
+    with pytest.raises(zoo.UnknownModelError, match=r"^Unknown model 'lenet'\. Did you mean: lenet5\?$"):
+        zoo.build("lenet")
+    with pytest.raises(KeyError, match="Did you mean: perceptron"):
+        zoo.get_spec("perceptorn")
+
+
+def test_unknown_model_without_close_match_lists_all():
+    with pytest.raises(zoo.UnknownModelError, match="Registered models: lenet5, linear_regression"):
+        zoo.get_spec("qqqqqq")
+
+
+def test_unknown_argument_names_the_accepted_ones():
+    expected = (
+        "lenet5() got unexpected argument(s) clases. Did you mean: classes? Accepted arguments: "
+        "activation, classes, classifier_activation, dropout_rate, include_top, input_shape, "
+        "name, pooling, weights."
+    )
+    with pytest.raises(zoo.ArgumentError) as info:
+        zoo.build("lenet5", clases=3)
+    assert str(info.value) == expected
+    assert isinstance(info.value, TypeError)
+
+
+def test_duplicate_registration_fails():
+    with pytest.raises(ValueError, match="Model 'mlp' is registered twice"):
+        @register_model(family="x", task="regression", reference="none")
+        def mlp():  # noqa: F811
+            return None
+
+
+def test_builder_arguments_need_defaults():
+    with pytest.raises(TypeError, match=r"Builder needs_default\(\) argument 'units' needs a default"):
+        @register_model(family="x", task="regression", reference="none")
+        def needs_default(units):
+            return None
+
+
+def test_unknown_task_is_refused():
+    with pytest.raises(ValueError, match="Unknown task 'clasification'"):
+        register_model(family="x", task="clasification", reference="none")

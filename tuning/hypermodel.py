@@ -1,0 +1,245 @@
+"""The Keras Tuner hypermodel of a registered model, and the shared training space.
+
+The architecture choices come from the spec's own search space, which sits
+beside its builder in `zoo/`; this module adds only the training choices
+every model shares (learning rate, batch size) and the checks that make a bad
+space fail before any trial starts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import keras
+import keras_tuner
+
+from zoo.registry import ModelSpec, compile_model
+from zoo.training import DataPlan
+
+# Hyperparameter names of the shared training space; a model's space must not use them.
+TRAINING_CHOICES = ("learning_rate", "batch_size")
+
+
+def batch_size_choices(batch_size: int) -> list[int]:
+    """Half, the given and twice the given batch size."""
+    return sorted({max(1, batch_size // 2), batch_size, batch_size * 2})
+
+
+def training_space(hp, learning_rate: float, batch_size: int) -> tuple[float, int]:
+    """The shared training choices, centred on the given defaults.
+
+    Args:
+        hp: A `keras_tuner.HyperParameters`.
+        learning_rate: The default learning rate; the search spans a factor
+            of ten either side, sampled on a log scale.
+        batch_size: The default batch size; half and twice it are tried too.
+
+    Returns:
+        `(learning_rate, batch_size)` for this trial.
+    """
+    lr = hp.Float(
+        "learning_rate", learning_rate / 10, learning_rate * 10, sampling="log",
+        default=learning_rate,
+    )
+    batch = hp.Choice("batch_size", batch_size_choices(batch_size), default=batch_size)
+    return lr, batch
+
+
+class ZooHyperModel(keras_tuner.HyperModel):
+    """A registered model as a `keras_tuner.HyperModel`.
+
+    `build(hp)` merges the spec's search-space choices over the data plan's
+    builder arguments, builds with the spec's builder and compiles with the
+    spec's defaults and the trial's learning rate. `fit(hp, model, **kwargs)`
+    feeds the plan's training and validation splits at the trial's batch size.
+
+    Args:
+        spec: The model's `ModelSpec`.
+        plan: The `DataPlan` agreed between the model and the dataset.
+        batch_size: Default batch size of the training space.
+        seed: Seeds weight initialization and data shuffling of every trial.
+
+    Example:
+        >>> spec = zoo.get_spec("mlp")
+        >>> hypermodel = ZooHyperModel(spec, zoo.training.plan_data(spec, "digits"))
+        >>> model = hypermodel.build(keras_tuner.HyperParameters())
+    """
+
+    def __init__(self, spec: ModelSpec, plan: DataPlan, *, batch_size: int = 32, seed: int = 0):
+        super().__init__(name=spec.name)
+        self.spec = spec
+        self.plan = plan
+        self.batch_size = batch_size
+        self.seed = seed
+        self._datasets: dict[tuple[str, int], Any] = {}
+
+    def architecture_args(self, hp) -> dict:
+        """The builder arguments the spec's search space chooses (may be empty)."""
+        if self.spec.search_space is None:
+            return {}
+        return dict(self.spec.search_space(hp) or {})
+
+    def builder_args(self, hp) -> dict:
+        """Full builder arguments: the plan's, with the space's choices over them."""
+        return {**self.plan.builder_args, **self.architecture_args(hp)}
+
+    def training_choices(self, hp) -> tuple[float, int]:
+        return training_space(hp, self.spec.learning_rate, self.batch_size)
+
+    def build(self, hp):
+        args = self.builder_args(hp)
+        learning_rate, _ = self.training_choices(hp)
+        keras.utils.set_random_seed(self.seed)  # same initial weights for the same choices
+        model = self.spec.builder(**args)
+        return compile_model(model, self.spec, learning_rate=learning_rate)
+
+    def fit(self, hp, model, *args, **kwargs):
+        if args:
+            raise TypeError(
+                f"{type(self).__name__}.fit() takes its data from the data plan; "
+                f"pass no positional arguments. Received {len(args)}."
+            )
+        _, batch_size = self.training_choices(hp)
+        train = self._dataset(self.plan.train_split, batch_size)
+        validation = self._dataset(self.plan.validation_split, batch_size)
+        # The pipeline shuffles, seeded; Keras must not shuffle again.
+        return model.fit(train, validation_data=validation, shuffle=False, **kwargs)
+
+    def _dataset(self, split: str, batch_size: int):
+        # One pipeline per (split, batch size), reused across trials so its cache stays warm.
+        key = (split, batch_size)
+        if key not in self._datasets:
+            self._datasets[key] = self.plan.load(split, batch_size, seed=self.seed)
+        return self._datasets[key]
+
+
+def check_search_space(
+    hypermodel: ZooHyperModel,
+    overrides: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+) -> keras_tuner.HyperParameters:
+    """Fail early, with the value received, on a space that cannot be searched.
+
+    Runs the spec's search space on fresh `HyperParameters`, checks that it
+    returns builder arguments the caller did not fix with `overrides`, that
+    every `fixed` name is in the space with an allowed value, and builds the
+    model once with the default values (and the fixed ones).
+
+    Returns:
+        `HyperParameters` holding the `fixed` values as `Fixed` entries, to
+        register with the tuner before its search space is populated.
+
+    Raises:
+        ValueError: naming the model and the problem.
+    """
+    spec = hypermodel.spec
+    prefix = f"Invalid search space for {spec.name!r}:"
+    hp = keras_tuner.HyperParameters()
+    try:
+        space = spec.search_space(hp) if spec.search_space is not None else None
+    except Exception as e:  # KT rejects e.g. a default outside its Choice values
+        raise ValueError(f"{prefix} {e}") from e
+    if space is None:
+        space = {}
+    if not isinstance(space, Mapping):
+        raise ValueError(
+            f"{prefix} it must return a dict of builder arguments (or None). "
+            f"Received: {type(space).__name__}"
+        )
+    unknown = sorted(set(space) - set(spec.defaults))
+    if unknown:
+        raise ValueError(
+            f"{prefix} unknown builder argument(s) {', '.join(unknown)}. "
+            f"Accepted arguments: {', '.join(sorted(spec.defaults))}."
+        )
+    reserved = sorted(set(hp.values) & set(TRAINING_CHOICES))
+    if reserved:
+        raise ValueError(
+            f"{prefix} {', '.join(reserved)} belong(s) to the shared training space; "
+            f"a model's space chooses builder arguments only."
+        )
+    clash = sorted(set(space) & set(overrides or {}))
+    if clash:
+        raise ValueError(
+            f"{prefix} overrides set {', '.join(clash)}, which the search space chooses. "
+            f"Fix a searched value with `fixed` instead."
+        )
+
+    hypermodel.training_choices(hp)
+    entries = {p.name: p for p in hp.space}
+    fixed = dict(fixed or {})
+    unknown = sorted(set(fixed) - set(entries))
+    if unknown:
+        raise ValueError(
+            f"Invalid fixed hyperparameter(s) for {spec.name!r}: {', '.join(unknown)}. "
+            f"Hyperparameters in the search space: {', '.join(entries)}."
+        )
+    fixed_hp = keras_tuner.HyperParameters()
+    for name, value in fixed.items():
+        allowed = _allowed_values(entries[name], value)
+        if allowed is not None:
+            raise ValueError(
+                f"Invalid fixed value for {spec.name!r}: `{name}` must be {allowed}. "
+                f"Received: {name}={value!r}"
+            )
+        fixed_hp.Fixed(name, value)
+
+    try:
+        hypermodel.build(fixed_hp.copy())
+    except Exception as e:
+        raise ValueError(
+            f"{prefix} the model does not build with the default hyperparameter values"
+            f"{' and the fixed ones' if fixed else ''}: {e}"
+        ) from e
+    finally:
+        keras.backend.clear_session()
+    return fixed_hp
+
+
+def _allowed_values(entry, value) -> str | None:
+    """None when `value` is allowed for the hyperparameter `entry`, else what is."""
+    kind = type(entry).__name__
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "Boolean":
+        return None if isinstance(value, bool) else "True or False"
+    if kind in ("Choice", "Fixed"):
+        values = list(entry.values)
+        same = any(v == value and isinstance(v, bool) == isinstance(value, bool) for v in values)
+        return None if same else "one of " + ", ".join(repr(v) for v in values)
+    if kind == "Int":
+        step = entry.step if entry.step is not None else 1
+        where = f"an integer in [{entry.min_value}, {entry.max_value}]"
+        if step != 1:
+            where += _step_text(entry)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = ok and entry.min_value <= value <= entry.max_value
+        if ok and step != 1:
+            ok = _on_grid(entry, value)
+        return None if ok else where
+    if kind == "Float":
+        where = f"a float in [{entry.min_value:g}, {entry.max_value:g}]"
+        ok = is_number and entry.min_value <= value <= entry.max_value
+        if entry.step is not None:
+            where += _step_text(entry)
+            ok = ok and _on_grid(entry, value)
+        return None if ok else where
+    return None  # an unknown kind: let Keras Tuner judge
+
+
+def _step_text(entry) -> str:
+    if entry.sampling == "linear":
+        return f" on steps of {entry.step:g}"
+    return f" on its {entry.sampling} grid of step {entry.step:g}"
+
+
+def _on_grid(entry, value) -> bool:
+    """Whether `value` is one of the values a stepped Int/Float can take."""
+    low, high, step = entry.min_value, entry.max_value, entry.step
+    if entry.sampling == "linear":
+        index = (value - low) / step
+    elif entry.sampling == "log":
+        index = math.log(value / low, step)
+    else:  # reverse_log
+        index = math.log((high - value + low) / low, step)
+    return math.isclose(index, round(index), abs_tol=1e-6)

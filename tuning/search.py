@@ -1,0 +1,295 @@
+"""`tuning.search`: a resumable Keras Tuner search over a registered model.
+
+A search lives in one project folder (printed by Keras Tuner on reload):
+
+    tuning_runs/<model>-<dataset>-<tuner>/
+        search.json                 settings; a rerun with other settings is refused
+        oracle.json, tuner0.json    Keras Tuner state (reloaded: trials are never repeated)
+        trial_<id>/                 one folder per trial (trial.json, best-epoch weights)
+        trial_seconds.json          wall-clock seconds of each trial
+        results.csv, results.json   one row per trial
+        best_hyperparameters.json   the best trial's values and builder arguments
+        best_model/                 `zoo.train` run of the best configuration (optional)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import keras_tuner
+
+from tuning.hypermodel import ZooHyperModel, check_search_space
+from tuning.results import BEST_JSON, best_trial, format_table, trial_rows, write_json, write_table
+from tuning.tuners import TUNERS, make_tuner
+from zoo.registry import ModelSpec, get_spec
+from zoo.training import plan_data
+
+SETTINGS_JSON = "search.json"
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search found, and where it wrote it.
+
+    Attributes:
+        model, dataset, tuner_name: What was searched, on what, how.
+        objective: The objective's name (e.g. "val_loss").
+        rows: The results table, one dict per trial (see `results.json`).
+        best_trial_id, best_score: The best completed trial (None when none completed).
+        best_hyperparameters: Its hyperparameter values (architecture and training).
+        best_builder_args: The full builder arguments of the best trial.
+        project_dir: The project folder; results_csv, results_json and
+            best_path (None when no trial completed) lie in it.
+        tuner: The Keras Tuner tuner (e.g. `tuner.get_best_models()`).
+        hypermodel: The `ZooHyperModel` searched.
+        best_model: The trained best configuration, when asked for (`train_best`).
+    """
+
+    model: str
+    dataset: str
+    tuner_name: str
+    objective: str
+    rows: list[dict]
+    best_trial_id: str | None
+    best_score: float | None
+    best_hyperparameters: dict | None
+    best_builder_args: dict | None
+    project_dir: Path
+    results_csv: Path
+    results_json: Path
+    best_path: Path | None
+    tuner: Any
+    hypermodel: ZooHyperModel
+    epochs: int
+    seed: int
+    overrides: dict
+    data_options: dict
+    best_model: Any = None
+
+    @property
+    def table(self) -> str:
+        """The results table as aligned text."""
+        return format_table(self.rows)
+
+
+def search(
+    model_name: str,
+    dataset: str | None = None,
+    *,
+    tuner: str = "hyperband",
+    max_trials: int = 10,
+    epochs: int = 10,
+    batch_size: int = 32,
+    seed: int = 0,
+    objective: str | keras_tuner.Objective | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    data_options: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    directory: str | os.PathLike = "tuning_runs",
+    project_name: str | None = None,
+    max_consecutive_failed_trials: int = 3,
+    train_best: bool = False,
+    export: bool = False,
+    export_options: Mapping[str, Any] | None = None,
+    verbose: int | str = 1,
+) -> SearchResult:
+    """Search a registered model's hyperparameters with Keras Tuner, resumably.
+
+    The space is the model's own search space (`spec.search_space`, builder
+    arguments) plus the shared training space: `learning_rate` (log scale, a
+    factor of ten around the spec's default) and `batch_size` (half, once and
+    twice `batch_size`). Rerunning the same call resumes the search without
+    repeating finished trials; a larger `max_trials` runs only the new ones.
+    A trial that raises is recorded as failed and the search goes on, until
+    `max_consecutive_failed_trials` fail in a row.
+
+    Args:
+        model_name: A registered model (`zoo.list_models()`).
+        dataset: A dataset name (default: the spec's own).
+        tuner: "hyperband", "random", "bayesian" or "grid".
+        max_trials: Trials to run at most (all tuners but hyperband).
+        epochs: Epochs per trial; hyperband's largest budget per model.
+        batch_size: Default batch size of the training space.
+        seed: Seeds the tuner, weight initialization and shuffling.
+        objective: Metric to optimize (default: the spec's monitor, "val_loss").
+            A string's direction is inferred; pass a `keras_tuner.Objective`
+            to set it.
+        overrides: Builder arguments fixed for every trial; they may not be
+            arguments the search space chooses (use `fixed` for those).
+        data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
+        fixed: Hyperparameter name -> value to hold fixed (e.g. `{"depth": 2}`).
+        directory, project_name: The project folder is `directory/project_name`,
+            by default `tuning_runs/<model>-<dataset>-<tuner>`.
+        max_consecutive_failed_trials: Failed trials in a row that stop the search.
+        train_best: Train the best configuration afterwards (`tuning.train_best`).
+        export: Train the best configuration and export it (`zoo.export`).
+        export_options: Keyword arguments passed through to `zoo.export.export`.
+        verbose: Keras Tuner and `fit` verbosity; 0 is silent.
+
+    Returns:
+        A `SearchResult` with the results table, the best hyperparameters and
+        builder arguments, the paths written and the tuner.
+
+    Raises:
+        ValueError: before any trial, for an unknown tuner or objective, an
+            invalid search space, or an invalid `fixed` name or value.
+        RuntimeError: when `max_consecutive_failed_trials` trials failed in a
+            row (the results table is written first).
+
+    Example:
+        >>> result = tuning.search("softmax_regression", "blobs_4d3c", tuner="random",
+        ...                        max_trials=3, epochs=2, verbose=0)
+        >>> len(result.rows)
+        3
+        >>> print(result.table)
+    """
+    if tuner not in TUNERS:
+        raise ValueError(
+            f"Unknown tuner {tuner!r}. Expected one of: {', '.join(sorted(TUNERS))}."
+        )
+    for arg, value in [
+        ("max_trials", max_trials),
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("max_consecutive_failed_trials", max_consecutive_failed_trials),
+    ]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+
+    spec = get_spec(model_name)
+    plan = plan_data(spec, dataset, overrides, data_options)
+    objective = _check_objective(spec, objective)
+    hypermodel = ZooHyperModel(spec, plan, batch_size=batch_size, seed=seed)
+    fixed_hp = check_search_space(hypermodel, overrides, fixed)
+
+    project_name = project_name or f"{spec.name}-{plan.dataset}-{tuner}"
+    project_dir = Path(directory) / project_name
+    settings = {
+        "model": spec.name,
+        "dataset": plan.dataset,
+        "tuner": tuner,
+        "objective": _objective_name(objective),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "builder_args": plan.builder_args,
+        "data_options": plan.data_options,
+        "fixed": dict(fixed or {}),
+    }
+    _claim_project(project_dir, settings)
+
+    kt_tuner = make_tuner(
+        tuner,
+        hypermodel,
+        objective=objective,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        hyperparameters=fixed_hp,
+        directory=directory,
+        project_name=project_name,
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
+    try:
+        kt_tuner.search(epochs=epochs, verbose=verbose)
+    except RuntimeError as e:
+        if "consecutive failures" not in str(e):
+            raise
+        raise RuntimeError(
+            f"The search stopped: {max_consecutive_failed_trials} trial(s) failed in a row. "
+            f"See the error column of {project_dir / 'results.csv'}.\n{e}"
+        ) from e
+    finally:
+        rows = trial_rows(kt_tuner)
+        results_csv, results_json = write_table(rows, project_dir)
+
+    best = best_trial(kt_tuner)
+    best_values = best_args = best_path = None
+    if best is not None:
+        best_values = {
+            k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")
+        }
+        best_args = hypermodel.builder_args(best.hyperparameters.copy())
+        best_path = project_dir / BEST_JSON
+        write_json(best_path, {
+            "model": spec.name,
+            "dataset": plan.dataset,
+            "tuner": tuner,
+            "objective": _objective_name(objective),
+            "trial_id": best.trial_id,
+            "score": best.score,
+            "hyperparameters": best_values,
+            "builder_args": best_args,
+        })
+
+    result = SearchResult(
+        model=spec.name,
+        dataset=plan.dataset,
+        tuner_name=tuner,
+        objective=_objective_name(objective),
+        rows=rows,
+        best_trial_id=best.trial_id if best is not None else None,
+        best_score=best.score if best is not None else None,
+        best_hyperparameters=best_values,
+        best_builder_args=best_args,
+        project_dir=project_dir,
+        results_csv=results_csv,
+        results_json=results_json,
+        best_path=best_path,
+        tuner=kt_tuner,
+        hypermodel=hypermodel,
+        epochs=epochs,
+        seed=seed,
+        overrides=dict(overrides or {}),
+        data_options=dict(data_options or {}),
+    )
+    if train_best or export:
+        from tuning.best import train_best as train_best_fn
+
+        result.best_model = train_best_fn(
+            result, export=export, export_options=export_options, verbose=verbose
+        )
+    return result
+
+
+def _objective_name(objective) -> str:
+    return objective.name if isinstance(objective, keras_tuner.Objective) else str(objective)
+
+
+def _check_objective(spec: ModelSpec, objective):
+    """The objective, defaulting to the spec's monitor; a string must be a logged metric."""
+    objective = objective if objective is not None else spec.monitor
+    if isinstance(objective, str) and spec.loss is not None:
+        # Models compiled with a Keras loss log exactly these names.
+        logged = ["loss", *spec.metrics]
+        accepted = logged + [f"val_{m}" for m in logged]
+        if objective not in accepted:
+            raise ValueError(
+                f"Unknown objective {objective!r} for {spec.name!r}. "
+                f"Expected one of: {', '.join(accepted)}."
+            )
+    return objective
+
+
+def _claim_project(project_dir: Path, settings: dict) -> None:
+    """Record the settings in a new project; refuse to resume one with others."""
+    settings = json.loads(json.dumps(settings, default=str))  # tuples -> lists
+    path = project_dir / SETTINGS_JSON
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != settings:
+            changed = sorted(k for k in settings.keys() | previous.keys()
+                             if previous.get(k) != settings.get(k))
+            raise ValueError(
+                f"Project folder {project_dir} holds a search with other settings (differs "
+                f"in: {', '.join(changed)}). Use another project_name, or delete that folder."
+            )
+        return
+    project_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, settings)
