@@ -149,7 +149,8 @@ def _backup_epoch(backup_dir: Path) -> int:
     meta = backup_dir / "training_metadata.json"
     if meta.exists():
         try:
-            return int(json.loads(meta.read_text()).get("epoch", -1)) + 1
+            # Keras writes the number of finished epochs.
+            return int(json.loads(meta.read_text()).get("epoch", 0))
         except (ValueError, OSError):
             return 0
     return 0
@@ -248,7 +249,9 @@ def train(
     if prior:
         best_so_far = min(prior)
     cbs = [
-        keras.callbacks.BackupAndRestore(str(backup_dir), save_freq="epoch", delete_checkpoint=True),
+        keras.callbacks.BackupAndRestore(
+            str(backup_dir), save_freq="epoch", delete_checkpoint=True, double_checkpoint=True
+        ),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.keras"), monitor=monitor, mode="min", save_best_only=True,
             initial_value_threshold=best_so_far,

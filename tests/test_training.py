@@ -1,0 +1,78 @@
+"""Training runs: layout, resume after SIGKILL, completed and conflicting runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import zoo
+from zoo.training import read_history
+
+
+def test_train_writes_the_run_layout(tmp_path):
+    result = zoo.train("softmax_regression", epochs=3, run_dir=tmp_path / "run", verbose=0)
+    run = tmp_path / "run"
+    assert result.run_dir == run
+    assert (run / "model.keras").exists() and (run / "best.keras").exists()
+    assert any((run / "logs").rglob("events.out.tfevents.*"))
+    assert not (run / "backup").exists()  # removed once training completed
+    assert [r["epoch"] for r in read_history(run / "history.csv")] == [0, 1, 2]
+    state = json.loads((run / "run.json").read_text())
+    assert state["status"] == "completed"
+    assert state["settings"]["builder_args"]["input_shape"] == [4]
+    losses = [r["loss"] for r in result.history]
+    assert losses[-1] < losses[0]
+
+
+def test_rerunning_a_completed_run_returns_it(tmp_path, capsys):
+    zoo.train("softmax_regression", epochs=2, run_dir=tmp_path, verbose=0)
+    again = zoo.train("softmax_regression", epochs=2, run_dir=tmp_path, verbose=0)
+    assert "already complete" in capsys.readouterr().out
+    assert len(again.history) == 2
+
+
+def test_a_run_folder_with_other_settings_is_refused(tmp_path):
+    zoo.train("softmax_regression", epochs=2, run_dir=tmp_path, verbose=0)
+    with pytest.raises(ValueError, match=r"holds a run with other settings \(differs in: batch_size, epochs\)"):
+        zoo.train("softmax_regression", epochs=3, batch_size=8, run_dir=tmp_path, verbose=0)
+
+
+def test_training_adapts_the_model_to_the_data(tmp_path):
+    result = zoo.train("mlp", "iris", epochs=1, run_dir=tmp_path, verbose=0)
+    assert result.model.input_shape == (None, 4)
+    assert result.model.output_shape == (None, 3)
+    lenet = zoo.train("lenet5", "digits", epochs=1, run_dir=tmp_path / "l", verbose=0)
+    assert lenet.model.input_shape == (None, 32, 32, 1)  # 8x8 digits resized up
+
+
+def test_sigkill_mid_training_then_rerun_resumes_without_losing_epochs(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "zoo.cli", "train", "mlp", "--data", "digits",
+           "--epochs", "40", "--batch-size", "16", "--run-dir", str(run_dir)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    seen = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen = len(read_history(run_dir / "history.csv"))
+        if seen >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert seen >= 3
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+
+    rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    resumed = int(rerun.stdout.split("resuming after epoch ")[1].split(")")[0])
+    assert resumed >= seen  # no finished epoch was lost
+    history = read_history(run_dir / "history.csv")
+    assert [r["epoch"] for r in history] == list(range(40))
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
