@@ -124,7 +124,7 @@ def export(
 
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"`name` must be a plain folder name. Received: name={name!r}")
-    model_dir = Path(base_dir) / name
+    model_dir = (Path(base_dir) / name).resolve()
     if version is not None:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ValueError(f"`version` must be an integer >= 1. Received: version={version!r}")
@@ -269,7 +269,9 @@ def _jsonable(value):
     return value
 
 
-def export_trained(model, spec, plan, name: str | None = None, *, metrics=None, **kwargs) -> ExportResult:
+def export_trained(
+    model, spec, plan, name: str | None = None, *, metrics=None, hyperparameters=None, **kwargs
+) -> ExportResult:
     """Export a model trained through `zoo.train`/`tuning.search` with its data plan.
 
     Fills in what `export` needs from the registry spec and the data plan:
@@ -296,6 +298,8 @@ def export_trained(model, spec, plan, name: str | None = None, *, metrics=None, 
         "training_data": {"dataset": plan.dataset, "options": plan.data_options},
         "metrics": metrics or {},
     }
+    if hyperparameters:
+        metadata["hyperparameters"] = hyperparameters
     defaults = dict(
         preprocessor=plan.preprocessor(),
         raw_shape=tuple(info.feature_shape),
