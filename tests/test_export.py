@@ -7,8 +7,8 @@ import pytest
 
 import pipelines
 import zoo
-from zoo import export as export_module
-from zoo.export import ExportError, export, export_trained, next_version
+from zoo import exporter as export_module
+from zoo.exporter import ExportError, export, export_trained, next_version
 from zoo.training import plan_data
 
 
@@ -116,3 +116,10 @@ def test_keras_copy_reloads_in_safe_mode(lenet_digits, tmp_path):
     raw, _ = pipelines.load_arrays("digits", "test")
     x, _ = next(iter(plan.load("test", 8)))
     np.testing.assert_allclose(np.asarray(serving(raw[:8])), np.asarray(model(x)), atol=1e-6)
+
+
+def test_zoo_export_is_the_export_function():
+    import zoo.exporter
+
+    assert zoo.export is zoo.exporter.export
+    assert zoo.train is zoo.training.train

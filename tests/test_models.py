@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.export import export_trained
+from zoo.exporter import export_trained
 from zoo.registry import compile_model
 from zoo.training import load_model, plan_data
 

@@ -1,14 +1,14 @@
 """Train the best configuration a search found, and export it.
 
 Training is `zoo.train` with the best trial's builder arguments, learning
-rate and batch size, in `<project>/best_model/` (so it resumes like any run).
-Exporting is a thin hook over `zoo.export.export`.
+rate and batch size, in `<project>/best_trial_<id>/` (so it resumes like any
+run, and a resumed search that finds a better trial trains that one afresh).
+Exporting is a thin hook over `zoo.exporter.export_trained`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 from typing import Any, Mapping
 
@@ -23,8 +23,8 @@ class BestModel:
         model: The trained `keras.Model`.
         builder_args: Its full builder arguments.
         hyperparameters: The best trial's hyperparameter values.
-        train_result: The `zoo.train` result (history, run folder).
-        export_result: What `zoo.export.export` returned, when exported.
+        train_result: The `zoo.train` result (history, run folder, spec, plan).
+        export_result: What `zoo.exporter.export_trained` returned, when exported.
     """
 
     model: Any
@@ -32,6 +32,20 @@ class BestModel:
     hyperparameters: dict
     train_result: TrainResult
     export_result: Any = None
+
+    @property
+    def spec(self):
+        return self.train_result.spec
+
+    @property
+    def plan(self):
+        return self.train_result.plan
+
+    @property
+    def metrics(self) -> dict:
+        """The metrics of the last training epoch."""
+        last = self.train_result.history[-1] if self.train_result.history else {}
+        return {k: v for k, v in last.items() if k != "epoch"}
 
 
 def train_best(
@@ -49,12 +63,12 @@ def train_best(
     Args:
         result: A `tuning.SearchResult`.
         epochs: Training epochs (default: the search's `epochs`).
-        run_dir: The `zoo.train` run folder (default `<project>/best_model`).
-        export: Export the trained model with `zoo.export.export`.
+        run_dir: The `zoo.train` run folder (default `<project>/best_trial_<id>`);
+            rerunning resumes or reloads that run like any `zoo.train` run.
+        export: Export the trained model (`export_best`).
         export_name: The export's name (default: the model name).
-        export_options: Keyword arguments passed through to `zoo.export.export`
-            (e.g. `base_dir`, `verify`); they take precedence over the
-            preprocessing and metadata filled in from the search.
+        export_options: Keyword arguments passed through to
+            `zoo.exporter.export_trained` (e.g. `base_dir`, `verify`).
         verbose: `fit` verbosity.
 
     Returns:
@@ -84,7 +98,7 @@ def train_best(
         seed=result.seed,
         overrides={**result.overrides, **architecture},
         data_options=result.data_options,
-        run_dir=run_dir or result.project_dir / "best_model",
+        run_dir=run_dir or result.project_dir / f"best_trial_{result.best_trial_id}",
         verbose=verbose,
     )
     best = BestModel(
@@ -94,62 +108,24 @@ def train_best(
         train_result=trained,
     )
     if export:
-        suggested = _export_defaults(best, trained)
-        options = {**_accepted(suggested), **dict(export_options or {})}
-        best.export_result = export_model(
-            best.model, export_name or hypermodel.spec.name, **options
-        )
+        best.export_result = export_best(best, export_name, **dict(export_options or {}))
     return best
 
 
-def export_model(model, name: str, **kwargs):
-    """Export `model` under `name` with `zoo.export.export`, passing `kwargs` through.
+def export_best(best: BestModel, name: str | None = None, **kwargs):
+    """Export a trained best configuration; `kwargs` pass through to `zoo.exporter.export_trained`.
+
+    The export carries the data plan's preprocessing, the final metrics and
+    the best hyperparameters in its manifest.
 
     Raises:
-        RuntimeError: when `zoo.export` is not available.
+        RuntimeError: when `zoo.exporter` is not available.
     """
     try:
-        from zoo.export import export
+        from zoo.exporter import export_trained
     except ImportError as e:
-        raise RuntimeError(f"Exporting needs zoo.export, which cannot be imported: {e}") from e
-    return export(model, name, **kwargs)
-
-
-def _export_defaults(best: BestModel, trained: TrainResult) -> dict:
-    """What the search knows about the model that an export should carry."""
-    plan, info = trained.plan, trained.plan.info
-    last_epoch = trained.history[-1] if trained.history else {}
-    metrics = {k: v for k, v in last_epoch.items() if k != "epoch"}
-    return {
-        # Served models take raw inputs: the data's own shape and dtype.
-        "preprocessor": plan.preprocessor(),
-        "raw_shape": tuple(info.feature_shape),
-        "raw_dtype": info.feature_dtype,
-        "class_names": info.class_names,
-        "builder_args": best.builder_args,
-        "dataset": plan.dataset,
-        "metrics": metrics,
-        "metadata": {
-            "builder_args": best.builder_args,
-            "dataset": plan.dataset,
-            "metrics": metrics,
-            "hyperparameters": best.hyperparameters,
-        },
-    }
-
-
-def _accepted(suggested: dict) -> dict:
-    """The suggested keywords that `zoo.export.export` takes (its signature is still settling)."""
-    try:
-        from zoo.export import export
-    except ImportError:
-        return suggested  # export_model reports the missing module
-    params = inspect.signature(export).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        accepted = dict(suggested)
-    else:
-        accepted = {k: v for k, v in suggested.items() if k in params}
-    if "builder_args" in accepted and "metadata" in accepted:
-        # Said once: metadata keeps only what has no keyword of its own.
-        accepted["metadata"] = {"hyperparameters": suggested["metadata"]["hyperparameters"]}
-    return accepted
+        raise RuntimeError(f"Exporting needs zoo.exporter, which cannot be imported: {e}") from e
+    return export_trained(
+        best.model, best.spec, best.plan, name,
+        metrics=best.metrics, hyperparameters=best.hyperparameters, **kwargs,
+    )

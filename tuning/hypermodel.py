@@ -87,12 +87,22 @@ class ZooHyperModel(keras_tuner.HyperModel):
     def training_choices(self, hp) -> tuple[float, int]:
         return training_space(hp, self.spec.learning_rate, self.batch_size)
 
+    def declared_names(self) -> list[str]:
+        """Hyperparameter names in declaration order: the model's, then the training ones."""
+        hp = keras_tuner.HyperParameters()
+        self.architecture_args(hp)
+        self.training_choices(hp)
+        return [p.name for p in hp.space]
+
     def build(self, hp):
         args = self.builder_args(hp)
         learning_rate, _ = self.training_choices(hp)
         keras.utils.set_random_seed(self.seed)  # same initial weights for the same choices
-        model = self.spec.builder(**args)
-        return compile_model(model, self.spec, learning_rate=learning_rate)
+        model = compile_model(self.spec.builder(**args), self.spec, learning_rate=learning_rate)
+        # Hyperband continues a trial from another's checkpoint: with the optimizer
+        # built, its slots are restored too instead of skipped with a warning.
+        model.optimizer.build(model.trainable_variables)
+        return model
 
     def fit(self, hp, model, *args, **kwargs):
         if args:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from tuning.hypermodel import ZooHyperModel
 from tuning.tuners import read_seconds
 
 RESULTS_CSV = "results.csv"
@@ -17,8 +18,16 @@ BEST_JSON = "best_hyperparameters.json"
 
 
 def hyperparameter_names(tuner) -> list[str]:
-    """Names in the tuner's search space, in declaration order, without Keras Tuner's own."""
-    return [p.name for p in tuner.oracle.get_space().space if not p.name.startswith("tuner/")]
+    """Names in the tuner's search space, without Keras Tuner's own ("tuner/epochs").
+
+    Ordered as the hypermodel declares them (the model's, then the training
+    ones), not as the oracle registered them (fixed ones first).
+    """
+    names = [p.name for p in tuner.oracle.get_space().space if not p.name.startswith("tuner/")]
+    declared = []
+    if isinstance(tuner.hypermodel, ZooHyperModel):
+        declared = [n for n in tuner.hypermodel.declared_names() if n in names]
+    return declared + [n for n in names if n not in declared]
 
 
 def trial_rows(tuner) -> list[dict]:
@@ -28,7 +37,11 @@ def trial_rows(tuner) -> list[dict]:
     """
     names = hyperparameter_names(tuner)
     seconds = read_seconds(tuner.project_dir)
-    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    # In start order: ids are zero-padded to the width of max_trials, which a
+    # resumed search may have changed ("8" then "09"), so they do not sort as text.
+    started = {trial_id: i for i, trial_id in enumerate(tuner.oracle.start_order)}
+    trials = sorted(tuner.oracle.trials.values(),
+                    key=lambda t: (started.get(t.trial_id, len(started)), t.trial_id))
     with_epochs = any("tuner/epochs" in t.hyperparameters.values for t in trials)
     rows = []
     for trial in trials:

@@ -6,10 +6,10 @@ A search lives in one project folder (printed by Keras Tuner on reload):
         search.json                 settings; a rerun with other settings is refused
         oracle.json, tuner0.json    Keras Tuner state (reloaded: trials are never repeated)
         trial_<id>/                 one folder per trial (trial.json, best-epoch weights)
-        trial_seconds.json          wall-clock seconds of each trial
+        timings.json                wall-clock seconds of each trial
         results.csv, results.json   one row per trial
         best_hyperparameters.json   the best trial's values and builder arguments
-        best_model/                 `zoo.train` run of the best configuration (optional)
+        best_trial_<id>/            `zoo.train` run of the best configuration (optional)
 """
 
 from __future__ import annotations
@@ -126,8 +126,9 @@ def search(
             by default `tuning_runs/<model>-<dataset>-<tuner>`.
         max_consecutive_failed_trials: Failed trials in a row that stop the search.
         train_best: Train the best configuration afterwards (`tuning.train_best`).
-        export: Train the best configuration and export it (`zoo.export`).
-        export_options: Keyword arguments passed through to `zoo.export.export`.
+        export: Train the best configuration and export it (`tuning.export_best`).
+        export_options: Keyword arguments passed through to
+            `zoo.exporter.export_trained` (e.g. `base_dir`, `verify`).
         verbose: Keras Tuner and `fit` verbosity; 0 is silent.
 
     Returns:

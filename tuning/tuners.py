@@ -1,12 +1,13 @@
 """The four Keras Tuner tuners, each timing its trials.
 
 Keras Tuner does not record how long a trial took. `TimedTrials` wraps
-`run_trial` and keeps the seconds in `trial_seconds.json` in the project
+`run_trial` and keeps the seconds in `timings.json` in the project
 folder, so a resumed search keeps the times of its earlier trials.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import keras_tuner
 
-SECONDS_FILE = "trial_seconds.json"
+SECONDS_FILE = "timings.json"
 
 
 def read_seconds(project_dir: str | os.PathLike) -> dict[str, float]:
@@ -60,8 +61,52 @@ class TimedBayesianOptimization(TimedTrials, keras_tuner.BayesianOptimization):
     """`keras_tuner.BayesianOptimization` recording trial times."""
 
 
+class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
+    """`GridSearchOracle` that finds its place in the grid again after a reload.
+
+    Keras Tuner 1.4.8 does not save the grid position (`_ordered_ids`,
+    `_populate_next`), so a reloaded grid search stops at once, or fails with
+    a KeyError after a retried trial (keras-team/keras-tuner#1055). Both are
+    rebuilt here from the reloaded trials: the trials in grid order, and every
+    trial queued to propose its successor (tried successors are skipped).
+    """
+
+    def set_state(self, state):
+        super().set_state(state)
+
+        def compare(a, b):
+            return self._compare(self.trials[a].hyperparameters.values,
+                                 self.trials[b].hyperparameters.values)
+
+        self._ordered_ids = type(self._ordered_ids)()  # keras_tuner's LinkedList
+        for trial_id in sorted(self.trials, key=functools.cmp_to_key(compare)):
+            self._ordered_ids.insert(trial_id)
+        self._populate_next = list(self.start_order)
+
+
 class TimedGridSearch(TimedTrials, keras_tuner.GridSearch):
-    """`keras_tuner.GridSearch` recording trial times."""
+    """`keras_tuner.GridSearch` recording trial times; resumable (`ResumableGridSearchOracle`)."""
+
+    def __init__(
+        self,
+        hypermodel=None,
+        objective=None,
+        max_trials=None,
+        seed=None,
+        hyperparameters=None,
+        max_consecutive_failed_trials=3,
+        **kwargs,
+    ):
+        self.seed = seed
+        oracle = ResumableGridSearchOracle(
+            objective=objective,
+            max_trials=max_trials,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        # GridSearch.__init__ would build the stock oracle; go straight to Tuner's.
+        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
 
 
 TUNERS = {

@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Training and export pull in TensorFlow-heavy modules; load them lazily.
     if name == "export":
-        from zoo.export import export
+        from zoo.exporter import export
 
         return export
     if name == "train":

@@ -106,7 +106,7 @@ def cmd_train(args) -> int:
     print("Final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "epoch"))
     print(f"Run folder: {result.run_dir}")
     if args.export:
-        from zoo.export import export_trained
+        from zoo.exporter import export_trained
 
         exported = export_trained(result.model, result.spec, result.plan, args.name,
                                   base_dir=args.base_dir, metrics=last)
@@ -135,7 +135,7 @@ def cmd_tune(args) -> int:
     print(f"Best hyperparameters: {json.dumps(result.best_hyperparameters)}")
     print(f"Results: {result.results_csv}")
     if args.export:
-        from zoo.export import export_trained
+        from zoo.exporter import export_trained
 
         trained = tuning.train_best(result, epochs=args.final_epochs)
         exported = export_trained(trained.model, trained.spec, trained.plan, args.name,
@@ -145,7 +145,7 @@ def cmd_tune(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from zoo.export import export_trained
+    from zoo.exporter import export_trained
     from zoo.registry import get_spec
     from zoo.training import load_model, plan_data
 
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zoo: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
-        from zoo.export import ExportError
+        from zoo.exporter import ExportError
 
         if isinstance(exc, ExportError):
             print(f"zoo: error: {exc}", file=sys.stderr)

@@ -16,7 +16,8 @@ import fnmatch
 import inspect
 from typing import Any, Callable, Mapping
 
-# Per-task training defaults. A spec may override any of them.
+# Per-task defaults: loss, metrics and the serving output name. A spec may
+# override each of them in `register_model`.
 # `loss`/`metrics` are Keras identifiers so they serialize with the model.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "regression": {"loss": "mse", "metrics": ("mae",), "output": "prediction"},
@@ -65,7 +66,7 @@ class ModelSpec:
     Attributes:
         name: Registry key, the builder function's name.
         family: Architecture family (one module per family under `zoo/`).
-        task: One of `TASK_DEFAULTS`; picks default loss, metrics, monitor.
+        task: One of `TASK_DEFAULTS`; picks the default loss, metrics and output name.
         builder: The plain function returning a `keras.Model`.
         defaults: The builder's keyword defaults, read from its signature.
         search_space: `fn(hp: keras_tuner.HyperParameters) -> dict` of builder
@@ -255,8 +256,10 @@ def compile_model(
 
     opt = keras.optimizers.get(
         {
-            "class_name": optimizer or spec.optimizer,
-            "config": {"learning_rate": learning_rate or spec.learning_rate},
+            "class_name": spec.optimizer if optimizer is None else optimizer,
+            "config": {
+                "learning_rate": spec.learning_rate if learning_rate is None else learning_rate
+            },
         }
     )
     model.compile(

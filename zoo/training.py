@@ -204,7 +204,7 @@ def train(
         "data_options": _jsonable(plan.data_options),
         "epochs": epochs,
         "batch_size": batch_size,
-        "learning_rate": learning_rate or spec.learning_rate,
+        "learning_rate": spec.learning_rate if learning_rate is None else learning_rate,
         "optimizer": spec.optimizer,
         "seed": seed,
     }
