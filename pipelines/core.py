@@ -20,6 +20,34 @@ from pipelines.info import DatasetInfo, OptionError
 
 SPLITS = ("train", "validation", "test")
 
+# Training-time augmentations for images, applied after preprocessing (on
+# float images at the model's resolution), on training splits only.
+AUGMENTATIONS = {
+    "shift": "random translation by up to 8% of the height and width",
+    "flip": "random horizontal flip",
+}
+
+
+def _augmenter(augment, seed: int):
+    """A Keras Sequential of seeded random layers, or None."""
+    import keras
+
+    names = (augment,) if isinstance(augment, str) else tuple(augment or ())
+    unknown = [a for a in names if a not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"Unknown augmentation(s) {', '.join(map(repr, unknown))}. "
+            f"Expected any of: {', '.join(repr(a) for a in AUGMENTATIONS)}."
+        )
+    layers = []
+    for name in names:
+        if name == "shift":
+            layers.append(keras.layers.RandomTranslation(
+                0.08, 0.08, fill_mode="constant", seed=seed, name="augment_shift"))
+        elif name == "flip":
+            layers.append(keras.layers.RandomFlip("horizontal", seed=seed, name="augment_flip"))
+    return keras.Sequential(layers, name="augmentation") if layers else None
+
 
 def list_datasets() -> list[str]:
     """Names of the built-in datasets. Any TFDS catalog name also works."""
@@ -152,6 +180,7 @@ def load(
     drop_remainder: bool = False,
     image_size=None,
     channels: int | None = None,
+    augment=None,
     data_dir: str | os.PathLike | None = None,
     manual_dir: str | os.PathLike | None = None,
     offline: bool | None = None,
@@ -170,6 +199,8 @@ def load(
         cache: Cache raw examples in memory after the first pass.
         drop_remainder: Drop the last incomplete batch.
         image_size, channels: Adapt images to a model input (see `preprocessor`).
+        augment: Image augmentations for training splits, any of "shift"
+            and "flip" (see `AUGMENTATIONS`); seeded, ignored on other splits.
         data_dir: TFDS data folder (default ~/tensorflow_datasets or $TFDS_DATA_DIR).
         manual_dir: Folder holding TFDS source files to prepare offline.
         offline: Never try the network; default from `ZOO_OFFLINE`.
@@ -237,4 +268,12 @@ def load(
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
+    augmenter = _augmenter(augment, seed)
+    if augmenter is not None and split.startswith("train"):
+        if not get_info(name, data_dir=data_dir, **options).is_image:
+            raise ValueError(f"Augmentation applies to image datasets; {name!r} is not one.")
+        if not preprocess or batch_size is None:
+            raise ValueError("Augmentation needs preprocess=True and a batch_size.")
+        # Sequential map: the random layers' seed generator is stateful.
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y))
     return ds.prefetch(tf.data.AUTOTUNE)

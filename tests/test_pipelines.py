@@ -176,3 +176,19 @@ def test_tfds_image_dataset_through_mock_data(monkeypatch):
     assert x.shape == (5, 32, 32, 3) and x.dtype == tf.float32
     assert float(tf.reduce_max(x)) <= 1.0
     assert y.shape == (5,)
+
+
+def test_augmentation_is_seeded_and_applies_to_training_splits_only():
+    def first(split, **kw):
+        return next(iter(pipelines.load("digits", split, batch_size=16, image_size=(32, 32), **kw)))[0].numpy()
+
+    a = first("train", augment=("shift",), seed=3)
+    b = first("train", augment=("shift",), seed=3)
+    plain = first("train", seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - plain).max() > 0.1
+    np.testing.assert_array_equal(first("test", augment="shift"), first("test"))
+    with pytest.raises(ValueError, match=r"Unknown augmentation\(s\) 'rotate'\. Expected any of: 'shift', 'flip'\."):
+        pipelines.load("digits", augment=("rotate",))
+    with pytest.raises(ValueError, match="Augmentation applies to image datasets; 'iris' is not one."):
+        pipelines.load("iris", augment="flip")

@@ -30,7 +30,7 @@ def test_train_writes_the_run_layout(tmp_path):
 
 def test_rerunning_a_completed_run_returns_it(tmp_path, capsys):
     zoo.train("softmax_regression", epochs=2, run_dir=tmp_path, verbose=0)
-    again = zoo.train("softmax_regression", epochs=2, run_dir=tmp_path, verbose=0)
+    again = zoo.train("softmax_regression", epochs=2, run_dir=tmp_path, verbose=1)
     assert "already complete" in capsys.readouterr().out
     assert len(again.history) == 2
 
@@ -76,3 +76,14 @@ def test_sigkill_mid_training_then_rerun_resumes_without_losing_epochs(tmp_path)
     history = read_history(run_dir / "history.csv")
     assert [r["epoch"] for r in history] == list(range(40))
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path):
+    result = zoo.train("softmax_regression", epochs=3, lr_schedule="cosine",
+                       learning_rate=0.1, run_dir=tmp_path, verbose=0)
+    optimizer = result.model.optimizer
+    final_rate = float(optimizer.learning_rate)  # evaluated at the last step
+    assert final_rate < 1e-6
+    assert json.loads((tmp_path / "run.json").read_text())["settings"]["lr_schedule"] == "cosine"
+    with pytest.raises(ValueError, match=r"`lr_schedule` must be one of 'constant', 'cosine'\. Received: lr_schedule='step'"):
+        zoo.train("softmax_regression", lr_schedule="step", run_dir=tmp_path / "x")

@@ -52,6 +52,7 @@ def train_best(
     result,
     *,
     epochs: int | None = None,
+    lr_schedule: str = "constant",
     run_dir: str | os.PathLike | None = None,
     export: bool = False,
     export_name: str | None = None,
@@ -63,6 +64,7 @@ def train_best(
     Args:
         result: A `tuning.SearchResult`.
         epochs: Training epochs (default: the search's `epochs`).
+        lr_schedule: `zoo.train`'s schedule: "constant" or "cosine".
         run_dir: The `zoo.train` run folder (default `<project>/best_trial_<id>`);
             rerunning resumes or reloads that run like any `zoo.train` run.
         export: Export the trained model (`export_best`).
@@ -95,6 +97,7 @@ def train_best(
         epochs=epochs or result.epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
         seed=result.seed,
         overrides={**result.overrides, **architecture},
         data_options=result.data_options,
@@ -117,14 +120,9 @@ def export_best(best: BestModel, name: str | None = None, **kwargs):
 
     The export carries the data plan's preprocessing, the final metrics and
     the best hyperparameters in its manifest.
-
-    Raises:
-        RuntimeError: when `zoo.exporter` is not available.
     """
-    try:
-        from zoo.exporter import export_trained
-    except ImportError as e:
-        raise RuntimeError(f"Exporting needs zoo.exporter, which cannot be imported: {e}") from e
+    from zoo.exporter import export_trained
+
     return export_trained(
         best.model, best.spec, best.plan, name,
         metrics=best.metrics, hyperparameters=best.hyperparameters, **kwargs,

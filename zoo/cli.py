@@ -84,6 +84,8 @@ def _data_options(args) -> dict:
     for key in ("data_dir", "manual_dir"):
         if getattr(args, key, None):
             opts[key] = getattr(args, key)
+    if getattr(args, "augment", None):
+        opts["augment"] = tuple(args.augment)
     return opts
 
 
@@ -96,6 +98,7 @@ def cmd_train(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
+        lr_schedule=args.lr_schedule,
         seed=args.seed,
         overrides=_key_values(args.set, "--set"),
         data_options=_data_options(args),
@@ -135,12 +138,11 @@ def cmd_tune(args) -> int:
     print(f"Best hyperparameters: {json.dumps(result.best_hyperparameters)}")
     print(f"Results: {result.results_csv}")
     if args.export:
-        from zoo.exporter import export_trained
-
-        trained = tuning.train_best(result, epochs=args.final_epochs)
-        exported = export_trained(trained.model, trained.spec, trained.plan, args.name,
-                                  base_dir=args.base_dir, metrics=trained.metrics)
-        print(f"Exported: {exported.path}")
+        best = tuning.train_best(
+            result, epochs=args.final_epochs, lr_schedule=args.lr_schedule, export=True,
+            export_name=args.name, export_options={"base_dir": args.base_dir},
+        )
+        print(f"Exported: {best.export_result.path}")
     return 0
 
 
@@ -196,6 +198,8 @@ def _add_data_args(p) -> None:
     p.add_argument("--data", help="dataset name (default: the model's own)")
     p.add_argument("--data-option", action="append", metavar="NAME=VALUE",
                    help="dataset option, e.g. gate=xor (repeatable)")
+    p.add_argument("--augment", action="append", choices=["shift", "flip"],
+                   help="image augmentation on the training split (repeatable)")
     p.add_argument("--data-dir", help="TFDS data folder")
     p.add_argument("--manual-dir", help="folder with TFDS source files, for offline preparation")
     p.add_argument("--set", action="append", metavar="ARG=VALUE",
@@ -224,6 +228,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the spec's)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
     p.add_argument("--run-dir", help="run folder (default: runs/<model>-<dataset>)")
     p.add_argument("--runs-root", default="runs")
     p.add_argument("--export", action="store_true", help="export the trained model")
@@ -242,6 +247,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--directory", default="tuning_runs")
     p.add_argument("--export", action="store_true", help="train the best model and export it")
     p.add_argument("--final-epochs", type=int, default=20)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="cosine",
+                   help="learning-rate schedule of the final training (with --export)")
     p.add_argument("--name", help="export name (default: the model name)")
     p.add_argument("--base-dir", default="saved_models")
     p.set_defaults(func=cmd_tune)

@@ -284,8 +284,9 @@ def export_trained(
     info = plan.info
     sample = labels = None
     if info.source == "builtin":
-        opts = {k: v for k, v in plan.data_options.items() if k not in ("image_size", "channels")}
-        x, y = pipelines.load_arrays(plan.dataset, plan.test_split or "train", **opts)
+        x, y = pipelines.load_arrays(
+            plan.dataset, plan.test_split or "train", **plan.dataset_options()
+        )
         sample = x
         if "classification" in spec.task:
             labels = y

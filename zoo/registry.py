@@ -247,20 +247,20 @@ def compile_model(
     model,
     spec: ModelSpec,
     *,
-    learning_rate: float | None = None,
+    learning_rate=None,
     optimizer: str | None = None,
     jit_compile: Any = "auto",
 ):
-    """Compile `model` with the spec's default optimizer, loss and metrics."""
+    """Compile `model` with the spec's default optimizer, loss and metrics.
+
+    `learning_rate` may be a float or a `keras.optimizers.schedules` schedule.
+    """
     import keras
 
-    opt = keras.optimizers.get(
-        {
-            "class_name": spec.optimizer if optimizer is None else optimizer,
-            "config": {
-                "learning_rate": spec.learning_rate if learning_rate is None else learning_rate
-            },
-        }
+    name = spec.optimizer if optimizer is None else optimizer
+    optimizer_class = type(keras.optimizers.get(name))
+    opt = optimizer_class(
+        learning_rate=spec.learning_rate if learning_rate is None else learning_rate
     )
     model.compile(
         optimizer=opt,

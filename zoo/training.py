@@ -46,6 +46,11 @@ class DataPlan:
             **{**self.data_options, **kwargs},
         )
 
+    def dataset_options(self) -> dict:
+        """Only the dataset's own options (e.g. `gate`), for `pipelines.load_arrays`."""
+        generic = _LOAD_ONLY | {"image_size", "channels", "data_dir"}
+        return {k: v for k, v in self.data_options.items() if k not in generic}
+
     def preprocessor(self):
         """The in-graph preprocessing for this plan (None when there is none)."""
         import pipelines
@@ -55,7 +60,9 @@ class DataPlan:
 
 
 # pipelines.load arguments that the preprocessor does not take.
-_LOAD_ONLY = {"manual_dir", "offline", "cache", "drop_remainder", "shuffle", "preprocess"}
+_LOAD_ONLY = {
+    "manual_dir", "offline", "cache", "drop_remainder", "shuffle", "preprocess", "augment",
+}
 
 
 def plan_data(
@@ -163,6 +170,7 @@ def train(
     epochs: int = 10,
     batch_size: int = 32,
     learning_rate: float | None = None,
+    lr_schedule: str = "constant",
     seed: int = 0,
     overrides: Mapping[str, Any] | None = None,
     data_options: Mapping[str, Any] | None = None,
@@ -177,6 +185,8 @@ def train(
         model_name: A registered model (`zoo.list_models()`).
         dataset: A dataset name (default: the spec's own).
         epochs, batch_size, learning_rate, seed: Training settings.
+        lr_schedule: "constant", or "cosine" to decay the learning rate to
+            zero over the run (Loshchilov & Hutter 2017, without restarts).
         overrides: Builder arguments (e.g. `{"depth": 3}`).
         data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
         run_dir: The run folder; default `runs_root/<model>-<dataset>`.
@@ -196,6 +206,11 @@ def train(
     plan = plan_data(spec, dataset, overrides, data_options)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"`lr_schedule` must be one of {', '.join(map(repr, LR_SCHEDULES))}. "
+            f"Received: lr_schedule={lr_schedule!r}"
+        )
     run_dir = Path(run_dir) if run_dir else Path(runs_root) / f"{spec.name}-{plan.dataset}"
     settings = {
         "model": spec.name,
@@ -205,6 +220,7 @@ def train(
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": spec.learning_rate if learning_rate is None else learning_rate,
+        "lr_schedule": lr_schedule,
         "optimizer": spec.optimizer,
         "seed": seed,
     }
@@ -220,7 +236,8 @@ def train(
                 f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
             )
         if previous.get("status") == "completed" and (run_dir / "model.keras").exists():
-            print(f"Run {run_dir} is already complete; loading its model.")
+            if verbose:
+                print(f"Run {run_dir} is already complete; loading its model.")
             model = load_model(run_dir / "model.keras")
             return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -232,16 +249,22 @@ def train(
     # Drop CSV rows newer than the backup: they will be recomputed.
     if len(history_rows) > resumed_from:
         _rewrite_history(run_dir / "history.csv", history_rows[:resumed_from])
-    print(
+    say = print if verbose else (lambda *a, **k: None)
+    say(
         f"Run folder: {run_dir} "
         + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)")
     )
 
     keras.utils.set_random_seed(seed)
     model = spec.builder(**plan.builder_args)
-    compile_model(model, spec, learning_rate=learning_rate)
     train_ds = plan.load(plan.train_split, batch_size, seed=seed)
     val_ds = plan.load(plan.validation_split, batch_size, seed=seed)
+    rate = settings["learning_rate"]
+    if lr_schedule == "cosine":
+        # The step count lives in the optimizer state, so a resumed run
+        # continues the same curve.
+        rate = keras.optimizers.schedules.CosineDecay(rate, epochs * _steps_per_epoch(train_ds))
+    compile_model(model, spec, learning_rate=rate)
 
     monitor = spec.monitor
     best_so_far = None
@@ -267,6 +290,16 @@ def train(
     model.save(run_dir / "model.keras")
     _write_json(run_file, {"settings": settings, "status": "completed"})
     return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, resumed_from)
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def _steps_per_epoch(ds) -> int:
+    steps = int(ds.cardinality())
+    if steps < 0:  # unknown or infinite: count one pass
+        steps = sum(1 for _ in ds)
+    return max(steps, 1)
 
 
 def load_model(path: str | os.PathLike, compile: bool = True):
