@@ -192,3 +192,43 @@ def test_augmentation_is_seeded_and_applies_to_training_splits_only():
         pipelines.load("digits", augment=("rotate",))
     with pytest.raises(ValueError, match="Augmentation applies to image datasets; 'iris' is not one."):
         pipelines.load("iris", augment="flip")
+
+
+def _no_network_prefix():
+    """`unshare` into a network namespace without interfaces, if permitted."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("unshare"):
+        return None
+    for prefix in (["unshare", "-n"], ["unshare", "-rn"]):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix
+    return None
+
+
+def test_offline_failure_is_fast_in_a_namespace_without_network(tmp_path):
+    """The real probe, no patching, no ZOO_OFFLINE: the process has no network at all."""
+    import subprocess
+    import sys
+
+    prefix = _no_network_prefix()
+    if prefix is None:
+        pytest.skip("needs `unshare -n` (root or user namespaces) for a process without network")
+    script = (
+        "import time, pipelines\n"
+        "start = time.monotonic()\n"
+        "try:\n"
+        f"    pipelines.load('mnist', data_dir={str(tmp_path)!r})\n"
+        "except pipelines.DatasetUnavailableError as e:\n"
+        "    print('SECONDS', time.monotonic() - start)\n"
+        "    print(e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ZOO_OFFLINE"}
+    proc = subprocess.run([*prefix, sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert "SECONDS" in proc.stdout, proc.stderr[-2000:]
+    seconds = float(proc.stdout.split("SECONDS ")[1].split()[0])
+    assert seconds < 5
+    assert "unreachable: storage.googleapis.com" in proc.stdout
+    assert f"manual_dir {tmp_path / 'downloads' / 'manual'}" in proc.stdout
