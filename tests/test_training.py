@@ -87,3 +87,14 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path):
     assert json.loads((tmp_path / "run.json").read_text())["settings"]["lr_schedule"] == "cosine"
     with pytest.raises(ValueError, match=r"`lr_schedule` must be one of 'constant', 'cosine'\. Received: lr_schedule='step'"):
         zoo.train("softmax_regression", lr_schedule="step", run_dir=tmp_path / "x")
+
+
+def test_training_on_a_tfds_dataset_carves_validation_from_train(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    with tfds.testing.mock_data(num_examples=64):
+        result = zoo.train("lenet5", "mnist", epochs=1, run_dir=tmp_path, verbose=0)
+    assert (result.plan.train_split, result.plan.validation_split) == ("train[:90%]", "train[90%:]")
+    assert result.model.input_shape == (None, 32, 32, 1)  # 28x28 MNIST resized up
+    assert "val_loss" in result.history[0]
