@@ -4,6 +4,7 @@ The parameter list comes from the registry, so every model registered later
 is covered without touching this file.
 """
 
+import keras
 import numpy as np
 import pytest
 
@@ -13,6 +14,13 @@ from zoo.registry import compile_model
 from zoo.training import load_model, plan_data
 
 MODELS = zoo.list_models()
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
 
 
 def _expected_output_dim(spec, args):
@@ -38,6 +46,8 @@ def test_builds_with_defaults_and_declared_output_shape(name):
     out = model(batch)
     assert tuple(out.shape) == (3, _expected_output_dim(spec, spec.defaults))
     assert spec.reference and spec.summary
+    # No Lambda layers anywhere: every layer must survive safe-mode loading.
+    assert not any(isinstance(l, keras.layers.Lambda) for l in _all_layers(model))
     # The spec's search space only names builder arguments.
     if spec.search_space is not None:
         import keras_tuner
