@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 import keras
@@ -40,6 +41,20 @@ def as_shape(arg: str, value: Any, rank: int | None = None) -> tuple[int, ...]:
     if any(d < 1 for d in shape):
         raise ValueError(f"`{arg}` dimensions must be >= 1. Received: {arg}={value!r}")
     return shape
+
+
+def jsonable(value):
+    """Settings and metadata as plain JSON values: tuples to lists, NumPy scalars
+    to Python numbers, paths to strings."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def load_weights(model: keras.Model, weights: Any) -> keras.Model:

@@ -27,6 +27,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from zoo._common import jsonable
+
 TOLERANCE = 1e-5  # SavedModel vs live model
 XLA_TOLERANCE = 1e-4  # XLA may fuse and reorder float operations
 
@@ -188,7 +190,7 @@ def export(
             "verification": check,
             "tensorflow_version": tf.__version__,
             "keras_version": keras.__version__,
-            **_jsonable(dict(metadata or {})),
+            **jsonable(dict(metadata or {})),
         }
         # Claim the version at the last moment; retry if another export won.
         for _ in range(100):
@@ -256,17 +258,6 @@ def _random_raw(shape, dtype, batch) -> np.ndarray:
         return rng.integers(0, 256 if dtype == "uint8" else 100, size=(batch, *shape)).astype(dtype)
     return rng.normal(size=(batch, *shape)).astype(dtype)
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def export_trained(

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo._common import jsonable
 from zoo.registry import ModelSpec, compile_model, get_spec
 
 
@@ -215,8 +216,8 @@ def train(
     settings = {
         "model": spec.name,
         "dataset": plan.dataset,
-        "builder_args": _jsonable(plan.builder_args),
-        "data_options": _jsonable(plan.data_options),
+        "builder_args": jsonable(plan.builder_args),
+        "data_options": jsonable(plan.data_options),
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": spec.learning_rate if learning_rate is None else learning_rate,
@@ -332,12 +333,3 @@ def _write_json(path: Path, data: dict) -> None:
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value
