@@ -222,7 +222,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.6)
         hint = (
             f"Did you mean: {', '.join(close)}?"
             if close

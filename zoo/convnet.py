@@ -1,0 +1,127 @@
+"""A configurable simple ConvNet: [conv -> ReLU -> pool] x blocks -> dense -> classifier.
+
+The textbook convolutional network (e.g. CS231n's INPUT-[CONV-RELU-POOL]*N-FC
+pattern; LeCun et al. 1998 for the idea), with every classic switch exposed.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from zoo._common import as_shape, check_choice, check_positive_int, check_rate, load_weights
+from zoo.registry import register_model
+
+
+def _min_size(blocks: int, kernel_size: int, padding: str) -> int:
+    """Smallest input side that leaves at least one pixel after every block."""
+    size = 1
+    for _ in range(blocks):
+        size = size * 2  # undo the 2x2 pooling
+        if padding == "valid":
+            size += kernel_size - 1  # undo the shrinking convolution
+    return size
+
+
+def _convnet_space(hp) -> dict:
+    return {
+        "blocks": hp.Int("blocks", 1, 3, default=2),
+        "filters": hp.Choice("filters", [16, 32, 64], default=32),
+        "kernel_size": hp.Choice("kernel_size", [3, 5], default=3),
+        "dense_units": hp.Choice("dense_units", [64, 128, 256], default=128),
+        "dropout_rate": hp.Float("dropout_rate", 0.0, 0.5, step=0.25, default=0.0),
+    }
+
+
+@register_model(
+    family="convnet",
+    task="image_classification",
+    reference="LeCun et al. 1998, Gradient-based learning applied to document "
+    "recognition; Stanford CS231n notes, Convolutional Neural Networks (layer patterns)",
+    search_space=_convnet_space,
+    dataset="digits",
+)
+def convnet(
+    input_shape=(28, 28, 1),
+    classes=10,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    weights=None,
+    dropout_rate=0.0,
+    blocks=2,
+    filters=32,
+    kernel_size=3,
+    padding="same",
+    block_pooling="max",
+    dense_units=128,
+    name="convnet",
+):
+    """Simple ConvNet; block i has `filters * 2**i` channels.
+
+    Args:
+        input_shape: (height, width, channels).
+        classes: Number of classes (used when `include_top`).
+        include_top: Keep the dense layer and the classifier.
+        pooling: Without the top: None (4-D feature map), "avg" or "max"
+            (global pooling to a vector), as in keras.applications.
+        classifier_activation: "softmax" or None (logits).
+        weights: None or a local `.weights.h5`/`.keras` file to load.
+        dropout_rate: Dropout before the dense layer and the classifier.
+        blocks: Number of conv -> ReLU -> pool blocks.
+        filters: Channels of the first block, doubled in each next block.
+        kernel_size: Square convolution kernel size.
+        padding: "same" or "valid" convolutions.
+        block_pooling: 2x2 "max" or "average" pooling after each convolution.
+        dense_units: Width of the hidden dense layer.
+        name: Model name.
+
+    Returns:
+        A `keras.Model`; with defaults it maps (batch, 28, 28, 1) to (batch, 10).
+
+    Example:
+        >>> zoo.build("convnet", blocks=3, filters=16).output_shape
+        (None, 10)
+    """
+    input_shape = as_shape("input_shape", input_shape, rank=3)
+    check_positive_int("classes", classes, minimum=2)
+    check_choice("pooling", pooling, (None, "avg", "max"))
+    check_choice("classifier_activation", classifier_activation, ("softmax", None))
+    check_rate("dropout_rate", dropout_rate)
+    check_positive_int("blocks", blocks)
+    check_positive_int("filters", filters)
+    check_positive_int("kernel_size", kernel_size)
+    check_choice("padding", padding, ("same", "valid"))
+    check_choice("block_pooling", block_pooling, ("max", "average"))
+    check_positive_int("dense_units", dense_units)
+    minimum = _min_size(blocks, kernel_size, padding)
+    if min(input_shape[:2]) < minimum:
+        raise ValueError(
+            f"convnet with blocks={blocks}, kernel_size={kernel_size}, padding={padding!r} "
+            f"needs inputs of at least {minimum}x{minimum} pixels. "
+            f"Received: input_shape={input_shape}"
+        )
+    pool = keras.layers.MaxPooling2D if block_pooling == "max" else keras.layers.AveragePooling2D
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for i in range(1, blocks + 1):
+        # (B, H, W, C) -> (B, H/2, W/2, filters * 2**(i-1))
+        x = keras.layers.Conv2D(
+            filters * 2 ** (i - 1), kernel_size, padding=padding, activation="relu",
+            name=f"{name}_block{i}_conv",
+        )(x)
+        x = pool(2, name=f"{name}_block{i}_pool")(x)
+    if include_top:
+        x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+        if dropout_rate:
+            x = keras.layers.Dropout(dropout_rate, name=f"{name}_flatten_dropout")(x)
+        x = keras.layers.Dense(dense_units, activation="relu", name=f"{name}_dense")(x)
+        if dropout_rate:
+            x = keras.layers.Dropout(dropout_rate, name=f"{name}_dense_dropout")(x)
+        x = keras.layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name=f"{name}_avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name=f"{name}_max_pool")(x)
+    model = keras.Model(inputs, x, name=name)
+    return load_weights(model, weights)
