@@ -124,11 +124,17 @@ def _tfds_info(b) -> DatasetInfo:
     )
 
 
-def preprocessor(name: str, image_size=None, channels=None, data_dir=None, **options):
+NORMALIZATIONS = ("unit", "caffe")
+
+
+def preprocessor(name: str, image_size=None, channels=None, normalization="unit",
+                 data_dir=None, **options):
     """The in-graph preprocessing of a dataset, as a `keras.Sequential`.
 
-    Images: uint8 [0, 255] -> float32 [0, 1], resized to `image_size`
-    (height, width) and converted to `channels` (1 or 3) when given.
+    Images: uint8 [0, 255] -> float32, resized to `image_size` (height,
+    width) and converted to `channels` (1 or 3) when given, then normalized:
+    `normalization="unit"` scales to [0, 1]; "caffe" is the keras.applications
+    ResNet/VGG convention (BGR, ImageNet means subtracted, 0..255 scale).
     Tabular sets marked `standardize` get a `Normalization` layer holding the
     training split's mean and variance. Returns None when nothing is needed.
 
@@ -139,18 +145,27 @@ def preprocessor(name: str, image_size=None, channels=None, data_dir=None, **opt
     """
     import keras
 
-    from pipelines.layers import AdaptChannels
+    from pipelines.layers import AdaptChannels, CaffeNormalization
 
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"`normalization` must be one of {', '.join(map(repr, NORMALIZATIONS))}. "
+            f"Received: normalization={normalization!r}"
+        )
     info = get_info(name, data_dir=data_dir, **options)
     layers = []
     if info.is_image:
-        layers.append(keras.layers.Rescaling(1.0 / 255.0, name="rescale"))
+        # Cast to float first: eager Keras runs later layers on raw uint8 otherwise.
+        scale = 1.0 / 255.0 if normalization == "unit" else 1.0
+        layers.append(keras.layers.Rescaling(scale, name="rescale"))
         if image_size is not None:
             h, w = (int(s) for s in image_size)
             if (h, w) != tuple(info.feature_shape[:2]):
                 layers.append(keras.layers.Resizing(h, w, interpolation="bilinear", name="resize"))
         if channels is not None and channels != info.feature_shape[-1]:
             layers.append(AdaptChannels(int(channels), name="adapt_channels"))
+        if normalization == "caffe":
+            layers.append(CaffeNormalization(name="caffe_normalization"))
     elif image_size is not None or channels is not None:
         raise ValueError(
             f"Dataset {name!r} is not an image dataset; image_size/channels do not apply. "
@@ -180,6 +195,7 @@ def load(
     drop_remainder: bool = False,
     image_size=None,
     channels: int | None = None,
+    normalization: str = "unit",
     augment=None,
     data_dir: str | os.PathLike | None = None,
     manual_dir: str | os.PathLike | None = None,
@@ -198,7 +214,8 @@ def load(
         preprocess: Apply the in-graph preprocessing (`preprocessor`).
         cache: Cache raw examples in memory after the first pass.
         drop_remainder: Drop the last incomplete batch.
-        image_size, channels: Adapt images to a model input (see `preprocessor`).
+        image_size, channels, normalization: Adapt images to a model's
+            input (see `preprocessor`).
         augment: Image augmentations for training splits, any of "shift"
             and "flip" (see `AUGMENTATIONS`); seeded, ignored on other splits.
         data_dir: TFDS data folder (default ~/tensorflow_datasets or $TFDS_DATA_DIR).
@@ -225,7 +242,10 @@ def load(
         x, y = load_arrays(name, split, **options)
         ds = tf.data.Dataset.from_tensor_slices((x, y))
         n_examples = len(x)
-        prep = preprocessor(name, image_size, channels, **options) if preprocess else None
+        prep = (
+            preprocessor(name, image_size, channels, normalization, **options)
+            if preprocess else None
+        )
     else:
         if options:
             raise OptionError(
@@ -250,7 +270,7 @@ def load(
         )
         n_examples = b.info.splits[split].num_examples if b.info.splits else 10_000
         prep = (
-            preprocessor(name, image_size, channels, data_dir=data_dir)
+            preprocessor(name, image_size, channels, normalization, data_dir=data_dir)
             if preprocess and info.task != "unsupervised"
             else None
         )

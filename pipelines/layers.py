@@ -38,3 +38,26 @@ class AdaptChannels(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
+
+
+# ImageNet channel means in BGR order (the "caffe" convention of keras.applications).
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CaffeNormalization(keras.layers.Layer):
+    """keras.applications "caffe" preprocessing of [0, 255] RGB images.
+
+    RGB -> BGR, then the ImageNet mean of each channel subtracted (no scaling),
+    as `keras.applications.resnet.preprocess_input` does. Grayscale images get
+    the mean of the three channel means subtracted.
+    """
+
+    def call(self, images):
+        if images.shape[-1] == 3:
+            bgr = ops.flip(images, axis=-1)
+            return bgr - ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=images.dtype)
+        return images - sum(CAFFE_BGR_MEAN) / 3.0
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

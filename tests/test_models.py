@@ -14,6 +14,11 @@ from zoo.registry import compile_model
 from zoo.training import load_model, plan_data
 
 MODELS = zoo.list_models()
+# Large models (spec.large) are built and checked by default, but trained and
+# exported only in the slow suite (`pytest -m slow`) to keep the default run short.
+HEAVY = [
+    pytest.param(n, marks=pytest.mark.slow) if zoo.get_spec(n).large else n for n in MODELS
+]
 
 
 def _all_layers(model):
@@ -56,23 +61,23 @@ def test_builds_with_defaults_and_declared_output_shape(name):
         assert set(args) <= set(spec.defaults)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", HEAVY)
 def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
     import keras
 
     spec = zoo.get_spec(name)
     keras.utils.set_random_seed(0)
-    plan, x, y = _fixed_batch(spec)
+    plan, x, y = _fixed_batch(spec, batch_size=16)
     model = spec.builder(**plan.builder_args)
     compile_model(model, spec)
-    before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
-    for _ in range(30):
-        model.train_on_batch(x, y)
-    after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    # Training-mode losses (train_on_batch reports the loss before its update):
+    # inference-mode losses of batch-norm networks lag behind their moving statistics.
+    losses = [model.train_on_batch(x, y, return_dict=True)["loss"] for _ in range(20)]
+    before, after = losses[0], min(losses[-3:])
     assert after < before, f"{name}: loss {before:.4f} -> {after:.4f}"
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", HEAVY)
 def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
     spec = zoo.get_spec(name)
     plan, x, _ = _fixed_batch(spec, batch_size=8)
@@ -83,7 +88,7 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
     np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(reloaded(x)))
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", HEAVY)
 def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, tmp_path):
     spec = zoo.get_spec(name)
     plan = plan_data(spec, overrides=spec.test_args)

@@ -57,16 +57,24 @@ def jsonable(value):
     return value
 
 
-def load_weights(model: keras.Model, weights: Any) -> keras.Model:
-    """Load `weights` (None or a local file) into `model`.
+def load_weights(
+    model: keras.Model, weights: Any, arch: str | None = None, include_top: bool = True
+) -> keras.Model:
+    """Load `weights` into `model`: None, a local file, or "imagenet".
 
-    Accepted files: a `.weights.h5` written by `model.save_weights`, or a
-    `.keras` model of the same architecture (loaded with `safe_mode=True`).
+    Accepted files: the keras.applications `.h5` files, a `.weights.h5` written
+    by `model.save_weights`, or a `.keras` model of the same architecture
+    (loaded with `safe_mode=True`). "imagenet" resolves through `zoo.weights`
+    for the architectures `arch` that have published weights.
     """
     if weights is None:
         return model
     path = str(weights)
-    if path.endswith(".weights.h5") or path.endswith(".h5"):
+    if path == "imagenet" and arch is not None:
+        from zoo.weights import imagenet_path
+
+        model.load_weights(imagenet_path(arch, include_top))
+    elif path.endswith(".h5"):
         model.load_weights(path)
     elif path.endswith(".keras"):
         source = keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -81,6 +81,11 @@ class ModelSpec:
         dataset_options: Options passed to `pipelines.load` for that dataset.
         test_args: Builder overrides for a small, fast instance in tests.
         output_name: Name of the output tensor in serving signatures.
+        input_normalization: How images are normalized for this model, read
+            by `pipelines`: "unit" ([0, 1]) or "caffe" (keras.applications
+            ResNet/VGG: BGR, ImageNet means subtracted).
+        large: Too big to train and export in the default test run; the test
+            harness checks it in the slow suite (`pytest -m slow`).
     """
 
     name: str
@@ -98,6 +103,8 @@ class ModelSpec:
     dataset_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     test_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     output_name: str = "outputs"
+    input_normalization: str = "unit"
+    large: bool = False
 
     @property
     def summary(self) -> str:
@@ -144,6 +151,8 @@ def register_model(
     dataset_options: Mapping[str, Any] | None = None,
     test_args: Mapping[str, Any] | None = None,
     output_name: str | None = None,
+    input_normalization: str = "unit",
+    large: bool = False,
 ):
     """Decorator registering a builder under its function name.
 
@@ -183,6 +192,8 @@ def register_model(
             dataset_options=dict(dataset_options or {}),
             test_args=dict(test_args or {}),
             output_name=output_name or task_defaults["output"],
+            input_normalization=input_normalization,
+            large=large,
         )
         unknown = set(spec.test_args) - set(defaults)
         if unknown:
@@ -222,7 +233,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.7)
         hint = (
             f"Did you mean: {', '.join(close)}?"
             if close

@@ -49,7 +49,7 @@ class DataPlan:
 
     def dataset_options(self) -> dict:
         """Only the dataset's own options (e.g. `gate`), for `pipelines.load_arrays`."""
-        generic = _LOAD_ONLY | {"image_size", "channels", "data_dir"}
+        generic = _LOAD_ONLY | {"image_size", "channels", "data_dir", "normalization"}
         return {k: v for k, v in self.data_options.items() if k not in generic}
 
     def preprocessor(self):
@@ -116,6 +116,7 @@ def plan_data(
         if len(shape) == 3:
             options["image_size"] = shape[:2]
             options["channels"] = shape[2]
+        options.setdefault("normalization", spec.input_normalization)
 
     splits = set(info.splits)
     if "validation" in splits:
