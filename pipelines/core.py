@@ -24,11 +24,12 @@ SPLITS = ("train", "validation", "test")
 # float images at the model's resolution), on training splits only.
 AUGMENTATIONS = {
     "shift": "random translation by up to 8% of the height and width",
+    "crop": "zero-pad by 1/8 of the size (4 pixels at 32), then random crop back",
     "flip": "random horizontal flip",
 }
 
 
-def _augmenter(augment, seed: int):
+def _augmenter(augment, seed: int, image_shape=None):
     """A Keras Sequential of seeded random layers, or None."""
     import keras
 
@@ -44,6 +45,11 @@ def _augmenter(augment, seed: int):
         if name == "shift":
             layers.append(keras.layers.RandomTranslation(
                 0.08, 0.08, fill_mode="constant", seed=seed, name="augment_shift"))
+        elif name == "crop":
+            h, w = int(image_shape[0]), int(image_shape[1])
+            pad_h, pad_w = max(1, round(h / 8)), max(1, round(w / 8))
+            layers.append(keras.layers.ZeroPadding2D((pad_h, pad_w), name="augment_pad"))
+            layers.append(keras.layers.RandomCrop(h, w, seed=seed, name="augment_crop"))
         elif name == "flip":
             layers.append(keras.layers.RandomFlip("horizontal", seed=seed, name="augment_flip"))
     return keras.Sequential(layers, name="augmentation") if layers else None
@@ -216,8 +222,9 @@ def load(
         drop_remainder: Drop the last incomplete batch.
         image_size, channels, normalization: Adapt images to a model's
             input (see `preprocessor`).
-        augment: Image augmentations for training splits, any of "shift"
-            and "flip" (see `AUGMENTATIONS`); seeded, ignored on other splits.
+        augment: Image augmentations for training splits, any of "shift",
+            "crop" and "flip" (see `AUGMENTATIONS`); seeded, ignored on other
+            splits (so never part of evaluation or exports).
         data_dir: TFDS data folder (default ~/tensorflow_datasets or $TFDS_DATA_DIR).
         manual_dir: Folder holding TFDS source files to prepare offline.
         offline: Never try the network; default from `ZOO_OFFLINE`.
@@ -288,12 +295,14 @@ def load(
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-    augmenter = _augmenter(augment, seed)
-    if augmenter is not None and split.startswith("train"):
+    if augment:
+        _augmenter(augment, seed, (1, 1))  # check the names on every split
+    if augment and split.startswith("train"):
         if not get_info(name, data_dir=data_dir, **options).is_image:
             raise ValueError(f"Augmentation applies to image datasets; {name!r} is not one.")
         if not preprocess or batch_size is None:
             raise ValueError("Augmentation needs preprocess=True and a batch_size.")
+        augmenter = _augmenter(augment, seed, ds.element_spec[0].shape[1:3])
         # Sequential map: the random layers' seed generator is stateful.
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -188,7 +188,7 @@ def test_augmentation_is_seeded_and_applies_to_training_splits_only():
     np.testing.assert_array_equal(a, b)
     assert np.abs(a - plain).max() > 0.1
     np.testing.assert_array_equal(first("test", augment="shift"), first("test"))
-    with pytest.raises(ValueError, match=r"Unknown augmentation\(s\) 'rotate'\. Expected any of: 'shift', 'flip'\."):
+    with pytest.raises(ValueError, match=r"Unknown augmentation\(s\) 'rotate'\. Expected any of: 'shift', 'crop', 'flip'\."):
         pipelines.load("digits", augment=("rotate",))
     with pytest.raises(ValueError, match="Augmentation applies to image datasets; 'iris' is not one."):
         pipelines.load("iris", augment="flip")
@@ -232,3 +232,15 @@ def test_offline_failure_is_fast_in_a_namespace_without_network(tmp_path):
     assert seconds < 5
     assert "unreachable: storage.googleapis.com" in proc.stdout
     assert f"manual_dir {tmp_path / 'downloads' / 'manual'}" in proc.stdout
+
+
+def test_crop_augmentation_pads_then_crops_back_to_size():
+    ds = pipelines.load("digits", "train", batch_size=16, image_size=(32, 32), augment=("crop", "flip"), seed=5)
+    x = next(iter(ds))[0].numpy()
+    plain = next(iter(pipelines.load("digits", "train", batch_size=16, image_size=(32, 32), seed=5)))[0].numpy()
+    assert x.shape == plain.shape == (16, 32, 32, 1)
+    assert not np.array_equal(x, plain)
+    again = next(iter(pipelines.load("digits", "train", batch_size=16, image_size=(32, 32), augment=("crop", "flip"), seed=5)))[0].numpy()
+    np.testing.assert_array_equal(x, again)
+    # Cropping moves pixels but adds none: every augmented value is a zero or an original one.
+    assert set(np.unique(x)) <= set(np.unique(plain)) | {0.0}

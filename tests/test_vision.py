@@ -124,3 +124,45 @@ def test_list_shows_the_resnet_family():
     assert zoo.list_models("resnet*") == [
         "resnet101", "resnet110", "resnet152", "resnet18", "resnet20", "resnet32",
         "resnet34", "resnet44", "resnet50", "resnet56"]
+
+
+def test_alexnet_is_the_single_tower_layout():
+    model = zoo.build("alexnet")
+    assert model.count_params() == 62_378_344
+    shapes = {l.name: tuple(l.output.shape[1:]) for l in model.layers}
+    assert shapes["alexnet_conv1"] == (55, 55, 96)
+    assert shapes["alexnet_pool5"] == (6, 6, 256)
+    assert shapes["alexnet_flatten"] == (9216,)
+    assert model.get_layer("alexnet_fc6_dropout").rate == 0.5
+    with pytest.raises(ValueError, match=r"alexnet needs inputs of at least 67x67 pixels\. Received: input_shape=\(66, 66, 3\)"):
+        zoo.build("alexnet", input_shape=(66, 66, 3))
+
+
+def test_local_response_normalization_is_the_papers_formula():
+    import tensorflow as tf
+    from zoo.alexnet import LocalResponseNormalization
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 8)).astype("float32")
+    expected = tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    np.testing.assert_allclose(np.asarray(LocalResponseNormalization()(x)), expected.numpy(), atol=1e-6)
+
+
+def test_googlenet_inception_table_and_parameter_count():
+    model = zoo.build("googlenet")
+    assert model.count_params() == 6_998_552  # paper: "about 6.8M", see zoo/googlenet.py
+    channels = {m: model.get_layer(f"googlenet_inception{m}_output").output.shape[-1]
+                for m in ("3a", "3b", "4a", "4d", "4e", "5b")}
+    assert channels == {"3a": 256, "3b": 480, "4a": 512, "4d": 528, "4e": 832, "5b": 1024}
+    assert model.get_layer("googlenet_dropout").rate == 0.4
+
+
+def test_googlenet_auxiliary_heads_train_and_are_not_served(tmp_path):
+    from zoo.exporter import export_trained
+
+    result = zoo.train("googlenet", "digits", epochs=1, batch_size=64, run_dir=tmp_path / "run",
+                       overrides={"aux_logits": True, "input_shape": (32, 32, 3)}, verbose=0)
+    assert len(result.model.outputs) == 3
+    assert "val_loss" in result.history[0]
+    exported = export_trained(result.model, result.spec, result.plan, base_dir=tmp_path / "sm")
+    assert exported.manifest["outputs"] == {"probabilities": {"shape": [None, 10], "dtype": "float32"}}
+    assert exported.manifest["verification"]["max_abs_diff"] <= 1e-5

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import keras
 import keras_tuner
 
-from zoo.registry import ModelSpec, compile_model
+from zoo.registry import ModelSpec, compile_model, repeat_targets
 from zoo.training import DataPlan
 
 # Hyperparameter names of the shared training space; a model's space must not use them.
@@ -113,6 +113,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         _, batch_size = self.training_choices(hp)
         train = self._dataset(self.plan.train_split, batch_size)
         validation = self._dataset(self.plan.validation_split, batch_size)
+        train, validation = repeat_targets(train, model), repeat_targets(validation, model)
         # The pipeline shuffles, seeded; Keras must not shuffle again.
         return model.fit(train, validation_data=validation, shuffle=False, **kwargs)
 

@@ -198,7 +198,7 @@ def _add_data_args(p) -> None:
     p.add_argument("--data", help="dataset name (default: the model's own)")
     p.add_argument("--data-option", action="append", metavar="NAME=VALUE",
                    help="dataset option, e.g. gate=xor (repeatable)")
-    p.add_argument("--augment", action="append", choices=["shift", "flip"],
+    p.add_argument("--augment", action="append", choices=["shift", "crop", "flip"],
                    help="image augmentation on the training split (repeatable)")
     p.add_argument("--data-dir", help="TFDS data folder")
     p.add_argument("--manual-dir", help="folder with TFDS source files, for offline preparation")

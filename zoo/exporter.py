@@ -71,6 +71,8 @@ def serving_model(model, preprocessor=None, raw_shape=None, raw_dtype="float32",
     elif raw_dtype != "float32":
         x = keras.layers.Rescaling(1.0, dtype="float32", name="cast")(x)
     y = model(x)
+    if isinstance(y, (list, tuple)):  # auxiliary training heads are not served
+        y = y[0]
     y = keras.layers.Identity(name=output_name)(y)
     return keras.Model(raw, y, name=f"{model.name}_serving")
 

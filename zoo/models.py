@@ -1,3 +1,3 @@
 """Imports every architecture family so their builders register."""
 
-from zoo import convnet, lenet, linear, mlp, resnet, vgg  # noqa: F401
+from zoo import alexnet, convnet, googlenet, lenet, linear, mlp, resnet, vgg  # noqa: F401

@@ -233,13 +233,24 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.7)
+        close = _closest(str(name), list(_REGISTRY))
         hint = (
             f"Did you mean: {', '.join(close)}?"
             if close
             else f"Registered models: {', '.join(sorted(_REGISTRY))}."
         )
         raise UnknownModelError(f"Unknown model {name!r}. {hint}") from None
+
+
+def _closest(name: str, candidates: list[str], cutoff: float = 0.7) -> list[str]:
+    """Up to three close names: those about as similar as the best one."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in candidates), reverse=True
+    )
+    if not scored or scored[0][0] < cutoff:
+        return []
+    best = scored[0][0]
+    return [c for ratio, c in scored[:3] if ratio >= max(cutoff, best - 0.05)]
 
 
 def build(name: str, **overrides: Any):
@@ -273,10 +284,30 @@ def compile_model(
     opt = optimizer_class(
         learning_rate=spec.learning_rate if learning_rate is None else learning_rate
     )
+    loss, metrics, loss_weights = spec.loss, list(spec.metrics), None
+    n_outputs = len(model.outputs)
+    if n_outputs > 1:
+        # Auxiliary heads (e.g. GoogLeNet's) share the loss at weight 0.3, as in
+        # Szegedy et al. 2014; only the main output reports metrics.
+        loss = [spec.loss] * n_outputs
+        loss_weights = [1.0] + [AUX_LOSS_WEIGHT] * (n_outputs - 1)
+        metrics = [list(spec.metrics)] + [[] for _ in range(n_outputs - 1)]
     model.compile(
         optimizer=opt,
-        loss=spec.loss,
-        metrics=list(spec.metrics),
+        loss=loss,
+        loss_weights=loss_weights,
+        metrics=metrics,
         jit_compile=jit_compile,
     )
     return model
+
+
+AUX_LOSS_WEIGHT = 0.3
+
+
+def repeat_targets(ds, model):
+    """Feed one target to every output of a multi-output model: (x, y) -> (x, (y, y, ...))."""
+    n_outputs = len(model.outputs)
+    if n_outputs == 1:
+        return ds
+    return ds.map(lambda x, y: (x, tuple(y for _ in range(n_outputs))))

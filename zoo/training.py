@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zoo._common import jsonable
-from zoo.registry import ModelSpec, compile_model, get_spec
+from zoo.registry import ModelSpec, compile_model, get_spec, repeat_targets
 
 
 @dataclasses.dataclass
@@ -267,6 +267,7 @@ def train(
         # continues the same curve.
         rate = keras.optimizers.schedules.CosineDecay(rate, epochs * _steps_per_epoch(train_ds))
     compile_model(model, spec, learning_rate=rate)
+    train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
 
     monitor = spec.monitor
     best_so_far = None
