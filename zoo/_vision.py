@@ -38,6 +38,11 @@ def apply_head(x, include_top, pooling, classes, classifier_activation, dropout_
         return keras.layers.Dense(
             classes, activation=classifier_activation, name=f"{prefix}predictions"
         )(x)
+    return apply_global_pooling(x, pooling, prefix)
+
+
+def apply_global_pooling(x, pooling, prefix=""):
+    """The headless keras.applications option: None, "avg" or "max" global pooling."""
     if pooling == "avg":
         return keras.layers.GlobalAveragePooling2D(name=f"{prefix}avg_pool")(x)
     if pooling == "max":

@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 from zoo._common import load_weights
-from zoo._vision import check_classifier_args
+from zoo._vision import apply_global_pooling, check_classifier_args
 from zoo.registry import register_model
 
 MIN_SIZE = 67  # three 3x3/2 max pools after an 11x11/4 convolution need 67 pixels
@@ -112,8 +112,6 @@ def alexnet(
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate, name=f"{name}_fc7_dropout")(x)
         x = keras.layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name=f"{name}_avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name=f"{name}_max_pool")(x)
+    else:
+        x = apply_global_pooling(x, pooling, prefix=f"{name}_")
     return load_weights(keras.Model(inputs, x, name=name), weights)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 
 from zoo._common import as_shape, check_choice, check_positive_int, check_rate, load_weights
+from zoo._vision import apply_global_pooling
 from zoo.registry import register_model
 
 
@@ -119,9 +120,7 @@ def convnet(
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate, name=f"{name}_dense_dropout")(x)
         x = keras.layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name=f"{name}_avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name=f"{name}_max_pool")(x)
+    else:
+        x = apply_global_pooling(x, pooling, prefix=f"{name}_")
     model = keras.Model(inputs, x, name=name)
     return load_weights(model, weights)

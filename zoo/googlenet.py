@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 
 from zoo._common import load_weights
-from zoo._vision import check_classifier_args
+from zoo._vision import apply_global_pooling, check_classifier_args
 from zoo.alexnet import LocalResponseNormalization
 from zoo.registry import register_model
 
@@ -138,9 +138,7 @@ def googlenet(
             x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
         x = keras.layers.Dense(classes, activation=classifier_activation,
                                name=f"{name}_predictions")(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name=f"{name}_avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name=f"{name}_max_pool")(x)
+    else:
+        x = apply_global_pooling(x, pooling, prefix=f"{name}_")
     outputs = [x, *aux] if aux else x
     return load_weights(keras.Model(inputs, outputs, name=name), weights)

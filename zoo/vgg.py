@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 
 from zoo._common import load_weights
-from zoo._vision import check_classifier_args
+from zoo._vision import apply_global_pooling, check_classifier_args
 from zoo.registry import register_model
 
 _PAPER = ("Simonyan & Zisserman 2014, Very Deep Convolutional Networks for Large-Scale "
@@ -41,10 +41,8 @@ def vgg(arch, convs_per_block, input_shape, classes, include_top, pooling,
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate, name="fc2_dropout")(x)
         x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = apply_global_pooling(x, pooling, prefix="")
     model = keras.Model(inputs, x, name=arch)
     return load_weights(model, weights, arch=arch, include_top=include_top)
 
