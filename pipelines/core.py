@@ -29,10 +29,8 @@ AUGMENTATIONS = {
 }
 
 
-def _augmenter(augment, seed: int, image_shape=None):
-    """A Keras Sequential of seeded random layers, or None."""
-    import keras
-
+def _augment_names(augment) -> tuple[str, ...]:
+    """The requested augmentation names, checked against `AUGMENTATIONS`."""
     names = (augment,) if isinstance(augment, str) else tuple(augment or ())
     unknown = [a for a in names if a not in AUGMENTATIONS]
     if unknown:
@@ -40,6 +38,13 @@ def _augmenter(augment, seed: int, image_shape=None):
             f"Unknown augmentation(s) {', '.join(map(repr, unknown))}. "
             f"Expected any of: {', '.join(repr(a) for a in AUGMENTATIONS)}."
         )
+    return names
+
+
+def _augmenter(names: tuple[str, ...], seed: int, image_shape):
+    """A Keras Sequential of seeded random layers for (height, width) images."""
+    import keras
+
     layers = []
     for name in names:
         if name == "shift":
@@ -52,7 +57,7 @@ def _augmenter(augment, seed: int, image_shape=None):
             layers.append(keras.layers.RandomCrop(h, w, seed=seed, name="augment_crop"))
         elif name == "flip":
             layers.append(keras.layers.RandomFlip("horizontal", seed=seed, name="augment_flip"))
-    return keras.Sequential(layers, name="augmentation") if layers else None
+    return keras.Sequential(layers, name="augmentation")
 
 
 def list_datasets() -> list[str]:
@@ -295,14 +300,13 @@ def load(
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-    if augment:
-        _augmenter(augment, seed, (1, 1))  # check the names on every split
-    if augment and split.startswith("train"):
+    augment_names = _augment_names(augment)  # checked on every split
+    if augment_names and split.startswith("train"):
         if not get_info(name, data_dir=data_dir, **options).is_image:
             raise ValueError(f"Augmentation applies to image datasets; {name!r} is not one.")
         if not preprocess or batch_size is None:
             raise ValueError("Augmentation needs preprocess=True and a batch_size.")
-        augmenter = _augmenter(augment, seed, ds.element_spec[0].shape[1:3])
+        augmenter = _augmenter(augment_names, seed, ds.element_spec[0].shape[1:3])
         # Sequential map: the random layers' seed generator is stateful.
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y))
     return ds.prefetch(tf.data.AUTOTUNE)

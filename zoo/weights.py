@@ -29,32 +29,27 @@ class WeightsFile:
     md5: str
 
 
-def _app(folder: str, file_name: str, md5: str) -> WeightsFile:
+# Model -> (md5 with the top, md5 without), as published with keras.applications.
+_IMAGENET_MD5 = {
+    "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    "resnet101": ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    "resnet152": ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+    "vgg16": ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+    "vgg19": ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+}
+
+
+def _imagenet_file(arch: str, include_top: bool) -> WeightsFile:
+    """keras.applications naming: `<arch>_weights_tf_dim_ordering_tf_kernels[_notop].h5`."""
+    folder = "resnet" if arch.startswith("resnet") else arch
+    file_name = f"{arch}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+    md5 = _IMAGENET_MD5[arch][0 if include_top else 1]
     return WeightsFile(file_name, f"{KERAS_APPLICATIONS}{folder}/{file_name}", md5)
 
 
-# (model, include_top) -> file; names and hashes as published with keras.applications.
+# (model, include_top) -> file.
 IMAGENET = {
-    ("resnet50", True): _app("resnet", "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-                             "2cb95161c43110f7111970584f804107"),
-    ("resnet50", False): _app("resnet", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                              "4d473c1dd8becc155b73f8504c6f6626"),
-    ("resnet101", True): _app("resnet", "resnet101_weights_tf_dim_ordering_tf_kernels.h5",
-                              "f1aeb4b969a6efcfb50fad2f0c20cfc5"),
-    ("resnet101", False): _app("resnet", "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                               "88cf7a10940856eca736dc7b7e228a21"),
-    ("resnet152", True): _app("resnet", "resnet152_weights_tf_dim_ordering_tf_kernels.h5",
-                              "100835be76be38e30d865e96f2aaae62"),
-    ("resnet152", False): _app("resnet", "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                               "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-    ("vgg16", True): _app("vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                          "64373286793e3c8b2b4e3219cbf3544b"),
-    ("vgg16", False): _app("vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                           "6d6bbae143d832006294945121d1f1fc"),
-    ("vgg19", True): _app("vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-                          "cbe5617147190e668d6c5d5026f83318"),
-    ("vgg19", False): _app("vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                           "253f8cb515780f3b799900260a226db6"),
+    (arch, top): _imagenet_file(arch, top) for arch in _IMAGENET_MD5 for top in (True, False)
 }
 
 
