@@ -103,3 +103,23 @@ def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, 
     input_name = "image" if plan.info.is_image else "features"
     assert check["input_names"] == [input_name]
     assert check["output_names"] == [spec.output_name]
+
+
+@pytest.mark.parametrize("name", HEAVY)
+def test_one_search_trial_over_the_declared_space(name, tmp_path):
+    """Every model searches through `tuning.search` (what `zoo tune` runs)."""
+    import keras_tuner
+
+    import tuning
+
+    spec = zoo.get_spec(name)
+    space = keras_tuner.HyperParameters()
+    chosen = set(spec.search_space(space) or {}) if spec.search_space else set()
+    # Small test instances, except where the search chooses the argument itself.
+    overrides = {k: v for k, v in spec.test_args.items() if k not in chosen}
+    result = tuning.search(name, tuner="random", max_trials=1, epochs=1, batch_size=64,
+                           overrides=overrides, directory=tmp_path, verbose=0)
+    assert [row["status"] for row in result.rows] == ["COMPLETED"]
+    assert np.isfinite(result.best_score)
+    assert set(chosen) <= set(result.best_builder_args)
+    assert all(result.best_builder_args[k] == result.best_hyperparameters[k] for k in chosen)

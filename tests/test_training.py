@@ -98,3 +98,23 @@ def test_training_on_a_tfds_dataset_carves_validation_from_train(tmp_path, monke
     assert (result.plan.train_split, result.plan.validation_split) == ("train[:90%]", "train[90%:]")
     assert result.model.input_shape == (None, 32, 32, 1)  # 28x28 MNIST resized up
     assert "val_loss" in result.history[0]
+
+
+def test_optimizer_and_weight_decay_are_chosen_and_recorded(tmp_path):
+    result = zoo.train("resnet20", "digits", epochs=1, optimizer="momentum", weight_decay=1e-4,
+                       run_dir=tmp_path, verbose=0)
+    settings = json.loads((tmp_path / "run.json").read_text())["settings"]
+    # The spec's learning rate for SGD with momentum, not Adam's.
+    assert (settings["optimizer"], settings["learning_rate"], settings["weight_decay"]) == (
+        "momentum", 0.1, 1e-4)
+    opt = result.model.optimizer
+    assert type(opt).__name__ == "SGD"
+    assert float(opt.momentum) == 0.9 and float(opt.weight_decay) == pytest.approx(1e-4)
+
+
+def test_unknown_optimizer_fails_before_the_run_folder_exists(tmp_path):
+    with pytest.raises(ValueError, match=r"^Unknown optimizer 'adamm'\. Expected a Keras "
+                                         r"optimizer name \(e\.g\. adam, adamw, sgd, rmsprop\) "
+                                         r"or one of: momentum\.$"):
+        zoo.train("mlp", "digits", optimizer="adamm", run_dir=tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()

@@ -303,7 +303,11 @@ def test_every_registered_search_space_is_valid(name):
 
     assert check_search_space(hypermodel, overrides).space == []  # nothing fixed
     names = hypermodel.declared_names()
-    assert names[-2:] == ["learning_rate", "batch_size"]
+    if spec.alternative_optimizers:
+        rates = [f"{o}_learning_rate" for o in spec.learning_rates]
+        assert names[-len(rates) - 2:] == ["optimizer", *rates, "batch_size"]
+    else:
+        assert names[-2:] == ["learning_rate", "batch_size"]
     assert len(set(names)) == len(names)
 
 
@@ -323,7 +327,7 @@ def test_hyperband_on_mlp_digits_finds_values_inside_the_space(tmp_path):
     spec = zoo.get_spec("mlp")
     space = keras_tuner.HyperParameters()
     spec.search_space(space)
-    tuning.training_space(space, spec.learning_rate, 32)
+    tuning.training_space(space, spec.learning_rates, 32)
     best = result.best_hyperparameters
     assert set(best) == {p.name for p in space.space}
     for entry in space.space:
@@ -378,3 +382,21 @@ def test_format_table_aligns_columns():
         "1         FAILED        16       -    12.25",
     ])
     assert tuning.format_table([]) == ""
+
+
+def test_alternative_optimizers_form_a_conditional_choice(tmp_path):
+    spec = zoo.get_spec("resnet20")
+    assert spec.learning_rates == {"adam": 1e-3, "momentum": 0.1}
+    hp = keras_tuner.HyperParameters()
+    assert tuning.training_space(hp, spec.learning_rates, 32) == ("adam", 1e-3, 32)
+    # Only the chosen optimizer's learning rate is active.
+    assert hp.values == {"optimizer": "adam", "adam_learning_rate": 1e-3, "batch_size": 32}
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("optimizer", "momentum")
+    assert tuning.training_space(hp, spec.learning_rates, 32) == ("momentum", 0.1, 32)
+    entry = next(p for p in hp.space if p.name == "momentum_learning_rate")
+    assert (entry.min_value, entry.max_value) == pytest.approx((0.01, 1.0))
+    model = ZooHyperModel(spec, plan_data(spec, overrides={"width": 1})).build(hp)
+    assert type(model.optimizer).__name__ == "SGD"
+    assert float(model.optimizer.momentum) == 0.9
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.1)

@@ -123,7 +123,7 @@ def test_caffe_preprocessing_matches_keras_applications():
 def test_list_shows_the_resnet_family():
     assert zoo.list_models("resnet*") == [
         "resnet101", "resnet110", "resnet152", "resnet18", "resnet20", "resnet32",
-        "resnet34", "resnet44", "resnet50", "resnet56"]
+        "resnet34", "resnet44", "resnet50", "resnet56", "resnet_cifar"]
 
 
 def test_alexnet_is_the_single_tower_layout():

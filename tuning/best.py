@@ -90,13 +90,14 @@ def train_best(
     hypermodel = result.hypermodel
     hp = result.tuner.oracle.get_trial(result.best_trial_id).hyperparameters.copy()
     architecture = hypermodel.architecture_args(hp)
-    learning_rate, batch_size = hypermodel.training_choices(hp)
+    optimizer, learning_rate, batch_size = hypermodel.training_choices(hp)
     trained = train(
         hypermodel.spec.name,
         hypermodel.plan.dataset,
         epochs=epochs or result.epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        optimizer=optimizer,
         lr_schedule=lr_schedule,
         seed=result.seed,
         overrides={**result.overrides, **architecture},

@@ -17,33 +17,50 @@ import keras_tuner
 from zoo.registry import ModelSpec, compile_model, repeat_targets
 from zoo.training import DataPlan
 
-# Hyperparameter names of the shared training space; a model's space must not use them.
-TRAINING_CHOICES = ("learning_rate", "batch_size")
-
-
 def batch_size_choices(batch_size: int) -> list[int]:
     """Half, the given and twice the given batch size."""
     return sorted({max(1, batch_size // 2), batch_size, batch_size * 2})
 
 
-def training_space(hp, learning_rate: float, batch_size: int) -> tuple[float, int]:
+def training_space(hp, learning_rates: Mapping[str, float], batch_size: int):
     """The shared training choices, centred on the given defaults.
 
     Args:
         hp: A `keras_tuner.HyperParameters`.
-        learning_rate: The default learning rate; the search spans a factor
-            of ten either side, sampled on a log scale.
+        learning_rates: Optimizer name -> its default learning rate, the
+            default optimizer first (`ModelSpec.learning_rates`). With one
+            optimizer the space has `learning_rate`; with several it has an
+            `optimizer` choice and, active only for that choice, a
+            `<optimizer>_learning_rate` for each. Each spans a factor of ten
+            either side of its default, sampled on a log scale.
         batch_size: The default batch size; half and twice it are tried too.
 
     Returns:
-        `(learning_rate, batch_size)` for this trial.
+        `(optimizer, learning_rate, batch_size)` for this trial.
     """
-    lr = hp.Float(
-        "learning_rate", learning_rate / 10, learning_rate * 10, sampling="log",
-        default=learning_rate,
-    )
+    names = list(learning_rates)
+    if len(names) == 1:
+        optimizer, rate = names[0], _rate(hp, "learning_rate", learning_rates[names[0]])
+    else:
+        optimizer = hp.Choice("optimizer", names, default=names[0])
+        for name in names:
+            with hp.conditional_scope("optimizer", [name]):
+                value = _rate(hp, f"{name}_learning_rate", learning_rates[name])
+            if name == optimizer:
+                rate = value
     batch = hp.Choice("batch_size", batch_size_choices(batch_size), default=batch_size)
-    return lr, batch
+    return optimizer, rate, batch
+
+
+def _rate(hp, name: str, default: float):
+    return hp.Float(name, default / 10, default * 10, sampling="log", default=default)
+
+
+def training_names(spec: ModelSpec) -> list[str]:
+    """Hyperparameter names of the shared training space for `spec`."""
+    hp = keras_tuner.HyperParameters()
+    training_space(hp, spec.learning_rates, 1)
+    return [p.name for p in hp.space]
 
 
 class ZooHyperModel(keras_tuner.HyperModel):
@@ -84,8 +101,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         """Full builder arguments: the plan's, with the space's choices over them."""
         return {**self.plan.builder_args, **self.architecture_args(hp)}
 
-    def training_choices(self, hp) -> tuple[float, int]:
-        return training_space(hp, self.spec.learning_rate, self.batch_size)
+    def training_choices(self, hp) -> tuple[str, float, int]:
+        """`(optimizer, learning_rate, batch_size)` of this trial."""
+        return training_space(hp, self.spec.learning_rates, self.batch_size)
 
     def declared_names(self) -> list[str]:
         """Hyperparameter names in declaration order: the model's, then the training ones."""
@@ -96,9 +114,11 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         args = self.builder_args(hp)
-        learning_rate, _ = self.training_choices(hp)
+        optimizer, learning_rate, _ = self.training_choices(hp)
         keras.utils.set_random_seed(self.seed)  # same initial weights for the same choices
-        model = compile_model(self.spec.builder(**args), self.spec, learning_rate=learning_rate)
+        model = compile_model(
+            self.spec.builder(**args), self.spec, learning_rate=learning_rate, optimizer=optimizer
+        )
         # Hyperband continues a trial from another's checkpoint: with the optimizer
         # built, its slots are restored too instead of skipped with a warning.
         model.optimizer.build(model.trainable_variables)
@@ -110,7 +130,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 f"{type(self).__name__}.fit() takes its data from the data plan; "
                 f"pass no positional arguments. Received {len(args)}."
             )
-        _, batch_size = self.training_choices(hp)
+        _, _, batch_size = self.training_choices(hp)
         train = self._dataset(self.plan.train_split, batch_size)
         validation = self._dataset(self.plan.validation_split, batch_size)
         train, validation = repeat_targets(train, model), repeat_targets(validation, model)
@@ -164,7 +184,7 @@ def check_search_space(
             f"{prefix} unknown builder argument(s) {', '.join(unknown)}. "
             f"Accepted arguments: {', '.join(sorted(spec.defaults))}."
         )
-    reserved = sorted(set(hp.values) & set(TRAINING_CHOICES))
+    reserved = sorted(set(hp.values) & set(training_names(spec)))
     if reserved:
         raise ValueError(
             f"{prefix} {', '.join(reserved)} belong(s) to the shared training space; "

@@ -59,6 +59,8 @@ def _alexnet_space(hp) -> dict:
     "Convolutional Neural Networks, NeurIPS",
     search_space=_alexnet_space,
     dataset="digits",
+    # The paper: SGD, momentum 0.9, lr 0.01, weight decay 5e-4.
+    alternative_optimizers={"momentum": 0.01},
     test_args={"input_shape": (67, 67, 3)},
     large=True,
 )

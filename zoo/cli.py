@@ -55,6 +55,8 @@ def cmd_info(args) -> int:
     print(f"  defaults   {json.dumps(dict(spec.defaults), default=str)}")
     print(f"  training   optimizer={spec.optimizer} learning_rate={spec.learning_rate} "
           f"loss={spec.loss} metrics={list(spec.metrics)}")
+    if spec.alternative_optimizers:
+        print(f"  searchable optimizers {json.dumps(spec.learning_rates)}")
     print(f"  dataset    {spec.dataset} {dict(spec.dataset_options) or ''}")
     print(f"  shapes     {model.input_shape} -> {model.output_shape}, {model.count_params():,} parameters")
     if spec.search_space is not None:
@@ -98,6 +100,8 @@ def cmd_train(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
+        optimizer=args.optimizer,
+        weight_decay=args.weight_decay,
         lr_schedule=args.lr_schedule,
         seed=args.seed,
         overrides=_key_values(args.set, "--set"),
@@ -228,6 +232,9 @@ def make_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the spec's)")
+    p.add_argument("--optimizer", help="a Keras optimizer name, or 'momentum' (SGD, momentum "
+                   "0.9); default: the spec's")
+    p.add_argument("--weight-decay", type=float, help="decoupled weight decay, e.g. 1e-4")
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
     p.add_argument("--run-dir", help="run folder (default: runs/<model>-<dataset>)")
     p.add_argument("--runs-root", default="runs")

@@ -72,8 +72,11 @@ class ModelSpec:
         search_space: `fn(hp: keras_tuner.HyperParameters) -> dict` of builder
             arguments, or None when the model has nothing to search.
         reference: The paper or source the architecture follows.
-        optimizer: Default optimizer identifier.
+        optimizer: Default optimizer (a Keras identifier, or "momentum" for
+            SGD with momentum 0.9; see `make_optimizer`).
         learning_rate: Default learning rate for that optimizer.
+        alternative_optimizers: Other optimizers a search may pick, each with
+            its own default learning rate (e.g. `{"momentum": 0.1}`).
         loss: Default loss identifier (None: the model computes its own).
         metrics: Default metric identifiers.
         dataset: The built-in dataset it is classically taught with, used by
@@ -97,6 +100,7 @@ class ModelSpec:
     reference: str
     optimizer: str = "adam"
     learning_rate: float = 1e-3
+    alternative_optimizers: Mapping[str, float] = dataclasses.field(default_factory=dict)
     loss: str | None = None
     metrics: tuple[str, ...] = ()
     dataset: str | None = None
@@ -111,6 +115,11 @@ class ModelSpec:
         """First line of the builder's docstring."""
         doc = inspect.getdoc(self.builder) or ""
         return doc.splitlines()[0] if doc else ""
+
+    @property
+    def learning_rates(self) -> dict[str, float]:
+        """Default learning rate of each optimizer, the spec's default first."""
+        return {self.optimizer: self.learning_rate, **self.alternative_optimizers}
 
     @property
     def monitor(self) -> str:
@@ -145,6 +154,7 @@ def register_model(
     search_space: Callable[[Any], dict] | None = None,
     optimizer: str = "adam",
     learning_rate: float = 1e-3,
+    alternative_optimizers: Mapping[str, float] | None = None,
     loss: str | None = None,
     metrics: tuple[str, ...] | None = None,
     dataset: str | None = None,
@@ -186,6 +196,7 @@ def register_model(
             reference=reference,
             optimizer=optimizer,
             learning_rate=learning_rate,
+            alternative_optimizers=dict(alternative_optimizers or {}),
             loss=loss if loss is not None else task_defaults["loss"],
             metrics=tuple(metrics if metrics is not None else task_defaults["metrics"]),
             dataset=dataset,
@@ -271,19 +282,19 @@ def compile_model(
     *,
     learning_rate=None,
     optimizer: str | None = None,
+    weight_decay: float | None = None,
     jit_compile: Any = "auto",
 ):
     """Compile `model` with the spec's default optimizer, loss and metrics.
 
+    `optimizer` overrides the spec's (see `make_optimizer`); without a
+    `learning_rate`, the spec's default for that optimizer is used.
     `learning_rate` may be a float or a `keras.optimizers.schedules` schedule.
     """
-    import keras
-
     name = spec.optimizer if optimizer is None else optimizer
-    optimizer_class = type(keras.optimizers.get(name))
-    opt = optimizer_class(
-        learning_rate=spec.learning_rate if learning_rate is None else learning_rate
-    )
+    if learning_rate is None:
+        learning_rate = spec.learning_rates.get(name, spec.learning_rate)
+    opt = make_optimizer(name, learning_rate, weight_decay)
     loss, metrics, loss_weights = spec.loss, list(spec.metrics), None
     n_outputs = len(model.outputs)
     if n_outputs > 1:
@@ -303,6 +314,32 @@ def compile_model(
 
 
 AUX_LOSS_WEIGHT = 0.3
+
+# Optimizer names beyond Keras' own identifiers: name -> (Keras identifier, arguments).
+OPTIMIZER_ALIASES = {"momentum": ("sgd", {"momentum": 0.9})}
+
+
+def make_optimizer(name: str, learning_rate, weight_decay: float | None = None):
+    """A fresh optimizer: a Keras identifier ("adam", "sgd", "adamw", "rmsprop", ...)
+    or "momentum", SGD with momentum 0.9 as in the AlexNet, VGG and ResNet papers.
+
+    `weight_decay` is Keras' decoupled decay (each step subtracts
+    `learning_rate * weight_decay * w`), which for plain SGD equals an L2
+    penalty of `weight_decay / 2 * |w|^2`.
+    """
+    import keras
+
+    base, extra = OPTIMIZER_ALIASES.get(name, (name, {}))
+    try:
+        optimizer_class = type(keras.optimizers.get(base))
+    except ValueError:
+        raise ValueError(
+            f"Unknown optimizer {name!r}. Expected a Keras optimizer name (e.g. adam, "
+            f"adamw, sgd, rmsprop) or one of: {', '.join(OPTIMIZER_ALIASES)}."
+        ) from None
+    if weight_decay is not None:
+        extra = {**extra, "weight_decay": weight_decay}
+    return optimizer_class(learning_rate=learning_rate, **extra)
 
 
 def repeat_targets(ds, model):

@@ -116,6 +116,8 @@ _IMAGENET = dict(
     task="image_classification",
     search_space=_imagenet_space,
     dataset="digits",
+    # The paper: SGD, momentum 0.9, lr 0.1 divided by 10 at plateaus, weight decay 1e-4.
+    alternative_optimizers={"momentum": 0.1},
     test_args={"input_shape": (32, 32, 3)},
 )
 # resnet50/101/152 keep keras.applications' "caffe" input convention, so
@@ -164,16 +166,27 @@ resnet152 = _imagenet_builder("resnet152", "bottleneck", (3, 8, 36, 3),
 
 
 def cifar_resnet(arch, depth, input_shape, classes, include_top, pooling,
-                 classifier_activation, weights, dropout_rate, shortcut):
-    """The CIFAR ResNet layout of the paper's section 4.2 (depth = 6n + 2)."""
+                 classifier_activation, weights, dropout_rate, shortcut, width=1):
+    """The CIFAR ResNet layout of the paper's section 4.2 (depth = 6n + 2).
+
+    `width` multiplies the stage filters (16/32/64), as in wide residual
+    networks (Zagoruyko & Komodakis 2016); the paper's networks have width 1.
+    """
     shape = check_classifier_args(arch, input_shape, classes, include_top, pooling,
                                   classifier_activation, weights, 1, dropout_rate)
     check_choice("shortcut", shortcut, ("A", "B"))
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            f"`depth` must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...). "
+            f"Received: depth={depth!r}"
+        )
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"`width` must be an integer >= 1. Received: width={width!r}")
     n = (depth - 2) // 6
     inputs = keras.Input(shape=shape, name="image")
     # (B, 32, 32, 3) -> (B, 32, 32, 16) -> stages at 32, 16, 8 pixels
     x = conv_bn(inputs, 16, 3, padding="same", use_bias=False, name="stem")
-    for stage, filters in enumerate((16, 32, 64)):
+    for stage, filters in enumerate((16 * width, 32 * width, 64 * width)):
         for j in range(1, n + 1):
             stride = 2 if (j == 1 and stage > 0) else 1
             x = apply_basic_block(x, filters, stride, shortcut=shortcut, use_bias=False,
@@ -184,7 +197,31 @@ def cifar_resnet(arch, depth, input_shape, classes, include_top, pooling,
 
 
 def _cifar_space(hp) -> dict:
-    return {"shortcut": hp.Choice("shortcut", ["A", "B"], default="A")}
+    return {
+        "shortcut": hp.Choice("shortcut", ["A", "B"], default="A"),
+        "width": hp.Choice("width", [1, 2], default=1),
+        "dropout_rate": hp.Choice("dropout_rate", [0.0, 0.2], default=0.0),
+    }
+
+
+def _cifar_depth_space(hp) -> dict:
+    return {"depth": hp.Choice("depth", [20, 32, 44, 56], default=20), **_cifar_space(hp)}
+
+
+_CIFAR_ARGS_DOC = _ARGS_DOC.replace("at least 32x32", "any size").replace(
+    "        name: Model name.",
+    '        shortcut: "A" zero-padding identity (paper) or "B" 1x1 projections.\n'
+    "        width: Stage filters multiplier (1 in the paper; >1 is a wide ResNet).\n"
+    "        name: Model name.",
+)
+_CIFAR = dict(
+    family="resnet_cifar", task="image_classification", reference=_PAPER + ", section 4.2",
+    dataset="digits",
+    # The paper trains with SGD (momentum 0.9, lr 0.1, weight decay 1e-4, a
+    # 0.01 warm-up for ResNet-110); plain Adam is the robust default for short
+    # runs, and searches may pick either.
+    optimizer="adam", learning_rate=1e-3, alternative_optimizers={"momentum": 0.1},
+)
 
 
 def _cifar_builder(depth, large=False):
@@ -192,25 +229,16 @@ def _cifar_builder(depth, large=False):
 
     def builder(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
                 classifier_activation="softmax", weights=None, dropout_rate=0.0,
-                shortcut="A", name=arch):
+                shortcut="A", width=1, name=arch):
         return cifar_resnet(name, depth, input_shape, classes, include_top, pooling,
-                            classifier_activation, weights, dropout_rate, shortcut)
+                            classifier_activation, weights, dropout_rate, shortcut, width)
 
     builder.__name__ = builder.__qualname__ = arch
     builder.__doc__ = (
         f"CIFAR ResNet-{depth}: 3 stages of {(depth - 2) // 6} basic blocks (16/32/64 filters)."
-        + _ARGS_DOC.replace("at least 32x32", "any size").replace(
-            "        name: Model name.",
-            '        shortcut: "A" zero-padding identity (paper) or "B" 1x1 projections.\n'
-            "        name: Model name.")
+        + _CIFAR_ARGS_DOC
     )
-    return register_model(
-        family="resnet_cifar", task="image_classification", reference=_PAPER + ", section 4.2",
-        search_space=_cifar_space, dataset="digits",
-        # The paper trains with SGD (momentum 0.9, lr 0.1, and a 0.01 warm-up for
-        # ResNet-110); plain Adam is the robust default for short runs.
-        optimizer="adam", learning_rate=1e-3, large=large,
-    )(builder)
+    return register_model(search_space=_cifar_space, large=large, **_CIFAR)(builder)
 
 
 resnet20 = _cifar_builder(20)
@@ -220,3 +248,16 @@ resnet32 = _cifar_builder(32, large=True)
 resnet44 = _cifar_builder(44, large=True)
 resnet56 = _cifar_builder(56, large=True)
 resnet110 = _cifar_builder(110, large=True)
+
+
+@register_model(search_space=_cifar_depth_space, test_args={"depth": 8}, **_CIFAR)
+def resnet_cifar(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
+                 classifier_activation="softmax", weights=None, dropout_rate=0.0,
+                 shortcut="A", width=1, depth=20, name="resnet_cifar"):
+    """CIFAR ResNet of any depth 6n + 2 (resnet20 ... resnet110 are its named depths).
+
+    Registered so that a search can choose the depth; `depth` is the one
+    argument added to those of resnet20.
+    """
+    return cifar_resnet(name, depth, input_shape, classes, include_top, pooling,
+                        classifier_activation, weights, dropout_rate, shortcut, width)

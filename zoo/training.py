@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zoo._common import jsonable
-from zoo.registry import ModelSpec, compile_model, get_spec, repeat_targets
+from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
 
 
 @dataclasses.dataclass
@@ -172,6 +172,8 @@ def train(
     epochs: int = 10,
     batch_size: int = 32,
     learning_rate: float | None = None,
+    optimizer: str | None = None,
+    weight_decay: float | None = None,
     lr_schedule: str = "constant",
     seed: int = 0,
     overrides: Mapping[str, Any] | None = None,
@@ -187,6 +189,10 @@ def train(
         model_name: A registered model (`zoo.list_models()`).
         dataset: A dataset name (default: the spec's own).
         epochs, batch_size, learning_rate, seed: Training settings.
+        optimizer: Optimizer name (default: the spec's; see
+            `zoo.registry.make_optimizer`). Without `learning_rate`, the
+            spec's default learning rate for that optimizer is used.
+        weight_decay: Decoupled weight decay (e.g. 1e-4 for ResNet with SGD).
         lr_schedule: "constant", or "cosine" to decay the learning rate to
             zero over the run (Loshchilov & Hutter 2017, without restarts).
         overrides: Builder arguments (e.g. `{"depth": 3}`).
@@ -213,6 +219,10 @@ def train(
             f"`lr_schedule` must be one of {', '.join(map(repr, LR_SCHEDULES))}. "
             f"Received: lr_schedule={lr_schedule!r}"
         )
+    optimizer = spec.optimizer if optimizer is None else optimizer
+    make_optimizer(optimizer, 0.0)  # an unknown name fails before the run folder exists
+    if learning_rate is None:
+        learning_rate = spec.learning_rates.get(optimizer, spec.learning_rate)
     run_dir = Path(run_dir) if run_dir else Path(runs_root) / f"{spec.name}-{plan.dataset}"
     settings = {
         "model": spec.name,
@@ -221,9 +231,10 @@ def train(
         "data_options": jsonable(plan.data_options),
         "epochs": epochs,
         "batch_size": batch_size,
-        "learning_rate": spec.learning_rate if learning_rate is None else learning_rate,
+        "learning_rate": learning_rate,
         "lr_schedule": lr_schedule,
-        "optimizer": spec.optimizer,
+        "optimizer": optimizer,
+        "weight_decay": weight_decay,
         "seed": seed,
     }
     run_file = run_dir / "run.json"
@@ -266,7 +277,7 @@ def train(
         # The step count lives in the optimizer state, so a resumed run
         # continues the same curve.
         rate = keras.optimizers.schedules.CosineDecay(rate, epochs * _steps_per_epoch(train_ds))
-    compile_model(model, spec, learning_rate=rate)
+    compile_model(model, spec, learning_rate=rate, optimizer=optimizer, weight_decay=weight_decay)
     train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
 
     monitor = spec.monitor
