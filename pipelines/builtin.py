@@ -195,3 +195,6 @@ def _blobs_4d3c() -> dict:
 
     x, y = make_blobs(n_samples=300, n_features=4, centers=3, random_state=_SPLIT_SEED)
     return _split(x.astype(np.float32), y.astype(np.int32), stratify=True)
+
+
+from pipelines import sequences  # noqa: E402,F401  (registers the sequence datasets)

@@ -9,6 +9,7 @@ graph goes into serving exports (`zoo.export`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from typing import Any
@@ -97,10 +98,24 @@ def load_arrays(name: str, split: str = "train", **options) -> tuple[np.ndarray,
 
 
 def get_info(name: str, data_dir=None, **options) -> DatasetInfo:
-    """The `DatasetInfo` of a built-in or TFDS dataset (no data is prepared)."""
+    """The `DatasetInfo` of a built-in or TFDS dataset.
+
+    No data is prepared, except built-in data whose options differ from the
+    defaults: its shapes and split sizes are read from the generated arrays.
+    """
     if name in BUILTINS:
-        _builtin_options(name, options)
-        return BUILTINS[name].info
+        opts = _builtin_options(name, options)
+        info = BUILTINS[name].info
+        if opts != BUILTINS[name].options:
+            # Options may change shapes and sizes (a sequence length, a CSV file):
+            # read them from the arrays those options produce.
+            splits = _builtin_arrays(name, tuple(sorted(opts.items())))
+            x, y = splits["train"]
+            info = dataclasses.replace(
+                info, feature_shape=tuple(x.shape[1:]), target_shape=tuple(y.shape[1:]),
+                splits={k: len(v[0]) for k, v in splits.items()},
+            )
+        return info
     from pipelines import tfds_source
 
     return _tfds_info(tfds_source.builder(name, data_dir))
@@ -183,7 +198,10 @@ def preprocessor(name: str, image_size=None, channels=None, normalization="unit"
             f"Its features have shape {info.feature_shape}."
         )
     if info.standardize:
+        # One mean and variance per feature (the last axis), over examples and,
+        # for sequences of shape (T, features), over time steps too.
         x, _ = load_arrays(name, "train", **options)
+        x = x.reshape(-1, x.shape[-1])
         layers.append(
             keras.layers.Normalization(
                 mean=x.mean(axis=0), variance=x.var(axis=0), name="standardize"

@@ -1,0 +1,176 @@
+"""Many-to-one recurrent networks: a sequence in, one class or value out.
+
+One body serves both tasks: stacked recurrent layers (vanilla RNN, LSTM or
+GRU, optionally bidirectional), where the last layer returns only its final
+state, then a dense head. The adding and temporal-order problems of
+Hochreiter & Schmidhuber 1997 show the difference between the cells: a
+vanilla RNN cannot carry information across many steps, an LSTM can.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from zoo._common import as_shape, check_choice, check_positive_int, check_rate
+from zoo.registry import register_model
+
+CELLS = {
+    "simple": keras.layers.SimpleRNN,
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+}
+
+
+def apply_recurrent_body(
+    x, *, cell="lstm", units=64, layers=1, bidirectional=False, dropout_rate=0.0, name="rnn"
+):
+    """Stacked recurrent layers reading a sequence into one vector.
+
+    Args:
+        x: Sequence tensor (batch, T, features).
+        cell: "simple" (Elman's vanilla RNN), "lstm" or "gru".
+        units: Units per recurrent layer (per direction).
+        layers: Number of stacked recurrent layers.
+        bidirectional: Read the sequence both ways and concatenate.
+        dropout_rate: Dropout after each recurrent layer, in [0, 1).
+        name: Prefix of the layer names.
+
+    Returns:
+        The final state of the last layer: (batch, units), or (batch, 2 * units)
+        when bidirectional.
+    """
+    check_choice("cell", cell, CELLS)
+    check_positive_int("units", units)
+    check_positive_int("layers", layers)
+    check_choice("bidirectional", bidirectional, (False, True))
+    check_rate("dropout_rate", dropout_rate)
+    for i in range(1, layers + 1):
+        # Every layer but the last hands the whole sequence (batch, T, units) on.
+        layer = CELLS[cell](units, return_sequences=i < layers, name=f"{name}_{cell}{i}")
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"{name}_{cell}{i}_bidirectional")
+        x = layer(x)
+        if dropout_rate:
+            x = keras.layers.Dropout(dropout_rate, name=f"{name}_{cell}{i}_dropout")(x)
+    return x
+
+
+def _recurrent_space(hp) -> dict:
+    return {
+        "cell": hp.Choice("cell", list(CELLS), default="lstm"),
+        "units": hp.Choice("units", [32, 64, 128], default=64),
+        "layers": hp.Int("layers", 1, 2, default=1),
+        "bidirectional": hp.Boolean("bidirectional", default=False),
+        "dropout_rate": hp.Float("dropout_rate", 0.0, 0.3, step=0.1, default=0.0),
+    }
+
+
+_REFERENCE = (
+    "Elman 1990, Finding structure in time; Hochreiter & Schmidhuber 1997, Long short-term "
+    "memory; Cho et al. 2014, Learning phrase representations using RNN encoder-decoder "
+    "(GRU); Schuster & Paliwal 1997, Bidirectional recurrent neural networks"
+)
+
+
+@register_model(
+    family="rnn",
+    task="classification",
+    reference=_REFERENCE,
+    search_space=_recurrent_space,
+    dataset="temporal_order",
+    test_args={"units": 8},
+)
+def rnn_classifier(
+    input_shape=(50, 8),
+    classes=4,
+    cell="lstm",
+    units=64,
+    layers=1,
+    bidirectional=False,
+    dropout_rate=0.0,
+    name="rnn_classifier",
+):
+    """Recurrent sequence classifier: the final state read by a softmax layer.
+
+    Args:
+        input_shape: (T, features); T may be None for sequences of any length.
+        classes: Number of classes.
+        cell: "simple" (vanilla RNN), "lstm" or "gru".
+        units: Units per recurrent layer (per direction).
+        layers: Stacked recurrent layers.
+        bidirectional: Also read the sequence backwards.
+        dropout_rate: Dropout after each recurrent layer, in [0, 1).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping (batch, T, features) to probabilities (batch, classes).
+
+    Example:
+        >>> model = zoo.build("rnn_classifier", cell="gru", input_shape=(100, 8))
+        >>> model.output_shape
+        (None, 4)
+    """
+    check_positive_int("classes", classes, minimum=2)
+    inputs = keras.Input(shape=_sequence_shape(input_shape), name="features")
+    x = apply_recurrent_body(
+        inputs, cell=cell, units=units, layers=layers, bidirectional=bidirectional,
+        dropout_rate=dropout_rate, name=name,
+    )
+    outputs = keras.layers.Dense(classes, activation="softmax", name=f"{name}_predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register_model(
+    family="rnn",
+    task="regression",
+    reference=_REFERENCE,
+    search_space=_recurrent_space,
+    dataset="adding_problem",
+    test_args={"units": 8},
+)
+def rnn_regressor(
+    input_shape=(50, 2),
+    cell="lstm",
+    units=64,
+    layers=1,
+    bidirectional=False,
+    dropout_rate=0.0,
+    name="rnn_regressor",
+):
+    """Recurrent sequence regressor: the final state read by one linear unit.
+
+    Args:
+        input_shape: (T, features); T may be None for sequences of any length.
+        cell: "simple" (vanilla RNN), "lstm" or "gru".
+        units: Units per recurrent layer (per direction).
+        layers: Stacked recurrent layers.
+        bidirectional: Also read the sequence backwards.
+        dropout_rate: Dropout after each recurrent layer, in [0, 1).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping (batch, T, features) to (batch, 1).
+
+    Example:
+        >>> model = zoo.build("rnn_regressor", cell="simple", input_shape=(100, 2))
+        >>> model.output_shape
+        (None, 1)
+    """
+    inputs = keras.Input(shape=_sequence_shape(input_shape), name="features")
+    x = apply_recurrent_body(
+        inputs, cell=cell, units=units, layers=layers, bidirectional=bidirectional,
+        dropout_rate=dropout_rate, name=name,
+    )
+    outputs = keras.layers.Dense(1, name=f"{name}_prediction")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _sequence_shape(input_shape) -> tuple:
+    """A (T, features) shape; T may be None (any length)."""
+    if (
+        isinstance(input_shape, (tuple, list))
+        and len(input_shape) == 2
+        and input_shape[0] is None
+    ):
+        return (None, as_shape("input_shape", input_shape[1:])[0])
+    return as_shape("input_shape", input_shape, rank=2)
