@@ -97,11 +97,13 @@ def load_arrays(name: str, split: str = "train", **options) -> tuple[np.ndarray,
     return x.copy(), y.copy()
 
 
-def get_info(name: str, data_dir=None, **options) -> DatasetInfo:
-    """The `DatasetInfo` of a built-in or TFDS dataset.
+def get_info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> DatasetInfo:
+    """The `DatasetInfo` of a built-in, text or TFDS dataset.
 
     No data is prepared, except built-in data whose options differ from the
-    defaults: its shapes and split sizes are read from the generated arrays.
+    defaults (its shapes and split sizes are read from the generated arrays)
+    and text corpora (their vocabulary, which sets the number of classes, is
+    built from the training split).
     """
     if name in BUILTINS:
         opts = _builtin_options(name, options)
@@ -116,8 +118,10 @@ def get_info(name: str, data_dir=None, **options) -> DatasetInfo:
                 splits={k: len(v[0]) for k, v in splits.items()},
             )
         return info
-    from pipelines import tfds_source
+    from pipelines import text, tfds_source
 
+    if text.is_text_corpus(name, data_dir):
+        return text.info(name, data_dir, manual_dir, offline, **options)
     return _tfds_info(tfds_source.builder(name, data_dir))
 
 
@@ -171,8 +175,11 @@ def preprocessor(name: str, image_size=None, channels=None, normalization="unit"
     """
     import keras
 
+    from pipelines import text
     from pipelines.layers import AdaptChannels, CaffeNormalization
 
+    if name not in BUILTINS and text.is_text_corpus(name, data_dir):
+        return None  # text becomes token ids before batching (see pipelines.text)
     if normalization not in NORMALIZATIONS:
         raise ValueError(
             f"`normalization` must be one of {', '.join(map(repr, NORMALIZATIONS))}. "
@@ -234,7 +241,10 @@ def load(
     """A `tf.data.Dataset` of `(features, targets)` batches ready for `fit`.
 
     Args:
-        name: A built-in dataset (`list_datasets()`) or any TFDS catalog name.
+        name: A built-in dataset (`list_datasets()`), any TFDS catalog name,
+            or a text corpus (a TFDS text dataset such as `tiny_shakespeare`,
+            a `.txt` file or a folder of PTB-style files), which yields
+            language-modelling windows (see `pipelines.text`).
         split: "train", "validation", "test", or any TFDS split string
             ("train[:90%]").
         batch_size: Examples per batch; None yields single examples.
@@ -266,8 +276,18 @@ def load(
     """
     import tensorflow as tf
 
+    from pipelines import text
+
     if shuffle is None:
         shuffle = split.startswith("train")
+    if name not in BUILTINS and text.is_text_corpus(name, data_dir):
+        if image_size is not None or channels is not None or augment:
+            raise ValueError(
+                f"Dataset {name!r} is a text corpus; image_size, channels and augment do not apply."
+            )
+        return text.load(name, split, batch_size, shuffle=shuffle, seed=seed,
+                         drop_remainder=drop_remainder, data_dir=data_dir,
+                         manual_dir=manual_dir, offline=offline, **options)
     if name in BUILTINS:
         x, y = load_arrays(name, split, **options)
         ds = tf.data.Dataset.from_tensor_slices((x, y))

@@ -61,3 +61,39 @@ class CaffeNormalization(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TextToIds(keras.layers.Layer):
+    """Raw strings (B,) -> token ids (B, L) int32, zero-padded, and lengths (B,) int32.
+
+    The tokenization of `pipelines.text.tokenize` ("char" or "word") and a
+    fixed vocabulary (`[UNK]` = 0), so a served language model takes text.
+    String ops run on CPU and do not compile with XLA.
+    """
+
+    def __init__(self, vocabulary, level="char", **kwargs):
+        super().__init__(**kwargs)
+        from pipelines import text
+
+        self.vocabulary = list(text.read_vocabulary(vocabulary))
+        text.check_options({"level": level})
+        self.level = level
+        self.lookup = text.lookup_layer(self.vocabulary)
+
+    def call(self, texts):
+        import tensorflow as tf
+
+        from pipelines import text
+
+        tokens = text.tokenize(texts, self.level)  # ragged (B, None)
+        ids = tf.cast(tf.ragged.map_flat_values(self.lookup, tokens), tf.int32)
+        return ids.to_tensor(0), tf.cast(ids.row_lengths(), tf.int32)
+
+    def compute_output_spec(self, texts):
+        batch = texts.shape[0]
+        return (keras.KerasTensor((batch, None), dtype="int32"),
+                keras.KerasTensor((batch,), dtype="int32"))
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary, "level": self.level}

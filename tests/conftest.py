@@ -39,3 +39,11 @@ def zoo_cli(tmp_path):
         return proc
 
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_shakespeare_prepared():
+    """The language models' default corpus, prepared once from ../shared/data (offline)."""
+    from pipelines import tfds_source
+
+    tfds_source.ensure_prepared("tiny_shakespeare", manual_dir=TINY_SHAKESPEARE_DIR, offline=True)

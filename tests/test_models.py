@@ -13,6 +13,8 @@ from zoo.exporter import export_trained
 from zoo.registry import compile_model
 from zoo.training import load_model, plan_data
 
+from conftest import TINY_SHAKESPEARE_DIR
+
 MODELS = zoo.list_models()
 # Large models (spec.large) are built and checked by default, but trained and
 # exported only in the slow suite (`pytest -m slow`) to keep the default run short.
@@ -28,12 +30,24 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
-def _expected_output_dim(spec, args):
+def _expected_output_shape(spec, args, input_shape):
+    if spec.task == "language_model":  # next-token probabilities at every step
+        return (input_shape[0], input_shape[1], args["vocab_size"])
     if "classes" in args:
-        return args["classes"]
+        return (input_shape[0], args["classes"])
     if "outputs" in args:
-        return args["outputs"]
-    return 1
+        return (input_shape[0], args["outputs"])
+    return (input_shape[0], 1)
+
+
+def _random_input(model, spec, batch=3, steps=12):
+    """Random inputs for the model's input spec: token ids for int inputs, any
+    unknown length set to `steps`."""
+    rng = np.random.default_rng(0)
+    shape = (batch, *(steps if d is None else d for d in model.input_shape[1:]))
+    if "int" in str(model.inputs[0].dtype):
+        return rng.integers(0, spec.defaults["vocab_size"], size=shape).astype("int32")
+    return rng.normal(size=shape).astype("float32")
 
 
 def _fixed_batch(spec, batch_size=32):
@@ -47,9 +61,9 @@ def test_builds_with_defaults_and_declared_output_shape(name):
     spec = zoo.get_spec(name)
     model = zoo.build(name)
     assert model.name == spec.defaults.get("name", name)
-    batch = np.random.default_rng(0).normal(size=(3, *model.input_shape[1:])).astype("float32")
+    batch = _random_input(model, spec)
     out = model(batch)
-    assert tuple(out.shape) == (3, _expected_output_dim(spec, spec.defaults))
+    assert tuple(out.shape) == _expected_output_shape(spec, spec.defaults, batch.shape)
     assert spec.reference and spec.summary
     # No Lambda layers anywhere: every layer must survive safe-mode loading.
     assert not any(isinstance(l, keras.layers.Lambda) for l in _all_layers(model))
@@ -100,8 +114,8 @@ def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, 
     assert check["xla_max_abs_diff"] <= 1e-4
     assert check["zoo_imported"] is False
     # Meaningful tensor names, not keras_tensor_N.
-    input_name = "image" if plan.info.is_image else "features"
-    assert check["input_names"] == [input_name]
+    input_name = {"image": plan.info.is_image, "text": spec.task == "language_model"}
+    assert check["input_names"] == [next((k for k, v in input_name.items() if v), "features")]
     assert check["output_names"] == [spec.output_name]
 
 
@@ -117,9 +131,15 @@ def test_one_search_trial_over_the_declared_space(name, tmp_path):
     chosen = set(spec.search_space(space) or {}) if spec.search_space else set()
     # Small test instances, except where the search chooses the argument itself.
     overrides = {k: v for k, v in spec.test_args.items() if k not in chosen}
-    result = tuning.search(name, tuner="random", max_trials=1, epochs=1, batch_size=64,
+    dataset = None
+    if spec.task == "language_model":
+        # The space picks full-size networks: search them on a few kB of text.
+        dataset = tmp_path / "corpus.txt"
+        dataset.write_text((TINY_SHAKESPEARE_DIR / "input.txt").read_text()[:20_000])
+    result = tuning.search(name, dataset, tuner="random", max_trials=1, epochs=1, batch_size=64,
                            overrides=overrides, directory=tmp_path, verbose=0)
     assert [row["status"] for row in result.rows] == ["COMPLETED"]
     assert np.isfinite(result.best_score)
     assert set(chosen) <= set(result.best_builder_args)
-    assert all(result.best_builder_args[k] == result.best_hyperparameters[k] for k in chosen)
+    assert all(result.best_builder_args[k] == result.best_hyperparameters[k]
+               for k in chosen if k in result.best_hyperparameters)

@@ -153,14 +153,16 @@ def test_probe_gives_up_on_a_hanging_lookup(monkeypatch):
 
 def test_tiny_shakespeare_prepares_offline_from_manual_dir(tmp_path, shakespeare_dir):
     start = time.monotonic()
-    ds = pipelines.load("tiny_shakespeare", "train", batch_size=None,
-                        data_dir=tmp_path, manual_dir=shakespeare_dir)
-    (example,) = list(ds)
+    ds = pipelines.load("tiny_shakespeare", "train", batch_size=None, shuffle=False,
+                        seq_len=14, data_dir=tmp_path, manual_dir=shakespeare_dir)
+    x, y = next(iter(ds))
     assert time.monotonic() - start < 60
-    text = example["text"].numpy().decode()
-    assert text.startswith("First Citizen:")
     info = pipelines.get_info("tiny_shakespeare", data_dir=tmp_path)
-    assert info.task == "unsupervised" and info.source == "tfds"
+    assert info.task == "language_model" and info.source == "text"
+    assert info.num_classes == 66  # 65 characters + [UNK]
+    tokens = np.array(info.class_names)
+    assert "".join(tokens[x.numpy()]) == "First Citizen:"
+    assert "".join(tokens[y.numpy()]) == "irst Citizen:\n"
 
 
 def test_tfds_image_dataset_through_mock_data(monkeypatch):

@@ -1,9 +1,13 @@
 """Check a SavedModel export in a process that imports only TensorFlow.
 
-Run as a script (never imported): python _verify_export.py EXPORT_DIR CHECK.npz
-CHECK.npz holds `inputs`, `expected` and optionally `labels`. Prints one JSON
-line: max abs difference plain and under XLA, accuracy when labels are given,
-and whether any zoo module was imported (it must not be).
+Run as a script (never imported):
+    python _verify_export.py EXPORT_DIR CHECK.npz PLAN.json
+PLAN.json lists the signatures to check (name, tensor names, whether XLA
+must compile it, the index of its `inputs<i>`/`expected<i>` arrays in
+CHECK.npz; `labels` optionally). Prints one JSON line: the largest abs
+difference over all signatures, plain and under XLA, per-signature figures,
+accuracy of `serving_default` when labels are given, and whether any zoo
+module was imported (it must not be).
 """
 
 import json
@@ -13,35 +17,49 @@ import numpy as np
 import tensorflow as tf
 
 
-def main(export_dir: str, check_path: str, input_name: str, output_name: str) -> None:
+def main(export_dir: str, check_path: str, plan_path: str) -> None:
     data = np.load(check_path)
-    inputs = tf.constant(data["inputs"])
+    plan = json.loads(open(plan_path).read())
     loaded = tf.saved_model.load(export_dir)
-    serve = loaded.signatures["serving_default"]
-    outputs = serve(**{input_name: inputs})[output_name].numpy()
-    result = {
-        "max_abs_diff": float(np.max(np.abs(outputs - data["expected"]))),
-        "input_names": sorted(serve.structured_input_signature[1]),
-        "output_names": sorted(serve.structured_outputs),
-    }
-    try:
-        xla = tf.function(lambda x: serve(**{input_name: x})[output_name], jit_compile=True)
-        xla_outputs = xla(inputs).numpy()
-        result["xla_max_abs_diff"] = float(np.max(np.abs(xla_outputs - data["expected"])))
-        result["xla_error"] = None
-    except Exception as exc:  # reported, judged by the caller
-        result["xla_max_abs_diff"] = None
-        result["xla_error"] = f"{type(exc).__name__}: {str(exc)[:2000]}"
-    if "labels" in data:
-        labels = data["labels"]
-        if outputs.ndim == 2 and outputs.shape[1] > 1:
-            predicted = outputs.argmax(axis=1)
-        else:
-            predicted = (outputs.reshape(len(outputs), -1)[:, 0] > 0.5).astype(labels.dtype)
-        result["accuracy"] = float(np.mean(predicted == labels.reshape(len(labels), -1)[:, 0]))
+    result = {"max_abs_diff": 0.0, "xla_max_abs_diff": None, "xla_error": None, "signatures": {}}
+    for entry in plan:
+        i, name = entry["index"], entry["signature"]
+        serve = loaded.signatures[name]
+        inputs = tf.constant(data[f"inputs{i}"])
+        expected = data[f"expected{i}"]
+        outputs = serve(**{entry["input_name"]: inputs})[entry["output_name"]].numpy()
+        diff = float(np.max(np.abs(outputs - expected)))
+        figures = {"max_abs_diff": diff}
+        result["max_abs_diff"] = max(result["max_abs_diff"], diff)
+        if name == "serving_default":
+            result["input_names"] = sorted(serve.structured_input_signature[1])
+            result["output_names"] = sorted(serve.structured_outputs)
+            if "labels" in data:
+                result["accuracy"] = _accuracy(outputs, data["labels"])
+        if entry["xla"]:
+            try:
+                xla = tf.function(
+                    lambda x, serve=serve, entry=entry: serve(**{entry["input_name"]: x})[
+                        entry["output_name"]],
+                    jit_compile=True,
+                )
+                xla_diff = float(np.max(np.abs(xla(inputs).numpy() - expected)))
+                figures["xla_max_abs_diff"] = xla_diff
+                result["xla_max_abs_diff"] = max(result["xla_max_abs_diff"] or 0.0, xla_diff)
+            except Exception as exc:  # reported, judged by the caller
+                result["xla_error"] = f"{name}: {type(exc).__name__}: {str(exc)[:2000]}"
+        result["signatures"][name] = figures
     result["zoo_imported"] = any(m == "zoo" or m.startswith("zoo.") for m in sys.modules)
     print("VERIFY_RESULT " + json.dumps(result))
 
 
+def _accuracy(outputs, labels) -> float:
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        predicted = outputs.argmax(axis=1)
+    else:
+        predicted = (outputs.reshape(len(outputs), -1)[:, 0] > 0.5).astype(labels.dtype)
+    return float(np.mean(predicted == labels.reshape(len(labels), -1)[:, 0]))
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:4])

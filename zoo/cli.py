@@ -152,19 +152,13 @@ def cmd_tune(args) -> int:
 
 def cmd_export(args) -> int:
     from zoo.exporter import export_trained
-    from zoo.registry import get_spec
-    from zoo.training import load_model, plan_data
+    from zoo.training import load_model, plan_from_run
 
     run_dir = Path(args.run_dir)
-    run_file = run_dir / "run.json"
-    if not run_file.exists():
-        raise SystemExit(f"zoo: error: {run_dir} is not a run folder (no run.json); "
-                         "train one with `zoo train`.")
-    settings = json.loads(run_file.read_text())["settings"]
-    spec = get_spec(settings["model"])
-    builder_args = {k: tuple(v) if isinstance(v, list) else v for k, v in settings["builder_args"].items()}
-    data_options = {k: tuple(v) if isinstance(v, list) else v for k, v in settings["data_options"].items()}
-    plan = plan_data(spec, settings["dataset"], builder_args, data_options)
+    try:
+        spec, plan = plan_from_run(run_dir)
+    except FileNotFoundError as e:
+        raise SystemExit(f"zoo: error: {e}") from None
     model_path = run_dir / ("best.keras" if args.checkpoint == "best" else "model.keras")
     if not model_path.exists():
         raise SystemExit(f"zoo: error: {model_path} does not exist (has the run finished an epoch?).")
@@ -174,6 +168,18 @@ def cmd_export(args) -> int:
     check = result.manifest["verification"]
     print(f"Exported {result.path} (max abs diff {check['max_abs_diff']:.2g}, "
           f"XLA {check['xla_max_abs_diff']:.2g})")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from zoo.generate import generate
+
+    try:
+        text = generate(args.source, args.prompt, args.length, args.temperature, args.top_k,
+                        args.seed)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"zoo: error: {e}") from None
+    print(text)
     return 0
 
 
@@ -274,6 +280,15 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help=".npy file or image (PNG/JPEG)")
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("generate", help="sample text from a language model (run folder or export)")
+    p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")
+    p.add_argument("--prompt", default="")
+    p.add_argument("--length", type=int, default=300, help="tokens to generate")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("quickstart", help="offline demo: search, train, export, reload LeNet-5")
     p.add_argument("--base-dir", default="saved_models")

@@ -44,6 +44,22 @@ class ExportResult:
     manifest: dict
 
 
+@dataclasses.dataclass
+class Endpoint:
+    """An extra serving signature: `model` maps `input_name` to `output_name`.
+
+    `sample` are inputs to verify it with; `xla` says whether its function
+    must also compile with XLA (string inputs cannot).
+    """
+
+    model: Any
+    input_name: str
+    output_name: str
+    dtype: str
+    sample: Any
+    xla: bool = True
+
+
 def _versions(model_dir: Path) -> list[int]:
     if not model_dir.is_dir():
         return []
@@ -94,6 +110,8 @@ def export(
     labels=None,
     static_batch: int | None = None,
     verify: bool = True,
+    serving=None,
+    endpoints: Mapping[str, Endpoint] | None = None,
 ) -> ExportResult:
     """Export `model` (with its preprocessing) as a versioned SavedModel.
 
@@ -114,7 +132,13 @@ def export(
         labels: Labels of `sample`; the fresh-process check then reports accuracy.
         static_batch: Fix the batch dimension (TPUs need static shapes).
         verify: Reload in a fresh Python process importing only TensorFlow and
-            require outputs within 1e-5 of the live model, and an XLA compile.
+            require outputs within 1e-5 of the live model, and an XLA compile
+            (of every signature with numeric inputs).
+        serving: A ready serving model (raw input -> output) used instead of
+            composing `preprocessor` and `model` (e.g. text in, next-token
+            probabilities out).
+        endpoints: Extra signatures by name, exported and verified beside
+            `serving_default`.
 
     Returns:
         An `ExportResult` with the version folder, its number and the manifest.
@@ -138,43 +162,37 @@ def export(
                 f"overwritten. The next free version is {next_version(base_dir, name)}."
             )
     model_dir.mkdir(parents=True, exist_ok=True)
-    serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
-    raw_shape = tuple(serving.input_shape[1:])
-    if sample is None:
-        sample = _random_raw(raw_shape, raw_dtype, static_batch or 8)
-    sample = np.asarray(sample).astype(raw_dtype)
-    if sample.shape[1:] != raw_shape:
-        raise ValueError(
-            f"`sample` must have shape (batch, {', '.join(map(str, raw_shape))}). "
-            f"Received: shape {sample.shape}"
-        )
-    if static_batch is not None:
-        if len(sample) < static_batch:
-            raise ValueError(
-                f"`sample` needs at least static_batch={static_batch} examples. "
-                f"Received: {len(sample)}"
-            )
-        sample = sample[:static_batch]
-        labels = None if labels is None else np.asarray(labels)[:static_batch]
-    expected = keras.ops.convert_to_numpy(serving(sample, training=False))
+    if serving is None:
+        serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
+    else:
+        raw_dtype = str(serving.inputs[0].dtype)
+    if labels is not None and static_batch is not None:
+        labels = np.asarray(labels)[:static_batch]
+    signatures = {
+        "serving_default": Endpoint(serving, input_name, output_name, raw_dtype, sample,
+                                    xla=raw_dtype != "string"),
+        **dict(endpoints or {}),
+    }
+    checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
 
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{uuid.uuid4().hex[:8]}-", dir=model_dir))
     tmp.chmod(0o755)  # mkdtemp makes it private; servers often run as another user
     try:
         archive = keras.export.ExportArchive()
-        archive.track(serving)
-        spec = tf.TensorSpec((static_batch, *raw_shape), raw_dtype, name=input_name)
-
-        def serve(inputs):
-            return {output_name: serving(inputs, training=False)}
-
-        archive.add_endpoint("serving_default", serve, input_signature=[spec])
+        for sig, endpoint in signatures.items():
+            archive.track(endpoint.model)
+            shape = (static_batch, *endpoint.model.input_shape[1:])
+            archive.add_endpoint(
+                sig, _serve_function(endpoint),
+                input_signature=[tf.TensorSpec(shape, endpoint.dtype, name=endpoint.input_name)],
+            )
         archive.write_out(str(tmp), verbose=False)
         serving.save(tmp / "model.keras")
 
         check = {"max_abs_diff": None, "xla_max_abs_diff": None}
         if verify:
-            check = verify_export(tmp, sample, expected, input_name, output_name, labels)
+            check = verify_export(tmp, checks, labels)
+        raw_shape = tuple(serving.input_shape[1:])
         manifest = {
             "name": name,
             "version": None,
@@ -186,6 +204,15 @@ def export(
                     "shape": [static_batch, *serving.output_shape[1:]],
                     "dtype": str(serving.output.dtype),
                 }
+            },
+            "signatures": {
+                sig: {
+                    "inputs": {e.input_name: {"shape": [static_batch, *e.model.input_shape[1:]],
+                                              "dtype": e.dtype}},
+                    "outputs": {e.output_name: {"shape": [static_batch, *e.model.output_shape[1:]]}},
+                    "xla": e.xla,
+                }
+                for sig, e in signatures.items()
             },
             "preprocessing": [layer.name for layer in preprocessor.layers] if preprocessor else [],
             "class_names": list(class_names) if class_names is not None else None,
@@ -217,18 +244,65 @@ def export(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def verify_export(export_dir, sample, expected, input_name, output_name, labels=None) -> dict:
-    """Reload `export_dir` in a fresh process (TensorFlow only) and compare."""
+def _serve_function(endpoint: Endpoint):
+    def serve(inputs):
+        return {endpoint.output_name: endpoint.model(inputs, training=False)}
+
+    return serve
+
+
+def _check_inputs(endpoint: Endpoint, static_batch: int | None) -> dict:
+    """Verification inputs of one signature and the live model's outputs on them."""
+    import keras
+
+    shape = tuple(endpoint.model.input_shape[1:])
+    sample = endpoint.sample
+    if sample is None:
+        sample = _random_raw(shape, endpoint.dtype, static_batch or 8)
+    sample = np.asarray(sample)
+    if endpoint.dtype != "string":
+        sample = sample.astype(endpoint.dtype)
+    if any(d is not None and d != s for d, s in zip(shape, sample.shape[1:])) or (
+        sample.ndim != len(shape) + 1
+    ):
+        raise ValueError(
+            f"`sample` must have shape (batch, {', '.join(map(str, shape))}). "
+            f"Received: shape {sample.shape}"
+        )
+    if static_batch is not None:
+        if len(sample) < static_batch:
+            raise ValueError(
+                f"`sample` needs at least static_batch={static_batch} examples. "
+                f"Received: {len(sample)}"
+            )
+        sample = sample[:static_batch]
+    expected = keras.ops.convert_to_numpy(endpoint.model(sample, training=False))
+    return {"input_name": endpoint.input_name, "output_name": endpoint.output_name,
+            "inputs": sample, "expected": expected, "xla": endpoint.xla}
+
+
+def verify_export(export_dir, checks: Mapping[str, dict], labels=None) -> dict:
+    """Reload `export_dir` in a fresh process (TensorFlow only) and compare.
+
+    `checks` maps each signature to its inputs, the live model's outputs on
+    them, tensor names and whether it must compile with XLA.
+    """
     script = Path(__file__).with_name("_verify_export.py")
     with tempfile.TemporaryDirectory() as work:
         check_path = Path(work) / "check.npz"
-        arrays = {"inputs": sample, "expected": expected}
+        arrays, plan = {}, []
+        for i, (sig, c) in enumerate(checks.items()):
+            arrays[f"inputs{i}"], arrays[f"expected{i}"] = c["inputs"], c["expected"]
+            plan.append({"signature": sig, "input_name": c["input_name"],
+                         "output_name": c["output_name"], "xla": c["xla"], "index": i})
         if labels is not None:
             arrays["labels"] = np.asarray(labels)
         np.savez(check_path, **arrays)
+        (Path(work) / "plan.json").write_text(json.dumps(plan))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
         proc = subprocess.run(
-            [sys.executable, str(script), str(export_dir), str(check_path), input_name, output_name],
+            [sys.executable, str(script), str(export_dir), str(check_path),
+             str(Path(work) / "plan.json")],
             capture_output=True, text=True, cwd=work, env=env, timeout=600,
         )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("VERIFY_RESULT ")]
@@ -246,7 +320,7 @@ def verify_export(export_dir, sample, expected, input_name, output_name, labels=
         )
     if result["xla_error"] is not None:
         raise ExportError(f"The serving function does not compile with XLA: {result['xla_error']}")
-    if result["xla_max_abs_diff"] > XLA_TOLERANCE:
+    if result["xla_max_abs_diff"] is not None and result["xla_max_abs_diff"] > XLA_TOLERANCE:
         raise ExportError(
             f"The XLA-compiled export differs from the live model: max abs difference "
             f"{result['xla_max_abs_diff']:.3g} > {XLA_TOLERANCE}."
@@ -256,6 +330,7 @@ def verify_export(export_dir, sample, expected, input_name, output_name, labels=
 
 def _random_raw(shape, dtype, batch) -> np.ndarray:
     rng = np.random.default_rng(0)
+    shape = tuple(8 if d is None else d for d in shape)
     if np.dtype(dtype).kind in "ui":
         return rng.integers(0, 256 if dtype == "uint8" else 100, size=(batch, *shape)).astype(dtype)
     return rng.normal(size=(batch, *shape)).astype(dtype)
@@ -275,6 +350,9 @@ def export_trained(
     import pipelines
 
     info = plan.info
+    if info.task == "language_model":
+        arguments = _language_model_export(model, spec, plan, metrics, hyperparameters)
+        return export(model, name or spec.name, **{**arguments, **kwargs})
     sample = labels = None
     if info.source == "builtin":
         x, y = pipelines.load_arrays(
@@ -283,17 +361,7 @@ def export_trained(
         sample = x
         if "classification" in spec.task:
             labels = y
-    metadata = {
-        "model": spec.name,
-        "family": spec.family,
-        "task": spec.task,
-        "reference": spec.reference,
-        "builder_args": plan.builder_args,
-        "training_data": {"dataset": plan.dataset, "options": plan.data_options},
-        "metrics": metrics or {},
-    }
-    if hyperparameters:
-        metadata["hyperparameters"] = hyperparameters
+    metadata = _metadata(spec, plan, metrics, hyperparameters)
     defaults = dict(
         preprocessor=plan.preprocessor(),
         raw_shape=tuple(info.feature_shape),
@@ -307,3 +375,70 @@ def export_trained(
     )
     defaults.update(kwargs)
     return export(model, name or spec.name, **defaults)
+
+
+def _metadata(spec, plan, metrics=None, hyperparameters=None) -> dict:
+    """Manifest entries saying what was trained, on what, how well."""
+    metadata = {
+        "model": spec.name,
+        "family": spec.family,
+        "task": spec.task,
+        "reference": spec.reference,
+        "builder_args": plan.builder_args,
+        "training_data": {"dataset": plan.dataset, "options": plan.data_options},
+        "metrics": metrics or {},
+    }
+    if hyperparameters:
+        metadata["hyperparameters"] = hyperparameters
+    return metadata
+
+
+def text_serving_model(model, vocabulary, level, input_name="text", output_name="probabilities"):
+    """Text (B,) -> the language model's next-token probabilities after each text (B, V).
+
+    Tokenization and the vocabulary are inside the graph; texts of different
+    lengths are right-padded, and the output is read at each text's last
+    token, which padding cannot change in a causal model.
+    """
+    import keras
+
+    from pipelines.layers import TextToIds
+    from zoo.layers import LastStep
+
+    text = keras.Input(shape=(), dtype="string", name=input_name)
+    ids, lengths = TextToIds(vocabulary, level, name="tokenize")(text)
+    probabilities = LastStep(name=output_name)(model(ids), lengths)
+    return keras.Model(text, probabilities, name=f"{model.name}_serving")
+
+
+def token_ids_model(model, output_name="probabilities"):
+    """Token ids (B, T) -> next-token probabilities after the last one (B, V); XLA-compilable."""
+    import keras
+
+    from zoo.layers import LastStep
+
+    ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    return keras.Model(ids, LastStep(name=output_name)(model(ids)), name=f"{model.name}_next_token")
+
+
+def _language_model_export(model, spec, plan, metrics=None, hyperparameters=None,
+                           batch: int = 8) -> dict:
+    """`export` arguments of a language model: text in (`serving_default`,
+    string ops, no XLA) and token ids in (`token_ids`, XLA-compiled)."""
+    tokens = np.array(plan.info.class_names)
+    level = plan.data_options.get("level", "char")
+    split = plan.test_split or plan.validation_split
+    ids = next(iter(plan.load(split, batch, shuffle=False)))[0].numpy()
+    # Texts of different lengths, so the padding path is verified too.
+    pieces = [tokens[row[: max(1, len(row) - 3 * i)]] for i, row in enumerate(ids)]
+    texts = np.array(["".join(p) if level == "char" else " ".join(p) for p in pieces])
+    return dict(
+        serving=text_serving_model(model, tokens, level, "text", spec.output_name),
+        input_name="text",
+        output_name=spec.output_name,
+        sample=texts,
+        endpoints={"token_ids": Endpoint(token_ids_model(model, spec.output_name), "token_ids",
+                                         spec.output_name, "int32", ids)},
+        class_names=[str(t) for t in tokens],
+        metadata={**_metadata(spec, plan, metrics, hyperparameters), "level": level},
+    )

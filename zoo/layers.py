@@ -27,3 +27,23 @@ class HeavisideStep(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LastStep(keras.layers.Layer):
+    """(B, T, ...) -> (B, ...): the last step, or step `lengths - 1` of each row.
+
+    With right-padded sequences and a causal model, the output at the last
+    real token is the prediction for the next one; padding after it cannot
+    have changed it.
+    """
+
+    def call(self, sequences, lengths=None):
+        if lengths is None:
+            return sequences[:, -1]
+        index = ops.maximum(ops.cast(lengths, "int32"), 1) - 1  # an empty text reads step 0
+        index = ops.reshape(index, (-1, 1, *([1] * (len(sequences.shape) - 2))))
+        return ops.squeeze(ops.take_along_axis(sequences, index, axis=1), axis=1)
+
+    def compute_output_shape(self, sequences_shape, lengths_shape=None):
+        return (sequences_shape[0], *sequences_shape[2:])

@@ -91,8 +91,16 @@ def plan_data(
     options.update(data_options or {})
     image_size = options.pop("image_size", None)
     channels = options.pop("channels", None)
-    info_opts = {k: v for k, v in options.items() if k not in _LOAD_ONLY}
+    # Text corpora build their vocabulary here, so they need the source folders too.
+    info_opts = {k: v for k, v in options.items()
+                 if k not in _LOAD_ONLY or k in ("manual_dir", "offline")}
     info = pipelines.get_info(dataset, **info_opts)
+    is_lm, takes_text = info.task == "language_model", spec.task == "language_model"
+    if is_lm != takes_text:
+        raise ValueError(
+            f"Model {spec.name!r} is {'a' if takes_text else 'not a'} language model; "
+            f"dataset {dataset!r} is {'a' if is_lm else 'not a'} text corpus."
+        )
     if info.task == "unsupervised":
         raise ValueError(
             f"Dataset {dataset!r} has no (features, targets) pairs; model {spec.name!r} "
@@ -111,6 +119,15 @@ def plan_data(
             args["input_shape"] = data_shape
     if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
         args["classes"] = info.num_classes
+    if is_lm and "vocab_size" in spec.defaults:
+        if "vocab_size" in overrides and overrides["vocab_size"] != info.num_classes:
+            raise ValueError(
+                f"Vocabulary mismatch: {spec.name} was given vocab_size="
+                f"{overrides['vocab_size']}, but the vocabulary of {dataset!r} has "
+                f"{info.num_classes} tokens ([UNK] included). Leave vocab_size unset, or "
+                f"set max_tokens={overrides['vocab_size']} in the data options."
+            )
+        args["vocab_size"] = info.num_classes
     if info.is_image:
         shape = tuple(args["input_shape"])
         if len(shape) == 3:
@@ -255,6 +272,11 @@ def train(
             return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_file, {"settings": settings, "status": "running"})
+    if plan.info.task == "language_model":
+        # The vocabulary travels with the model (`zoo generate`, exports).
+        from pipelines.text import write_vocabulary
+
+        write_vocabulary(plan.info.class_names, run_dir / VOCABULARY_FILE)
 
     backup_dir = run_dir / "backup"
     resumed_from = _backup_epoch(backup_dir)
@@ -307,6 +329,7 @@ def train(
 
 
 LR_SCHEDULES = ("constant", "cosine")
+VOCABULARY_FILE = "vocabulary.json"
 
 
 def _steps_per_epoch(ds) -> int:
@@ -314,6 +337,31 @@ def _steps_per_epoch(ds) -> int:
     if steps < 0:  # unknown or infinite: count one pass
         steps = sum(1 for _ in ds)
     return max(steps, 1)
+
+
+def plan_from_run(run_dir: str | os.PathLike) -> tuple[ModelSpec, DataPlan]:
+    """The spec and data plan a `zoo train` run folder was trained with.
+
+    A language model's plan uses the vocabulary saved in the run folder, so
+    a changed corpus cannot silently change token ids.
+    """
+    run_dir = Path(run_dir)
+    run_file = run_dir / "run.json"
+    if not run_file.exists():
+        raise FileNotFoundError(
+            f"{run_dir} is not a run folder (no run.json); train one with `zoo train`."
+        )
+    settings = json.loads(run_file.read_text())["settings"]
+    spec = get_spec(settings["model"])
+
+    def tuples(d):
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+    data_options = tuples(settings["data_options"])
+    if (run_dir / VOCABULARY_FILE).exists():
+        data_options["vocabulary"] = str(run_dir / VOCABULARY_FILE)
+    plan = plan_data(spec, settings["dataset"], tuples(settings["builder_args"]), data_options)
+    return spec, plan
 
 
 def load_model(path: str | os.PathLike, compile: bool = True):

@@ -1,0 +1,283 @@
+"""Language-modelling pipelines: text corpora -> token ids -> BPTT windows.
+
+A corpus is a TFDS dataset with a text feature and no labels
+(`tiny_shakespeare`, `lm1b`, ...) or local plain text: a folder holding
+`*train*.txt`, `*valid*.txt` and `*test*.txt` (the Penn Treebank files
+`ptb.train.txt`, `ptb.valid.txt`, `ptb.test.txt` as commonly distributed), or
+one `.txt` file, split by position into 90/5/5% train/validation/test.
+
+Tokens are characters (`level="char"`) or whitespace-separated words
+(`level="word"`, with `<eos>` appended at every line end, the PTB
+convention). The vocabulary comes from the training split only (most
+frequent first, `max_tokens` at most, unknown tokens map to id 0, `[UNK]`)
+and is applied with a Keras `StringLookup` inside tf.data. Windows are
+`seq_len` tokens with the next token as target at every position:
+`x = ids[i:i+T]`, `y = ids[i+1:i+T+1]`, consecutive windows `T` apart.
+With `stateful=True` the stream is cut into `batch_size` contiguous rows and
+batch `k` holds columns `[kT, (k+1)T)` of every row, so row `b` of batch
+`k+1` continues row `b` of batch `k` (Zaremba et al. 2014); a stateful
+RNN then carries its state across batches.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pipelines.info import DatasetInfo, OptionError
+
+LEVELS = ("char", "word")
+OOV_TOKEN = "[UNK]"
+EOS_TOKEN = "<eos>"
+# Options of language-modelling corpora and their defaults.
+TEXT_OPTIONS = {"level": "char", "seq_len": 100, "max_tokens": None, "stateful": False,
+                "vocabulary": None}
+# Split fractions of a single local text file.
+FILE_SPLITS = {"train": (0.0, 0.9), "validation": (0.9, 0.95), "test": (0.95, 1.0)}
+
+
+def is_local_corpus(name: str) -> bool:
+    """A local text file or a folder of `*train*.txt`/`*valid*.txt`/`*test*.txt`."""
+    path = Path(os.path.expanduser(str(name)))
+    return path.suffix == ".txt" or path.is_dir() or os.sep in str(name)
+
+
+def is_text_corpus(name: str, data_dir=None) -> bool:
+    """Local text, or a TFDS dataset whose only feature is text (no labels)."""
+    if is_local_corpus(name):
+        return True
+    from pipelines.builtin import BUILTINS
+
+    if name in BUILTINS:
+        return False
+    from pipelines import tfds_source
+
+    info = tfds_source.builder(name, data_dir).info
+    return not info.supervised_keys and _text_feature(info.features) is not None
+
+
+def _text_feature(features) -> str | None:
+    import tensorflow_datasets as tfds
+
+    names = [k for k, f in features.items() if isinstance(f, tfds.features.Text)]
+    return names[0] if len(names) == 1 else None
+
+
+def check_options(options: dict) -> dict:
+    """Text options merged over `TEXT_OPTIONS`, each checked."""
+    unknown = sorted(set(options) - set(TEXT_OPTIONS))
+    if unknown:
+        raise OptionError(
+            f"Text corpora got unknown option(s) {', '.join(unknown)}. "
+            f"Accepted options: {', '.join(TEXT_OPTIONS)}."
+        )
+    opts = {**TEXT_OPTIONS, **options}
+    if opts["level"] not in LEVELS:
+        raise ValueError(
+            f"`level` must be one of {', '.join(map(repr, LEVELS))}. Received: level={opts['level']!r}"
+        )
+    for key in ("seq_len", "max_tokens"):
+        value = opts[key]
+        if value is None and key == "max_tokens":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < (3 if key == "max_tokens" else 1):
+            raise ValueError(f"`{key}` must be a positive integer. Received: {key}={value!r}")
+    return opts
+
+
+def _local_files(path: Path) -> dict[str, Path]:
+    if path.is_file():
+        return {split: path for split in FILE_SPLITS}
+    if not path.is_dir():
+        raise FileNotFoundError(f"Text corpus {str(path)!r} does not exist.")
+    files = {}
+    for split, key in (("train", "train"), ("validation", "valid"), ("test", "test")):
+        found = sorted(path.glob(f"*{key}*.txt"))
+        if found:
+            files[split] = found[0]
+    if "train" not in files:
+        raise FileNotFoundError(
+            f"Text corpus folder {str(path)!r} has no *train*.txt file "
+            f"(expected e.g. ptb.train.txt, ptb.valid.txt, ptb.test.txt)."
+        )
+    return files
+
+
+def documents(name: str, split: str, data_dir=None, manual_dir=None, offline=None):
+    """A `tf.data.Dataset` of strings (the split's documents, in order)."""
+    import tensorflow as tf
+
+    base = split.split("[")[0]
+    if is_local_corpus(name):
+        path = Path(os.path.expanduser(str(name)))
+        files = _local_files(path)
+        if base not in files:
+            raise ValueError(
+                f"Text corpus {name!r} has no split {split!r}. Available: {', '.join(files)}."
+            )
+        text = files[base].read_text(encoding="utf-8")
+        if path.is_file():
+            start, stop = FILE_SPLITS[base]
+            text = text[int(start * len(text)):int(stop * len(text))]
+        return tf.data.Dataset.from_tensors(tf.constant(text))
+
+    from pipelines import tfds_source
+
+    b = tfds_source.ensure_prepared(name, data_dir, manual_dir, offline)
+    if b.info.splits and base not in b.info.splits:
+        raise ValueError(
+            f"Dataset {name!r} has no split {split!r}. Available: {', '.join(b.info.splits)}."
+        )
+    key = _text_feature(b.info.features)
+    return b.as_dataset(split=split, shuffle_files=False).map(lambda ex: ex[key])
+
+
+def tokenize(texts, level: str):
+    """Strings of any shape -> ragged string tokens along a new last axis.
+
+    "char": Unicode characters. "word": whitespace-separated words with
+    `<eos>` where a line ends, so "a b\\nc" gives a, b, <eos>, c.
+    """
+    import tensorflow as tf
+
+    if level == "char":
+        return tf.strings.unicode_split(texts, "UTF-8")
+    return tf.strings.split(tf.strings.regex_replace(texts, "\n", f" {EOS_TOKEN} "))
+
+
+def _token_stream(name, split, level, data_dir, manual_dir, offline):
+    """A flat `tf.data.Dataset` of string tokens of one split."""
+    docs = documents(name, split, data_dir, manual_dir, offline)
+    return docs.map(lambda text: tokenize(text, level)).unbatch()
+
+
+@functools.lru_cache(maxsize=16)
+def _vocabulary(name, level, max_tokens, data_dir, manual_dir, offline) -> tuple[str, ...]:
+    import keras
+
+    # max_tokens counts the [UNK] entry, as in Keras.
+    lookup = keras.layers.StringLookup(max_tokens=max_tokens, oov_token=OOV_TOKEN)
+    stream = _token_stream(name, "train", level, data_dir, manual_dir, offline)
+    lookup.adapt(stream.batch(1 << 16))
+    return tuple(lookup.get_vocabulary())
+
+
+def vocabulary(name: str, level: str = "char", max_tokens: int | None = None, data_dir=None,
+               manual_dir=None, offline=None, vocabulary=None) -> tuple[str, ...]:
+    """The corpus vocabulary, `[UNK]` first, built from the training split only.
+
+    `vocabulary` (a list of tokens, or the JSON file written next to a
+    trained model) is used as given instead.
+    """
+    if vocabulary is not None:
+        return read_vocabulary(vocabulary)
+    return _vocabulary(str(name), level, max_tokens,
+                       None if data_dir is None else str(data_dir),
+                       None if manual_dir is None else str(manual_dir), offline)
+
+
+def read_vocabulary(vocabulary) -> tuple[str, ...]:
+    """A vocabulary from a token list or a JSON file of one (`write_vocabulary`), `[UNK]` first."""
+    import json
+
+    if isinstance(vocabulary, (str, os.PathLike)):
+        tokens = json.loads(Path(vocabulary).read_text(encoding="utf-8"))
+    else:
+        tokens = [str(t) for t in vocabulary]
+    if not tokens or tokens[0] != OOV_TOKEN:
+        raise ValueError(
+            f"A vocabulary must start with the out-of-vocabulary token {OOV_TOKEN!r}. "
+            f"Received first token: {tokens[0] if tokens else None!r}"
+        )
+    repeated = sorted({t for t in tokens if tokens.count(t) > 1}) if len(set(tokens)) != len(tokens) else []
+    if repeated:
+        raise ValueError(f"A vocabulary must not repeat tokens. Repeated: {repeated[:10]}")
+    return tuple(tokens)
+
+
+def write_vocabulary(tokens, path) -> None:
+    """A JSON list of the tokens (characters may be newlines or spaces)."""
+    import json
+
+    Path(path).write_text(json.dumps([str(t) for t in tokens], ensure_ascii=False),
+                          encoding="utf-8")
+
+
+def lookup_layer(tokens, invert: bool = False):
+    """A `StringLookup` of a fixed vocabulary (`[UNK]` = id 0)."""
+    import keras
+
+    return keras.layers.StringLookup(
+        vocabulary=list(tokens[1:]), oov_token=OOV_TOKEN, invert=invert,
+        name="id_lookup" if invert else "token_lookup",
+    )
+
+
+def info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> DatasetInfo:
+    """The `DatasetInfo` of a language-modelling corpus (builds the vocabulary)."""
+    opts = check_options(options)
+    tokens = vocabulary(name, opts["level"], opts["max_tokens"], data_dir, manual_dir, offline,
+                        opts["vocabulary"])
+    seq_len = opts["seq_len"]
+    return DatasetInfo(
+        name=str(name),
+        task="language_model",
+        feature_shape=(seq_len,),
+        feature_dtype="int32",
+        num_classes=len(tokens),
+        class_names=tokens,
+        target_shape=(seq_len,),
+        splits={"train": 0, "validation": 0, "test": 0},
+        source="text",
+        description=f"{opts['level']}-level language modelling windows of {seq_len} tokens",
+    )
+
+
+def load(name: str, split: str, batch_size: int | None = 32, *, shuffle: bool | None = None,
+         seed: int = 0, drop_remainder: bool = False, data_dir=None, manual_dir=None,
+         offline=None, **options):
+    """`(ids, next_ids)` int32 windows of shape (batch, seq_len) for `fit`."""
+    import tensorflow as tf
+
+    opts = check_options(options)
+    level, seq_len = opts["level"], opts["seq_len"]
+    tokens = vocabulary(name, level, opts["max_tokens"], data_dir, manual_dir, offline,
+                        opts["vocabulary"])
+    lookup = lookup_layer(tokens)
+    stream = _token_stream(name, split, level, data_dir, manual_dir, offline)
+    # The whole split as one id vector (N,), assembled from chunks of 2^20 ids.
+    chunks = stream.batch(1 << 20).map(lambda t: tf.cast(lookup(t), tf.int32))
+    ids = tf.concat(list(chunks), axis=0)
+    n = int(ids.shape[0])
+    if opts["stateful"]:
+        if batch_size is None:
+            raise ValueError("stateful=True needs a batch_size: it sets the number of rows.")
+        rows = ids[: (n // batch_size) * batch_size]
+        rows = tf.reshape(rows, (batch_size, -1))  # (B, N / B) contiguous streams
+        steps = (int(rows.shape[1]) - 1) // seq_len
+        if steps < 1:
+            raise ValueError(
+                f"Split {split!r} of {name!r} has {n} tokens: too few for {batch_size} rows of "
+                f"seq_len={seq_len} + 1."
+            )
+        starts = tf.range(steps) * seq_len
+        return tf.data.Dataset.from_tensor_slices(starts).map(
+            lambda s: (rows[:, s:s + seq_len], rows[:, s + 1:s + seq_len + 1])
+        ).prefetch(tf.data.AUTOTUNE)
+    windows = (n - 1) // seq_len
+    if windows < 1:
+        raise ValueError(
+            f"Split {split!r} of {name!r} has {n} tokens: too few for one window of "
+            f"seq_len={seq_len} + 1."
+        )
+    x = tf.reshape(ids[: windows * seq_len], (windows, seq_len))
+    y = tf.reshape(ids[1: windows * seq_len + 1], (windows, seq_len))
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle is None:
+        shuffle = split.startswith("train")
+    if shuffle:
+        ds = ds.shuffle(windows, seed=seed, reshuffle_each_iteration=True)
+    if batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)

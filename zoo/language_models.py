@@ -1,0 +1,196 @@
+"""Recurrent language models: token ids (B, T) -> next-token probabilities (B, T, V).
+
+`rnn_lm` (Elman's simple RNN, trained with truncated backpropagation through
+time), `lstm_lm` (stacked LSTM with dropout between layers, Zaremba et al.
+2014, and optional weight tying, Press & Wolf 2016 / Inan et al. 2016),
+`gru_lm` (Cho et al. 2014) and `char_rnn` (Karpathy's many-to-many
+character model: the next character at every step). Word or character level
+is a property of the data's vocabulary, not of the model.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from zoo._common import check_choice, check_positive_int, check_rate
+from zoo.registry import register_model
+
+CELLS = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TiedEmbedding(keras.layers.Embedding):
+    """An embedding that also projects back onto the vocabulary with its own matrix.
+
+    `layer(ids)` looks tokens up: (B, T) -> (B, T, D). `layer(h, reverse=True)`
+    scores every token: (B, T, D) -> (B, T, V) logits = h @ E^T + b. One
+    matrix E serves input and output, so tying saves V * D parameters and the
+    output gradient reaches the rows of tokens never seen as inputs.
+    """
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self.output_bias = self.add_weight(
+            shape=(self.input_dim,), initializer="zeros", name="output_bias"
+        )
+
+    # keras.layers.Embedding saves the embeddings only; the output bias too.
+    def save_own_variables(self, store):
+        store["0"] = self.embeddings
+        store["1"] = self.output_bias
+
+    def load_own_variables(self, store):
+        self.embeddings.assign(store["0"])
+        self.output_bias.assign(store["1"])
+
+    def call(self, inputs, reverse=False):
+        if reverse:
+            return ops.matmul(inputs, ops.transpose(self.embeddings)) + self.output_bias
+        return super().call(inputs)
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        if reverse:
+            return (*input_shape[:-1], self.input_dim)
+        return super().compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs, reverse=False):
+        if reverse:
+            return keras.KerasTensor((*inputs.shape[:-1], self.input_dim), dtype=self.compute_dtype)
+        return super().compute_output_spec(inputs)
+
+    def compute_mask(self, inputs, mask=None, reverse=False):
+        return None
+
+
+def recurrent_lm(arch, cell, vocab_size, embedding_dim, units, layers, dropout_rate,
+                 tie_weights, name):
+    """Embedding -> dropout -> [RNN -> dropout] x layers -> softmax over the vocabulary."""
+    check_choice("cell", cell, tuple(CELLS))
+    check_positive_int("vocab_size", vocab_size, minimum=2)
+    check_positive_int("embedding_dim", embedding_dim)
+    check_positive_int("units", units)
+    check_positive_int("layers", layers)
+    check_rate("dropout_rate", dropout_rate)
+    if tie_weights and embedding_dim != units:
+        raise ValueError(
+            f"{arch}: tie_weights=True reuses the embedding matrix as the output layer, "
+            f"so embedding_dim must equal the last layer's units. Received: "
+            f"embedding_dim={embedding_dim}, units={units}"
+        )
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    embed_class = TiedEmbedding if tie_weights else keras.layers.Embedding
+    embedding = embed_class(vocab_size, embedding_dim, name=f"{name}_embedding")
+    x = embedding(inputs)  # (B, T, D)
+    x = keras.layers.Dropout(dropout_rate, name=f"{name}_embedding_dropout")(x)
+    for i in range(1, layers + 1):
+        x = CELLS[cell](units, return_sequences=True, name=f"{name}_{cell}{i}")(x)  # (B, T, H)
+        x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout{i}")(x)
+    if tie_weights:
+        logits = embedding(x, reverse=True)  # (B, T, V)
+    else:
+        logits = keras.layers.Dense(vocab_size, name=f"{name}_logits")(x)
+    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
+    return keras.Model(inputs, probabilities, name=name)
+
+
+_ARGS_DOC = """
+
+    Args:
+        vocab_size: Tokens in the vocabulary, out-of-vocabulary id 0 included
+            (set from the data by `zoo train`).
+        embedding_dim: Size of the token embedding.
+        units: Hidden units of each recurrent layer.
+        layers: Stacked recurrent layers.
+        dropout_rate: Dropout on the embedding and after every recurrent
+            layer (between layers, never on the recurrent connections).
+        tie_weights: Use the embedding matrix, transposed, as the output
+            layer (needs embedding_dim == units).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping int token ids (batch, time) to next-token
+        probabilities (batch, time, vocab_size).
+"""
+
+
+def _lm_space(hp) -> dict:
+    units = hp.Choice("units", [128, 256, 512], default=256)
+    return {
+        "units": units,
+        "embedding_dim": units,  # equal sizes, so tying always applies
+        "layers": hp.Int("layers", 1, 3, default=2),
+        "dropout_rate": hp.Choice("dropout_rate", [0.0, 0.2, 0.5], default=0.2),
+    }
+
+
+def _tied_space(hp) -> dict:
+    return {**_lm_space(hp), "tie_weights": hp.Boolean("tie_weights", default=False)}
+
+
+def _char_rnn_space(hp) -> dict:
+    return {**_lm_space(hp), "cell": hp.Choice("cell", list(CELLS), default="lstm")}
+
+
+_LM = dict(
+    family="recurrent_lm",
+    task="language_model",
+    dataset="tiny_shakespeare",
+    dataset_options={"level": "char", "seq_len": 100},
+    test_args={"embedding_dim": 16, "units": 16, "layers": 1},
+)
+_ZAREMBA = "Zaremba, Sutskever & Vinyals 2014, Recurrent Neural Network Regularization, arXiv:1409.2329"
+
+
+def _variant(arch, cell, doc, reference, space):
+    def builder(vocab_size=66, embedding_dim=256, units=256, layers=2, dropout_rate=0.2,
+                tie_weights=False, name=arch):
+        return recurrent_lm(arch, cell, vocab_size, embedding_dim, units, layers, dropout_rate,
+                            tie_weights, name)
+
+    builder.__name__ = builder.__qualname__ = arch
+    builder.__doc__ = doc + _ARGS_DOC
+    return register_model(reference=reference, search_space=space, **_LM)(builder)
+
+
+rnn_lm = _variant(
+    "rnn_lm", "simple",
+    "Vanilla RNN language model (Elman 1990; Mikolov et al. 2010), trained with truncated BPTT.",
+    "Elman 1990, Finding Structure in Time; Mikolov et al. 2010, Recurrent neural network "
+    "based language model, Interspeech",
+    _lm_space,
+)
+lstm_lm = _variant(
+    "lstm_lm", "lstm",
+    "Stacked LSTM language model with dropout between layers and optional weight tying.",
+    f"Hochreiter & Schmidhuber 1997; {_ZAREMBA}; Press & Wolf 2016, Using the Output "
+    "Embedding to Improve Language Models, arXiv:1608.05859",
+    _tied_space,
+)
+gru_lm = _variant(
+    "gru_lm", "gru",
+    "Stacked GRU language model.",
+    "Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder, "
+    "arXiv:1406.1078",
+    _lm_space,
+)
+
+
+@register_model(
+    reference="Karpathy 2015, The Unreasonable Effectiveness of Recurrent Neural Networks; "
+    "Graves 2013, Generating Sequences With Recurrent Neural Networks, arXiv:1308.0850",
+    search_space=_char_rnn_space,
+    **_LM,
+)
+def char_rnn(vocab_size=66, embedding_dim=128, units=256, layers=2, dropout_rate=0.2,
+             tie_weights=False, cell="lstm", name="char_rnn"):
+    """Character-level RNN, many-to-many: the next character at every step.
+
+    The same network as the language models above with the cell as an
+    argument, sized for characters (Karpathy's char-rnn: 2 layers).
+
+    Args:
+        cell: "simple", "lstm" or "gru"; the other arguments as `lstm_lm`.
+    """
+    return recurrent_lm("char_rnn", cell, vocab_size, embedding_dim, units, layers,
+                        dropout_rate, tie_weights, name)
