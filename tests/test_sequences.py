@@ -156,11 +156,15 @@ def test_darnn_attention_is_a_distribution_over_series_and_over_steps():
 def test_darnn_attention_reads_a_reloaded_model(tmp_path):
     from zoo.training import load_model
 
-    model = zoo.build("darnn", input_shape=(4, 3), encoder_units=4, decoder_units=4)
+    model = zoo.build("darnn", input_shape=(4, 3), encoder_units=4, decoder_units=4,
+                      series_bias=True)
     x = np.random.default_rng(1).normal(size=(3, 4, 3)).astype("float32")
+    bias = model.get_layer("darnn_encoder").b_series
+    bias.assign([2.0, -1.0])  # a preference for the first series
     model.save(tmp_path / "darnn.keras")
     reloaded = load_model(tmp_path / "darnn.keras")
     for before, after in zip(darnn_attention(model, x), darnn_attention(reloaded, x)):
         np.testing.assert_allclose(before, after, atol=1e-6)
+    assert (darnn_attention(reloaded, x)[0][..., 0] > 0.5).all()
     with pytest.raises(ValueError, match="must be a DA-RNN built by zoo.darnn.darnn"):
         darnn_attention(zoo.build("rnn_regressor", units=4), x)
