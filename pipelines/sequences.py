@@ -104,8 +104,8 @@ TEMPORAL_ORDER_CLASSES = ("XX", "XY", "YX", "YY")
         "a, b, c, d (distractors), X, Y (relevant), B and E (start and end). Two steps, "
         "one in [10%, 20%) and one in [50%, 60%) of the length T (option `length`, "
         "default 50), hold X or Y; the class is their order: XX, XY, YX or YY (chance "
-        "25%). The information sits far from the end, so a model must carry it across "
-        "about 0.4T steps. Option `examples` (default 4000), split 70/10/20.",
+        "25%). The first relevant symbol must be remembered for about 0.8T steps, "
+        "through the distractors. Option `examples` (default 4000), split 70/10/20.",
         citation="Hochreiter & Schmidhuber 1997, Long short-term memory (experiment 6a)",
     ),
     options={"length": 50, "examples": 4000},
