@@ -1,4 +1,4 @@
 """Imports every architecture family so their builders register."""
 
 from zoo import alexnet, convnet, googlenet, language_models, lenet, linear, mlp, resnet, vgg  # noqa: F401
-from zoo import darnn, rnn_classifier  # noqa: F401  (sequence models)
+from zoo import darnn, rnn_classifier, transformer  # noqa: F401  (sequence models)

@@ -1,0 +1,53 @@
+"""Transformer: positional encoding formula, causality, norm placement, errors."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.transformer import SinusoidalPositionalEncoding
+
+
+def test_positional_encoding_matches_the_formula():
+    length, depth = 7, 6
+    table = np.asarray(SinusoidalPositionalEncoding().encoding(length, depth))
+    for pos in range(length):
+        for i in range(depth // 2):
+            angle = pos / 10000 ** (2 * i / depth)
+            assert table[pos, 2 * i] == pytest.approx(math.sin(angle), abs=1e-6)
+            assert table[pos, 2 * i + 1] == pytest.approx(math.cos(angle), abs=1e-6)
+    # The layer adds the table to its input, for any length.
+    x = np.ones((2, 3, depth), "float32")
+    np.testing.assert_allclose(np.asarray(SinusoidalPositionalEncoding()(x)),
+                               np.broadcast_to(1 + table[None, :3], x.shape), atol=1e-6)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_changing_a_future_token_leaves_earlier_outputs_unchanged(norm_first):
+    keras.utils.set_random_seed(0)
+    model = zoo.build("transformer_lm", vocab_size=20, d_model=16, heads=2, layers=2,
+                      norm_first=norm_first, dropout_rate=0.0)
+    ids = np.random.default_rng(0).integers(0, 20, size=(1, 10)).astype("int32")
+    changed = ids.copy()
+    changed[0, 6] = (ids[0, 6] + 1) % 20
+    a, b = np.asarray(model(ids)), np.asarray(model(changed))
+    np.testing.assert_allclose(a[:, :6], b[:, :6], atol=1e-6)  # positions before 6: same
+    assert np.abs(a[:, 6:] - b[:, 6:]).max() > 1e-4  # from 6 on: the change is seen
+
+
+def test_pre_norm_adds_a_final_norm_and_ties_the_output_by_default():
+    pre = zoo.build("transformer_lm", vocab_size=30, d_model=16, heads=2, layers=1)
+    post = zoo.build("transformer_lm", vocab_size=30, d_model=16, heads=2, layers=1,
+                     norm_first=False, tie_weights=False)
+    assert "transformer_lm_final_norm" in [l.name for l in pre.layers]
+    assert "transformer_lm_final_norm" not in [l.name for l in post.layers]
+    # Untied adds the 16 x 30 output matrix; the final norm adds 2 x 16.
+    assert post.count_params() - pre.count_params() == 16 * 30 - 2 * 16
+
+
+def test_heads_must_divide_the_width():
+    with pytest.raises(ValueError, match=r"^`heads` must divide `d_model`\. "
+                                         r"Received: d_model=30, heads=4$"):
+        zoo.build("transformer_lm", d_model=30, heads=4)

@@ -1,0 +1,153 @@
+"""Transformer (Vaswani et al. 2017, Attention Is All You Need).
+
+`transformer_lm` is the decoder-only language model: token ids (B, T) ->
+next-token probabilities (B, T, V), with a causal mask so position t attends
+to positions <= t only (Radford et al. 2018 use the same stack).
+
+Blocks use `keras.layers.MultiHeadAttention`. `norm_first=True` (default) is
+the pre-norm arrangement, x + f(LayerNorm(x)), which trains stably without
+learning-rate warm-up (Xiong et al. 2020); `norm_first=False` is the paper's
+post-norm LayerNorm(x + f(x)). Positions are the paper's fixed sinusoids,
+added to the embeddings scaled by sqrt(d_model).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from zoo._common import check_positive_int, check_rate
+from zoo.language_models import TiedEmbedding
+from zoo.registry import register_model
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SinusoidalPositionalEncoding(keras.layers.Layer):
+    """Adds PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
+
+    (B, T, d) -> (B, T, d), for any T: the table is computed from the
+    positions, so no maximum length is fixed and nothing is trained.
+    """
+
+    def __init__(self, max_wavelength: float = 10000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.max_wavelength = max_wavelength
+
+    def encoding(self, length, depth):
+        """The (length, depth) table."""
+        positions = ops.cast(ops.arange(length), "float32")[:, None]  # (T, 1)
+        pair = ops.cast(ops.arange(depth) // 2 * 2, "float32")  # 2i for both 2i and 2i+1
+        angles = positions / ops.power(self.max_wavelength, pair / depth)  # (T, d)
+        is_even = ops.equal(ops.arange(depth) % 2, 0)
+        return ops.where(is_even, ops.sin(angles), ops.cos(angles))
+
+    def call(self, inputs):
+        table = self.encoding(ops.shape(inputs)[1], inputs.shape[-1])
+        return inputs + ops.cast(table, inputs.dtype)[None]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_wavelength": self.max_wavelength}
+
+
+def apply_decoder_block(x, d_model, heads, ff_dim, dropout_rate, norm_first, name):
+    """Causal self-attention and a position-wise feed-forward network, each residual."""
+
+    def attention(h):
+        return keras.layers.MultiHeadAttention(
+            heads, d_model // heads, dropout=dropout_rate, name=f"{name}_attention"
+        )(h, h, use_causal_mask=True)
+
+    def feed_forward(h):
+        h = keras.layers.Dense(ff_dim, activation="relu", name=f"{name}_ff1")(h)
+        return keras.layers.Dense(d_model, name=f"{name}_ff2")(h)
+
+    for part, f in (("attention", attention), ("ff", feed_forward)):
+        norm = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_{part}_norm")
+        drop = keras.layers.Dropout(dropout_rate, name=f"{name}_{part}_dropout")
+        add = keras.layers.Add(name=f"{name}_{part}_residual")
+        if norm_first:
+            x = add([x, drop(f(norm(x)))])  # x + f(LN(x))
+        else:
+            x = norm(add([x, drop(f(x))]))  # LN(x + f(x))
+    return x
+
+
+def _transformer_lm_space(hp) -> dict:
+    return {
+        "d_model": hp.Choice("d_model", [64, 128, 256], default=128),
+        "layers": hp.Int("layers", 1, 4, default=2),
+        "heads": hp.Choice("heads", [2, 4, 8], default=4),
+        "dropout_rate": hp.Choice("dropout_rate", [0.0, 0.1, 0.2], default=0.1),
+    }
+
+
+@register_model(
+    family="transformer",
+    task="language_model",
+    reference="Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762; "
+    "Radford et al. 2018, Improving Language Understanding by Generative Pre-Training",
+    search_space=_transformer_lm_space,
+    dataset="tiny_shakespeare",
+    dataset_options={"level": "char", "seq_len": 128},
+    test_args={"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32},
+    learning_rate=1e-3,
+)
+def transformer_lm(vocab_size=66, d_model=128, heads=4, layers=2, ff_dim=None,
+                   dropout_rate=0.1, norm_first=True, tie_weights=True, name="transformer_lm"):
+    """Decoder-only Transformer language model with causal self-attention.
+
+    Args:
+        vocab_size: Tokens in the vocabulary, [UNK] included (set from the data).
+        d_model: Width of the embeddings and of every block.
+        heads: Attention heads; must divide d_model.
+        layers: Decoder blocks.
+        ff_dim: Hidden width of the feed-forward networks (default 4 * d_model).
+        dropout_rate: Dropout on embeddings, attention weights and residual branches.
+        norm_first: Pre-norm (True) or the paper's post-norm (False); pre-norm
+            adds a final LayerNorm.
+        tie_weights: Score the output with the transposed embedding matrix,
+            as the paper does (section 3.4).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping int token ids (batch, time) to next-token
+        probabilities (batch, time, vocab_size).
+
+    Example:
+        >>> model = zoo.build("transformer_lm", vocab_size=66, d_model=64, heads=4)
+        >>> model(np.zeros((2, 10), "int32")).shape
+        (2, 10, 66)
+    """
+    check_positive_int("vocab_size", vocab_size, minimum=2)
+    check_positive_int("d_model", d_model)
+    check_positive_int("heads", heads)
+    check_positive_int("layers", layers)
+    check_rate("dropout_rate", dropout_rate)
+    if d_model % heads:
+        raise ValueError(
+            f"`heads` must divide `d_model`. Received: d_model={d_model}, heads={heads}"
+        )
+    ff_dim = 4 * d_model if ff_dim is None else ff_dim
+    check_positive_int("ff_dim", ff_dim)
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    embed_class = TiedEmbedding if tie_weights else keras.layers.Embedding
+    embedding = embed_class(vocab_size, d_model, name=f"{name}_embedding")
+    x = keras.layers.Rescaling(math.sqrt(d_model), name=f"{name}_embedding_scale")(embedding(inputs))
+    x = SinusoidalPositionalEncoding(name=f"{name}_positions")(x)  # (B, T, d)
+    x = keras.layers.Dropout(dropout_rate, name=f"{name}_embedding_dropout")(x)
+    for i in range(1, layers + 1):
+        x = apply_decoder_block(x, d_model, heads, ff_dim, dropout_rate, norm_first,
+                                name=f"{name}_block{i}")
+    if norm_first:
+        x = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_final_norm")(x)
+    if tie_weights:
+        logits = embedding(x, reverse=True)  # (B, T, V)
+    else:
+        logits = keras.layers.Dense(vocab_size, name=f"{name}_logits")(x)
+    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
+    return keras.Model(inputs, probabilities, name=name)
