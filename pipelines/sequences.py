@@ -1,11 +1,13 @@
 """Built-in sequence datasets and time-series windows of user data.
 
-Three built-in sets, generated with fixed seeds, never downloaded:
+Four built-in sets, generated with fixed seeds, never downloaded:
 
 - `adding_problem` (regression): remember two marked values over T steps
   and output their sum (Hochreiter & Schmidhuber 1997; Le et al. 2015).
 - `temporal_order` (4-class classification): tell the order of two
   symbols hidden among distractors (Hochreiter & Schmidhuber 1997, 6a).
+- `digit_reversal` (sequence to sequence): reverse a digit string, the
+  toy task of the encoder-decoder Transformer.
 - `synthetic_series` (regression): forecast a target series driven by two
   of eight series, with known lags (`SYNTHETIC_DRIVERS`), for checking
   what an attention model attends to.
@@ -127,6 +129,48 @@ def temporal_order(length: int = 50, examples: int = 4000, seed: int = 1) -> dic
     x = np.eye(len(TEMPORAL_ORDER_SYMBOLS), dtype=np.float32)[symbols]  # (n, T, 8)
     y = (2 * first_is_y + second_is_y).astype(np.int32)  # index into TEMPORAL_ORDER_CLASSES
     return _split(x, y, stratify=True)
+
+
+# --- sequence to sequence --------------------------------------------------
+
+# Token ids of `digit_reversal`: 0 pads, 1 starts the decoder input, 2 + d is digit d.
+REVERSAL_TOKENS = ("[PAD]", "[START]", *(str(d) for d in range(10)))
+START_ID = 1
+
+
+@_register(
+    DatasetInfo(
+        name="digit_reversal",
+        task="sequence_to_sequence",
+        feature_shape=(16,),
+        feature_dtype="int32",
+        num_classes=len(REVERSAL_TOKENS),
+        class_names=REVERSAL_TOKENS,
+        target_shape=(8,),
+        splits={"train": 3500, "validation": 500, "test": 1000},
+        source="builtin",
+        description="Reverse a string of `length` random digits (option, default 8). "
+        "Features are the source ids followed by the teacher-forced decoder input "
+        "([START] and the target shifted right), shape (2 * length,); the target is the "
+        "reversed string, shape (length,). Ids: 0 [PAD], 1 [START], 2 + d for digit d. "
+        "Option `examples` (default 5000), split 70/10/20.",
+        citation="Sutskever, Vinyals & Le 2014, Sequence to Sequence Learning with Neural "
+        "Networks (the reversal toy task)",
+    ),
+    options={"length": 8, "examples": 5000},
+)
+def digit_reversal(length: int = 8, examples: int = 5000, seed: int = 3) -> dict:
+    """Digit-reversal splits: features (n, 2 * length) int32, targets (n, length) int32."""
+    _check_int("length", length, 1)
+    _check_int("examples", examples, 10)
+    rng = np.random.default_rng(seed)
+    source = rng.integers(2, 12, size=(examples, length)).astype(np.int32)
+    target = source[:, ::-1]
+    decoder_input = np.concatenate(
+        [np.full((examples, 1), START_ID, np.int32), target[:, :-1]], axis=1
+    )
+    x = np.concatenate([source, decoder_input], axis=1)
+    return _split(x, np.ascontiguousarray(target), stratify=False)
 
 
 # --- time-series windows ---------------------------------------------------

@@ -33,6 +33,8 @@ def _all_layers(model):
 def _expected_output_shape(spec, args, input_shape):
     if spec.task == "language_model":  # next-token probabilities at every step
         return (input_shape[0], input_shape[1], args["vocab_size"])
+    if spec.task == "sequence_to_sequence":  # source + decoder inputs -> output steps
+        return (input_shape[0], input_shape[1] // 2, args["vocab_size"])
     if "classes" in args:
         return (input_shape[0], args["classes"])
     if "outputs" in args:

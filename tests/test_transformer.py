@@ -51,3 +51,31 @@ def test_heads_must_divide_the_width():
     with pytest.raises(ValueError, match=r"^`heads` must divide `d_model`\. "
                                          r"Received: d_model=30, heads=4$"):
         zoo.build("transformer_lm", d_model=30, heads=4)
+
+
+def test_greedy_decoding_is_a_fixed_point_of_teacher_forcing():
+    from zoo.transformer import greedy_decoder
+
+    keras.utils.set_random_seed(0)
+    model = zoo.build("transformer", input_shape=(10,), d_model=16, heads=2, layers=1,
+                      dropout_rate=0.0)
+    source = np.random.default_rng(0).integers(2, 12, size=(4, 5)).astype("int32")
+    tokens = np.asarray(greedy_decoder(model, 5)(source))
+    decoder_inputs = np.concatenate([np.ones((4, 1), "int32"), tokens[:, :-1]], axis=1)
+    forced = np.asarray(model(np.concatenate([source, decoder_inputs], axis=1)))
+    # Fed its own outputs, the model predicts them again at every step.
+    np.testing.assert_array_equal(forced.argmax(-1), tokens)
+
+
+def test_encoder_decoder_input_must_split_in_halves():
+    with pytest.raises(ValueError, match=r"^`input_shape` must be \(2 \* L,\): L source then "
+                                         r"L decoder-input ids\. Received: input_shape=\(9,\)$"):
+        zoo.build("transformer", input_shape=(9,))
+
+
+@pytest.mark.slow
+def test_transformer_learns_to_reverse_digits(tmp_path):
+    result = zoo.train("transformer", "digit_reversal", epochs=15, run_dir=tmp_path,
+                       overrides={"d_model": 32, "heads": 2, "layers": 1},
+                       data_options={"length": 5}, verbose=0)
+    assert result.history[-1]["val_accuracy"] > 0.95

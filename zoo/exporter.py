@@ -372,6 +372,7 @@ def export_trained(
         metadata=metadata,
         sample=sample,
         labels=labels,
+        endpoints=spec.signatures(model, plan) if spec.signatures else None,
     )
     defaults.update(kwargs)
     return export(model, name or spec.name, **defaults)

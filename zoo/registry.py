@@ -42,6 +42,11 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "output": "probabilities",
     },
     "sequence_forecasting": {"loss": "mse", "metrics": ("mae",), "output": "prediction"},
+    "sequence_to_sequence": {
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ("accuracy",),
+        "output": "probabilities",
+    },
     "autoencoder": {"loss": "mse", "metrics": (), "output": "reconstruction"},
     "generative": {"loss": None, "metrics": (), "output": "images"},
     "embedding": {"loss": None, "metrics": (), "output": "embedding"},
@@ -89,6 +94,8 @@ class ModelSpec:
             ResNet/VGG: BGR, ImageNet means subtracted).
         large: Too big to train and export in the default test run; the test
             harness checks it in the slow suite (`pytest -m slow`).
+        signatures: `fn(model, plan) -> {name: zoo.exporter.Endpoint}`, serving
+            signatures exported beside `serving_default` (e.g. greedy decoding).
     """
 
     name: str
@@ -109,6 +116,7 @@ class ModelSpec:
     output_name: str = "outputs"
     input_normalization: str = "unit"
     large: bool = False
+    signatures: Callable[[Any, Any], dict] | None = None
 
     @property
     def summary(self) -> str:
@@ -163,6 +171,7 @@ def register_model(
     output_name: str | None = None,
     input_normalization: str = "unit",
     large: bool = False,
+    signatures: Callable[[Any, Any], dict] | None = None,
 ):
     """Decorator registering a builder under its function name.
 
@@ -205,6 +214,7 @@ def register_model(
             output_name=output_name or task_defaults["output"],
             input_normalization=input_normalization,
             large=large,
+            signatures=signatures,
         )
         unknown = set(spec.test_args) - set(defaults)
         if unknown:

@@ -119,7 +119,8 @@ def plan_data(
             args["input_shape"] = data_shape
     if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
         args["classes"] = info.num_classes
-    if is_lm and "vocab_size" in spec.defaults:
+    takes_tokens = info.task in ("language_model", "sequence_to_sequence")
+    if takes_tokens and "vocab_size" in spec.defaults:
         if "vocab_size" in overrides and overrides["vocab_size"] != info.num_classes:
             raise ValueError(
                 f"Vocabulary mismatch: {spec.name} was given vocab_size="

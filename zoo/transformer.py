@@ -56,25 +56,8 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 
 def apply_decoder_block(x, d_model, heads, ff_dim, dropout_rate, norm_first, name):
     """Causal self-attention and a position-wise feed-forward network, each residual."""
-
-    def attention(h):
-        return keras.layers.MultiHeadAttention(
-            heads, d_model // heads, dropout=dropout_rate, name=f"{name}_attention"
-        )(h, h, use_causal_mask=True)
-
-    def feed_forward(h):
-        h = keras.layers.Dense(ff_dim, activation="relu", name=f"{name}_ff1")(h)
-        return keras.layers.Dense(d_model, name=f"{name}_ff2")(h)
-
-    for part, f in (("attention", attention), ("ff", feed_forward)):
-        norm = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_{part}_norm")
-        drop = keras.layers.Dropout(dropout_rate, name=f"{name}_{part}_dropout")
-        add = keras.layers.Add(name=f"{name}_{part}_residual")
-        if norm_first:
-            x = add([x, drop(f(norm(x)))])  # x + f(LN(x))
-        else:
-            x = norm(add([x, drop(f(x))]))  # LN(x + f(x))
-    return x
+    return _apply_block(x, None, d_model, heads, ff_dim, dropout_rate, norm_first, name,
+                        causal=True)
 
 
 def _transformer_lm_space(hp) -> dict:
@@ -151,3 +134,221 @@ def transformer_lm(vocab_size=66, d_model=128, heads=4, layers=2, ff_dim=None,
         logits = keras.layers.Dense(vocab_size, name=f"{name}_logits")(x)
     probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
     return keras.Model(inputs, probabilities, name=name)
+
+
+# --- encoder-decoder ---------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SliceSteps(keras.layers.Layer):
+    """(B, T, ...) -> (B, stop - start, ...): steps [start, stop) (stop None: to the end)."""
+
+    def __init__(self, start: int = 0, stop: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = start, stop
+
+    def call(self, x):
+        return x[:, self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        if steps is not None:
+            steps = len(range(steps)[self.start:self.stop])
+        elif self.stop is not None and self.stop >= 0 and self.start >= 0:
+            steps = self.stop - self.start
+        return (input_shape[0], steps, *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ShiftRight(keras.layers.Layer):
+    """Decoder inputs from output tokens (B, T): [start, tokens[:-1]]; zeros in: [start, 0, ...]."""
+
+    def __init__(self, start_id: int = 1, zeros: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.start_id, self.zeros = start_id, zeros
+
+    def call(self, tokens):
+        tokens = ops.cast(tokens, "int32")
+        if self.zeros:
+            tokens = ops.zeros_like(tokens)
+        start = ops.full_like(tokens[:, :1], self.start_id)
+        return ops.concatenate([start, tokens[:, :-1]], axis=1)
+
+    def compute_output_spec(self, tokens):
+        return keras.KerasTensor(tokens.shape, dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "start_id": self.start_id, "zeros": self.zeros}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class WriteArgmaxAt(keras.layers.Layer):
+    """tokens (B, T), probabilities (B, T, V) -> tokens with step `step` set to the argmax there."""
+
+    def __init__(self, step: int, **kwargs):
+        super().__init__(**kwargs)
+        self.step = step
+
+    def call(self, tokens, probabilities):
+        tokens = ops.cast(tokens, "int32")
+        best = ops.cast(ops.argmax(probabilities[:, self.step], axis=-1), "int32")  # (B,)
+        at_step = ops.equal(ops.arange(ops.shape(tokens)[1]), self.step)[None]  # (1, T)
+        return ops.where(at_step, best[:, None], tokens)
+
+    def compute_output_spec(self, tokens, probabilities):
+        return keras.KerasTensor(tokens.shape, dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "step": self.step}
+
+
+def apply_encoder_block(x, d_model, heads, ff_dim, dropout_rate, norm_first, name):
+    """Bidirectional self-attention and a feed-forward network, each residual."""
+    return _apply_block(x, None, d_model, heads, ff_dim, dropout_rate, norm_first, name,
+                        causal=False)
+
+
+def _apply_block(x, memory, d_model, heads, ff_dim, dropout_rate, norm_first, name, causal):
+    """Self-attention (causal or not), cross-attention to `memory` when given, feed-forward."""
+
+    def self_attention(h):
+        return keras.layers.MultiHeadAttention(
+            heads, d_model // heads, dropout=dropout_rate, name=f"{name}_attention"
+        )(h, h, use_causal_mask=causal)
+
+    def cross_attention(h):
+        return keras.layers.MultiHeadAttention(
+            heads, d_model // heads, dropout=dropout_rate, name=f"{name}_cross_attention"
+        )(h, memory)
+
+    def feed_forward(h):
+        h = keras.layers.Dense(ff_dim, activation="relu", name=f"{name}_ff1")(h)
+        return keras.layers.Dense(d_model, name=f"{name}_ff2")(h)
+
+    parts = [("attention", self_attention)]
+    if memory is not None:
+        parts.append(("cross", cross_attention))
+    parts.append(("ff", feed_forward))
+    for part, f in parts:
+        norm = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_{part}_norm")
+        drop = keras.layers.Dropout(dropout_rate, name=f"{name}_{part}_dropout")
+        add = keras.layers.Add(name=f"{name}_{part}_residual")
+        if norm_first:
+            x = add([x, drop(f(norm(x)))])  # x + f(LN(x))
+        else:
+            x = norm(add([x, drop(f(x))]))  # LN(x + f(x))
+    return x
+
+
+def _transformer_space(hp) -> dict:
+    return {
+        "d_model": hp.Choice("d_model", [32, 64, 128], default=64),
+        "layers": hp.Int("layers", 1, 3, default=2),
+        "heads": hp.Choice("heads", [2, 4], default=4),
+        "dropout_rate": hp.Choice("dropout_rate", [0.0, 0.1], default=0.1),
+    }
+
+
+def greedy_decoder(model, source_length: int, start_id: int = 1):
+    """Source ids (B, L) -> greedily decoded output ids (B, L), for serving.
+
+    Runs `model` L times inside one graph (static shapes, so XLA compiles
+    it): step t feeds [START, tokens so far] and keeps the argmax at t.
+    """
+    source = keras.Input(shape=(source_length,), dtype="int32", name="source")
+    tokens = ShiftRight(start_id, zeros=True, name="empty")(source)  # placeholder ids
+    for t in range(source_length):
+        decoder_inputs = ShiftRight(start_id, name=f"decoder_inputs{t}")(tokens)
+        features = keras.layers.Concatenate(axis=1, name=f"features{t}")([source, decoder_inputs])
+        tokens = WriteArgmaxAt(t, name=f"tokens{t}")(tokens, model(features))
+    tokens = keras.layers.Identity(name="tokens")(tokens)
+    return keras.Model(source, tokens, name=f"{model.name}_greedy")
+
+
+def _seq2seq_signatures(model, plan) -> dict:
+    """The `translate` signature: source ids -> greedy output ids."""
+    import pipelines
+    from zoo.exporter import Endpoint
+
+    length = model.input_shape[1] // 2
+    x, _ = pipelines.load_arrays(plan.dataset, plan.test_split or "train",
+                                 **plan.dataset_options())
+    decoder = greedy_decoder(model, length)
+    return {"translate": Endpoint(decoder, "source", "tokens", "int32", x[:8, :length])}
+
+
+@register_model(
+    family="transformer",
+    task="sequence_to_sequence",
+    reference="Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762",
+    search_space=_transformer_space,
+    dataset="digit_reversal",
+    test_args={"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32},
+    signatures=_seq2seq_signatures,
+)
+def transformer(input_shape=(16,), vocab_size=12, d_model=64, heads=4, layers=2, ff_dim=None,
+                dropout_rate=0.1, norm_first=True, name="transformer"):
+    """Encoder-decoder Transformer for sequence-to-sequence tasks (teacher forcing).
+
+    The input is one int tensor: the source ids followed by the decoder
+    input ids ([START] and the target shifted right), each half of
+    `input_shape[0]`, so it trains with plain `fit`. Source and target share
+    one embedding (and vocabulary), as in the paper. Exports add a
+    `translate` signature that decodes greedily from the source alone.
+    Sequences are not padded, so no padding mask is applied.
+
+    Args:
+        input_shape: (2 * L,): L source ids then L decoder-input ids.
+        vocab_size: Shared vocabulary size (set from the data).
+        d_model, heads, layers, ff_dim, dropout_rate, norm_first: As
+            `transformer_lm`; `layers` encoder and `layers` decoder blocks.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping (batch, 2L) ids to output-token
+        probabilities (batch, L, vocab_size).
+    """
+    check_positive_int("vocab_size", vocab_size, minimum=2)
+    check_positive_int("d_model", d_model)
+    check_positive_int("heads", heads)
+    check_positive_int("layers", layers)
+    check_rate("dropout_rate", dropout_rate)
+    if d_model % heads:
+        raise ValueError(
+            f"`heads` must divide `d_model`. Received: d_model={d_model}, heads={heads}"
+        )
+    (steps,) = tuple(input_shape)
+    if steps % 2:
+        raise ValueError(
+            f"`input_shape` must be (2 * L,): L source then L decoder-input ids. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    ff_dim = 4 * d_model if ff_dim is None else ff_dim
+    length = steps // 2
+    features = keras.Input(shape=(steps,), dtype="int32", name="features")
+    embedding = keras.layers.Embedding(vocab_size, d_model, name=f"{name}_embedding")
+    scale = keras.layers.Rescaling(math.sqrt(d_model), name=f"{name}_embedding_scale")
+    positions = SinusoidalPositionalEncoding(name=f"{name}_positions")
+
+    def embed(ids, part):
+        x = positions(scale(embedding(ids)))  # (B, L, d)
+        return keras.layers.Dropout(dropout_rate, name=f"{name}_{part}_dropout")(x)
+
+    memory = embed(SliceSteps(0, length, name="source")(features), "source")
+    for i in range(1, layers + 1):
+        memory = apply_encoder_block(memory, d_model, heads, ff_dim, dropout_rate, norm_first,
+                                     name=f"{name}_encoder{i}")
+    if norm_first:
+        memory = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_encoder_norm")(memory)
+    x = embed(SliceSteps(length, None, name="decoder_inputs")(features), "target")
+    for i in range(1, layers + 1):
+        x = _apply_block(x, memory, d_model, heads, ff_dim, dropout_rate, norm_first,
+                         name=f"{name}_decoder{i}", causal=True)
+    if norm_first:
+        x = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_decoder_norm")(x)
+    logits = keras.layers.Dense(vocab_size, name=f"{name}_logits")(x)
+    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
+    return keras.Model(features, probabilities, name=name)
