@@ -8,10 +8,12 @@ one `.txt` file, split by position into 90/5/5% train/validation/test.
 
 Tokens are characters (`level="char"`) or whitespace-separated words
 (`level="word"`, with `<eos>` appended at every line end, the PTB
-convention). The vocabulary comes from the training split only (most
-frequent first, `max_tokens` at most, unknown tokens map to id 0, `[UNK]`)
-and is applied with a Keras `StringLookup` inside tf.data. Windows are
-`seq_len` tokens with the next token as target at every position:
+convention; `level="word_lower"` also lowercases and splits punctuation
+off as tokens of its own, so "King," and "king" are one word). The
+vocabulary comes from the training split only (most frequent first,
+`max_tokens` at most, unknown tokens map to id 0, `[UNK]`) and is applied
+with a Keras `StringLookup` inside tf.data. Windows are `seq_len` tokens
+with the next token as target at every position:
 `x = ids[i:i+T]`, `y = ids[i+1:i+T+1]`, consecutive windows `T` apart.
 With `stateful=True` the stream is cut into `batch_size` contiguous rows and
 batch `k` holds columns `[kT, (k+1)T)` of every row, so row `b` of batch
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from pipelines.info import DatasetInfo, OptionError
 
-LEVELS = ("char", "word")
+LEVELS = ("char", "word", "word_lower")
 OOV_TOKEN = "[UNK]"
 EOS_TOKEN = "<eos>"
 # Options of language-modelling corpora and their defaults.
@@ -137,12 +139,17 @@ def tokenize(texts, level: str):
     """Strings of any shape -> ragged string tokens along a new last axis.
 
     "char": Unicode characters. "word": whitespace-separated words with
-    `<eos>` where a line ends, so "a b\\nc" gives a, b, <eos>, c.
+    `<eos>` where a line ends, so "a b\\nc" gives a, b, <eos>, c. "word_lower":
+    lowercased words with punctuation split off, so "King, go!" gives king, ",", go, "!".
     """
     import tensorflow as tf
 
     if level == "char":
         return tf.strings.unicode_split(texts, "UTF-8")
+    if level == "word_lower":
+        # Apostrophes stay inside words (o'er); <eos>/<unk> markers stay whole.
+        texts = tf.strings.regex_replace(
+            tf.strings.lower(texts, encoding="utf-8"), r"([^\w\s'<>])", r" \1 ")
     return tf.strings.split(tf.strings.regex_replace(texts, "\n", f" {EOS_TOKEN} "))
 
 
@@ -216,6 +223,10 @@ def lookup_layer(tokens, invert: bool = False):
 
 def info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> DatasetInfo:
     """The `DatasetInfo` of a language-modelling corpus (builds the vocabulary)."""
+    if "pairs" in options:  # word-vector training pairs (pipelines.word_pairs)
+        from pipelines import word_pairs
+
+        return word_pairs.info(name, data_dir, manual_dir, offline, **options)
     opts = check_options(options)
     tokens = vocabulary(name, opts["level"], opts["max_tokens"], data_dir, manual_dir, offline,
                         opts["vocabulary"])
@@ -240,6 +251,12 @@ def load(name: str, split: str, batch_size: int | None = 32, *, shuffle: bool | 
     """`(ids, next_ids)` int32 windows of shape (batch, seq_len) for `fit`."""
     import tensorflow as tf
 
+    if "pairs" in options:  # word-vector training pairs (pipelines.word_pairs)
+        from pipelines import word_pairs
+
+        return word_pairs.load(name, split, batch_size, shuffle=shuffle, seed=seed,
+                               drop_remainder=drop_remainder, data_dir=data_dir,
+                               manual_dir=manual_dir, offline=offline, **options)
     opts = check_options(options)
     level, seq_len = opts["level"], opts["seq_len"]
     tokens = vocabulary(name, level, opts["max_tokens"], data_dir, manual_dir, offline,
@@ -281,3 +298,14 @@ def load(name: str, split: str, batch_size: int | None = 32, *, shuffle: bool | 
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def split_ids(name: str, split: str, level: str, tokens, data_dir=None, manual_dir=None,
+              offline=None):
+    """The token ids of a whole split as one int32 tensor (N,), looked up in `tokens`."""
+    import tensorflow as tf
+
+    lookup = lookup_layer(tokens)
+    stream = _token_stream(name, split, level, data_dir, manual_dir, offline)
+    chunks = stream.batch(1 << 20).map(lambda t: tf.cast(lookup(t), tf.int32))
+    return tf.concat(list(chunks) or [tf.zeros((0,), tf.int32)], axis=0)

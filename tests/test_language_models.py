@@ -96,7 +96,7 @@ def test_text_corpus_errors_show_what_was_received(tmp_path, ptb_dir):
     with pytest.raises(pipelines.OptionError, match=r"^Text corpora got unknown option\(s\) "
                                                     r"gate\. Accepted options: level, seq_len"):
         pipelines.load(str(ptb_dir), level="word", gate="xor")
-    with pytest.raises(ValueError, match=r"^`level` must be one of 'char', 'word'\. "
+    with pytest.raises(ValueError, match=r"^`level` must be one of 'char', 'word', 'word_lower'\. "
                                          r"Received: level='byte'$"):
         pipelines.load(str(ptb_dir), level="byte")
     with pytest.raises(FileNotFoundError, match=r"has no \*train\*\.txt file"):

@@ -35,6 +35,8 @@ def _expected_output_shape(spec, args, input_shape):
         return (input_shape[0], input_shape[1], args["vocab_size"])
     if spec.task == "sequence_to_sequence":  # source + decoder inputs -> output steps
         return (input_shape[0], input_shape[1] // 2, args["vocab_size"])
+    if spec.task == "embedding":  # a score for each candidate word
+        return (input_shape[0], input_shape[1])
     if "classes" in args:
         return (input_shape[0], args["classes"])
     if "outputs" in args:
@@ -43,19 +45,25 @@ def _expected_output_shape(spec, args, input_shape):
 
 
 def _random_input(model, spec, batch=3, steps=12):
-    """Random inputs for the model's input spec: token ids for int inputs, any
-    unknown length set to `steps`."""
+    """Random inputs for the model's input spec (a dict by name for several inputs):
+    token ids for int inputs, any unknown length set to `steps`."""
     rng = np.random.default_rng(0)
-    shape = (batch, *(steps if d is None else d for d in model.input_shape[1:]))
-    if "int" in str(model.inputs[0].dtype):
-        return rng.integers(0, spec.defaults["vocab_size"], size=shape).astype("int32")
-    return rng.normal(size=shape).astype("float32")
+
+    def random(tensor):
+        shape = (batch, *(steps if d is None else d for d in tensor.shape[1:]))
+        if "int" in str(tensor.dtype):
+            return rng.integers(0, spec.defaults["vocab_size"], size=shape).astype("int32")
+        return rng.normal(size=shape).astype("float32")
+
+    if len(model.inputs) > 1:
+        return {tensor.name: random(tensor) for tensor in model.inputs}
+    return random(model.inputs[0])
 
 
 def _fixed_batch(spec, batch_size=32):
     plan = plan_data(spec, overrides=spec.test_args)
     x, y = next(iter(plan.load(plan.train_split, batch_size, seed=0)))
-    return plan, x.numpy(), y.numpy()
+    return plan, keras.tree.map_structure(np.asarray, x), y.numpy()
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -65,7 +73,8 @@ def test_builds_with_defaults_and_declared_output_shape(name):
     assert model.name == spec.defaults.get("name", name)
     batch = _random_input(model, spec)
     out = model(batch)
-    assert tuple(out.shape) == _expected_output_shape(spec, spec.defaults, batch.shape)
+    shape = next(iter(batch.values())).shape if isinstance(batch, dict) else batch.shape
+    assert tuple(out.shape) == _expected_output_shape(spec, spec.defaults, shape)
     assert spec.reference and spec.summary
     # No Lambda layers anywhere: every layer must survive safe-mode loading.
     assert not any(isinstance(l, keras.layers.Lambda) for l in _all_layers(model))
@@ -86,6 +95,12 @@ def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
     plan, x, y = _fixed_batch(spec, batch_size=16)
     model = spec.builder(**plan.builder_args)
     compile_model(model, spec)
+    if spec.fit is not None:  # not gradient-trained: its fit must lower the loss instead
+        before = model.evaluate(x, y, verbose=0)
+        spec.fit(model, plan, seed=0)
+        after = model.evaluate(x, y, verbose=0)
+        assert after < before, f"{name}: loss {before:.4f} -> {after:.4f} after spec.fit"
+        return
     # Training-mode losses (train_on_batch reports the loss before its update):
     # inference-mode losses of batch-norm networks lag behind their moving statistics.
     losses = [model.train_on_batch(x, y, return_dict=True)["loss"] for _ in range(20)]
@@ -116,7 +131,8 @@ def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, 
     assert check["xla_max_abs_diff"] <= 1e-4
     assert check["zoo_imported"] is False
     # Meaningful tensor names, not keras_tensor_N.
-    input_name = {"image": plan.info.is_image, "text": spec.task == "language_model"}
+    input_name = {"image": plan.info.is_image, "text": spec.task == "language_model",
+                  "words": spec.task == "embedding"}
     assert check["input_names"] == [next((k for k, v in input_name.items() if v), "features")]
     assert check["output_names"] == [spec.output_name]
 
@@ -134,7 +150,7 @@ def test_one_search_trial_over_the_declared_space(name, tmp_path):
     # Small test instances, except where the search chooses the argument itself.
     overrides = {k: v for k, v in spec.test_args.items() if k not in chosen}
     dataset = None
-    if spec.task == "language_model":
+    if spec.task in ("language_model", "embedding"):
         # The space picks full-size networks: search them on a few kB of text.
         dataset = tmp_path / "corpus.txt"
         dataset.write_text((TINY_SHAKESPEARE_DIR / "input.txt").read_text()[:20_000])

@@ -131,8 +131,11 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 f"pass no positional arguments. Received {len(args)}."
             )
         _, _, batch_size = self.training_choices(hp)
-        train = self._dataset(self.plan.train_split, batch_size)
         validation = self._dataset(self.plan.validation_split, batch_size)
+        if self.spec.fit is not None:  # not trained by gradient descent (e.g. counts + SVD)
+            self.spec.fit(model, self.plan, seed=self.seed)
+            return {"val_loss": model.evaluate(validation, verbose=0, return_dict=True)["loss"]}
+        train = self._dataset(self.plan.train_split, batch_size)
         train, validation = repeat_targets(train, model), repeat_targets(validation, model)
         # The pipeline shuffles, seeded; Keras must not shuffle again.
         return model.fit(train, validation_data=validation, shuffle=False, **kwargs)

@@ -1,4 +1,4 @@
-"""The `zoo` command: list, info, datasets, train, tune, export, predict, quickstart."""
+"""The `zoo` command: list, info, datasets, train, tune, export, predict, generate, vectors, quickstart."""
 
 from __future__ import annotations
 
@@ -183,6 +183,42 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_vectors(args) -> int:
+    from zoo.word_vectors import UnknownWordError, WordVectors
+
+    try:
+        vectors = WordVectors.from_run(args.run_dir)
+    except FileNotFoundError as e:
+        raise SystemExit(f"zoo: error: {args.run_dir} is not a finished word-vector run ({e}).") from None
+    try:
+        for word in args.neighbors or []:
+            print(f"Nearest to {word!r} (cosine):")
+            for neighbour, cosine in vectors.most_similar(word, args.k):
+                print(f"  {neighbour:<16} {cosine:.3f}")
+        for query in args.analogy or []:
+            a, b, c = _analogy_words(query)
+            print(f"{a} : {b} :: {c} : ? (nearest to {b} - {a} + {c})")
+            for answer, cosine in vectors.analogy(a, b, c, args.k):
+                print(f"  {answer:<16} {cosine:.3f}")
+    except UnknownWordError as e:
+        raise SystemExit(f"zoo: error: {e}") from None
+    if args.projector:
+        paths = vectors.write_projector(args.projector)
+        print(f"Projector files: {paths['vectors']} ({len(vectors.vocabulary)} x "
+              f"{vectors.vectors.shape[1]}), {paths['metadata']}, {paths['config']}")
+    return 0
+
+
+def _analogy_words(query: str) -> tuple[str, str, str]:
+    """"man:king::woman" -> ("man", "king", "woman")."""
+    left, sep, c = query.partition("::")
+    a, colon, b = left.partition(":")
+    if not (sep and colon and a and b and c):
+        raise SystemExit(f"zoo: error: --analogy must look like A:B::C (e.g. man:king::woman). "
+                         f"Received: {query!r}")
+    return a, b, c
+
+
 def cmd_predict(args) -> int:
     from zoo.predict import predict_file
 
@@ -289,6 +325,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int)
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("vectors", help="query word vectors of a run: neighbours, analogies, projector")
+    p.add_argument("run_dir", help="a word-vector run folder (runs/<model>-<dataset>)")
+    p.add_argument("--neighbors", action="append", metavar="WORD", help="nearest words by cosine")
+    p.add_argument("--analogy", action="append", metavar="A:B::C", help="A is to B as C is to ?")
+    p.add_argument("-k", type=int, default=10, help="how many words to list")
+    p.add_argument("--projector", metavar="FOLDER", help="write TensorBoard projector TSV files")
+    p.set_defaults(func=cmd_vectors)
 
     p = sub.add_parser("quickstart", help="offline demo: search, train, export, reload LeNet-5")
     p.add_argument("--base-dir", default="saved_models")

@@ -353,6 +353,12 @@ def export_trained(
     if info.task == "language_model":
         arguments = _language_model_export(model, spec, plan, metrics, hyperparameters)
         return export(model, name or spec.name, **{**arguments, **kwargs})
+    if info.task == "embedding":  # words in, vectors out (zoo.word_vectors)
+        from zoo.word_vectors import export_arguments
+
+        arguments = export_arguments(model, spec, plan,
+                                     _metadata(spec, plan, metrics, hyperparameters))
+        return export(model, name or spec.name, **{**arguments, **kwargs})
     sample = labels = None
     if info.source == "builtin":
         x, y = pipelines.load_arrays(

@@ -96,6 +96,10 @@ class ModelSpec:
             harness checks it in the slow suite (`pytest -m slow`).
         signatures: `fn(model, plan) -> {name: zoo.exporter.Endpoint}`, serving
             signatures exported beside `serving_default` (e.g. greedy decoding).
+        fit: For a model not trained by gradient descent (e.g. counts and an
+            SVD): `fit(model, plan, seed=0) -> dict` sets its weights from the
+            data plan's training split; training and searches call it instead
+            of `model.fit`. None for gradient-trained models.
     """
 
     name: str
@@ -117,6 +121,7 @@ class ModelSpec:
     input_normalization: str = "unit"
     large: bool = False
     signatures: Callable[[Any, Any], dict] | None = None
+    fit: Callable[..., dict] | None = None
 
     @property
     def summary(self) -> str:
@@ -172,6 +177,7 @@ def register_model(
     input_normalization: str = "unit",
     large: bool = False,
     signatures: Callable[[Any, Any], dict] | None = None,
+    fit: Callable[..., dict] | None = None,
 ):
     """Decorator registering a builder under its function name.
 
@@ -215,6 +221,7 @@ def register_model(
             input_normalization=input_normalization,
             large=large,
             signatures=signatures,
+            fit=fit,
         )
         unknown = set(spec.test_args) - set(defaults)
         if unknown:

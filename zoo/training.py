@@ -89,6 +89,8 @@ def plan_data(
     overrides = dict(overrides or {})
     options = dict(spec.dataset_options) if dataset == spec.dataset else {}
     options.update(data_options or {})
+    if spec.task == "embedding":
+        _word_pair_options(spec, dataset, options)
     image_size = options.pop("image_size", None)
     channels = options.pop("channels", None)
     # Text corpora build their vocabulary here, so they need the source folders too.
@@ -119,7 +121,7 @@ def plan_data(
             args["input_shape"] = data_shape
     if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
         args["classes"] = info.num_classes
-    takes_tokens = info.task in ("language_model", "sequence_to_sequence")
+    takes_tokens = info.task in ("language_model", "sequence_to_sequence", "embedding")
     if takes_tokens and "vocab_size" in spec.defaults:
         if "vocab_size" in overrides and overrides["vocab_size"] != info.num_classes:
             raise ValueError(
@@ -143,6 +145,22 @@ def plan_data(
         train_split, val_split = "train[:90%]", "train[90%:]"
     test_split = "test" if "test" in splits else None
     return DataPlan(dataset, info, args, options, train_split, val_split, test_split)
+
+
+def _word_pair_options(spec: ModelSpec, dataset, options: dict) -> None:
+    """Word vectors read a text corpus as word pairs (`pipelines.word_pairs`); the
+    pairing (skip-gram or CBOW) is the model's own, whatever the corpus."""
+    from pipelines import text
+
+    if not text.is_text_corpus(str(dataset), options.get("data_dir")):
+        raise ValueError(
+            f"Model {spec.name!r} learns word vectors; dataset {dataset!r} is not a text corpus."
+        )
+    pairing = spec.dataset_options.get("pairs", "skipgram")
+    if options.setdefault("pairs", pairing) != pairing:
+        raise ValueError(
+            f"Model {spec.name!r} trains on {pairing!r} pairs. Received: pairs={options['pairs']!r}"
+        )
 
 
 @dataclasses.dataclass
@@ -273,7 +291,7 @@ def train(
             return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_file, {"settings": settings, "status": "running"})
-    if plan.info.task == "language_model":
+    if plan.info.task in ("language_model", "embedding"):
         # The vocabulary travels with the model (`zoo generate`, exports).
         from pipelines.text import write_vocabulary
 
@@ -302,6 +320,8 @@ def train(
         rate = keras.optimizers.schedules.CosineDecay(rate, epochs * _steps_per_epoch(train_ds))
     compile_model(model, spec, learning_rate=rate, optimizer=optimizer, weight_decay=weight_decay)
     train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
+    if spec.fit is not None:
+        return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say)
 
     monitor = spec.monitor
     best_so_far = None
@@ -327,6 +347,19 @@ def train(
     model.save(run_dir / "model.keras")
     _write_json(run_file, {"settings": settings, "status": "completed"})
     return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, resumed_from)
+
+
+def _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say):
+    """Train a model whose spec has a `fit` function (e.g. counts + SVD): one fit on
+    the training split, recorded as one epoch with its validation loss."""
+    fitted = spec.fit(model, plan, seed=seed)
+    row = {"epoch": 0, "val_loss": float(model.evaluate(val_ds, verbose=0, return_dict=True)["loss"])}
+    say(f"Fitted {spec.name} without gradient descent: {jsonable(fitted)}; val_loss {row['val_loss']:.4f}")
+    _rewrite_history(run_dir / "history.csv", [row])
+    model.save(run_dir / "best.keras")
+    model.save(run_dir / "model.keras")
+    _write_json(run_dir / "run.json", {"settings": settings, "status": "completed"})
+    return TrainResult(model, [row], run_dir, spec, plan)
 
 
 LR_SCHEDULES = ("constant", "cosine")
