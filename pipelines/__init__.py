@@ -2,8 +2,8 @@
 
     >>> import pipelines
     >>> pipelines.list_datasets()
-    ['adding_problem', 'blobs_4d3c', 'csv_series', 'digits', 'gates', 'iris', 'linear_1d',
-     'logistic_2d', 'synthetic_series', 'temporal_order']
+    ['adding_problem', 'blobs_4d3c', 'csv_series', 'digit_reversal', 'digits', 'gates',
+     'iris', 'linear_1d', 'logistic_2d', 'synthetic_series', 'temporal_order']
     >>> ds = pipelines.load("digits", "train", batch_size=64, seed=0)
 """
 

@@ -118,10 +118,12 @@ def get_info(name: str, data_dir=None, manual_dir=None, offline=None, **options)
                 splits={k: len(v[0]) for k, v in splits.items()},
             )
         return info
-    from pipelines import text, tfds_source
+    from pipelines import text, text_classification, tfds_source
 
     if text.is_text_corpus(name, data_dir):
         return text.info(name, data_dir, manual_dir, offline, **options)
+    if text_classification.is_text_classification(name, data_dir):
+        return text_classification.info(name, data_dir, manual_dir, offline, **options)
     return _tfds_info(tfds_source.builder(name, data_dir))
 
 
@@ -175,11 +177,12 @@ def preprocessor(name: str, image_size=None, channels=None, normalization="unit"
     """
     import keras
 
-    from pipelines import text
+    from pipelines import text, text_classification
     from pipelines.layers import AdaptChannels, CaffeNormalization
 
-    if name not in BUILTINS and text.is_text_corpus(name, data_dir):
-        return None  # text becomes token ids before batching (see pipelines.text)
+    if name not in BUILTINS and (text.is_text_corpus(name, data_dir)
+                                 or text_classification.is_text_classification(name, data_dir)):
+        return None  # text becomes token ids in the pipeline (see pipelines.text)
     if normalization not in NORMALIZATIONS:
         raise ValueError(
             f"`normalization` must be one of {', '.join(map(repr, NORMALIZATIONS))}. "
@@ -276,7 +279,7 @@ def load(
     """
     import tensorflow as tf
 
-    from pipelines import text
+    from pipelines import text, text_classification
 
     if shuffle is None:
         shuffle = split.startswith("train")
@@ -288,6 +291,15 @@ def load(
         return text.load(name, split, batch_size, shuffle=shuffle, seed=seed,
                          drop_remainder=drop_remainder, data_dir=data_dir,
                          manual_dir=manual_dir, offline=offline, **options)
+    if name not in BUILTINS and text_classification.is_text_classification(name, data_dir):
+        if image_size is not None or channels is not None or augment:
+            raise ValueError(
+                f"Dataset {name!r} is a text dataset; image_size, channels and augment do not apply."
+            )
+        return text_classification.load(
+            name, split, batch_size, shuffle=shuffle, seed=seed, cache=cache,
+            drop_remainder=drop_remainder, data_dir=data_dir, manual_dir=manual_dir,
+            offline=offline, **options)
     if name in BUILTINS:
         x, y = load_arrays(name, split, **options)
         ds = tf.data.Dataset.from_tensor_slices((x, y))

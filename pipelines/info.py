@@ -28,6 +28,9 @@ class DatasetInfo:
         description, citation: Human-readable provenance.
         standardize: Whether the default preprocessing standardizes features
             with the training split's mean and variance.
+        vocabulary: Token strings of token-id features (`[UNK]` first), for
+            text datasets; the features are ids into it.
+        text_level: "char" or "word": how the raw text was tokenized.
     """
 
     name: str
@@ -42,6 +45,8 @@ class DatasetInfo:
     description: str = ""
     citation: str = ""
     standardize: bool = False
+    vocabulary: tuple | None = None
+    text_level: str | None = None
 
     @property
     def is_image(self) -> bool:

@@ -69,16 +69,19 @@ class TextToIds(keras.layers.Layer):
 
     The tokenization of `pipelines.text.tokenize` ("char" or "word") and a
     fixed vocabulary (`[UNK]` = 0), so a served language model takes text.
+    With `length`, ids are (B, length): the last `length` tokens, padded
+    with zeros in front (for classifiers), and lengths count the kept ones.
     String ops run on CPU and do not compile with XLA.
     """
 
-    def __init__(self, vocabulary, level="char", **kwargs):
+    def __init__(self, vocabulary, level="char", length=None, **kwargs):
         super().__init__(**kwargs)
         from pipelines import text
 
         self.vocabulary = list(text.read_vocabulary(vocabulary))
         text.check_options({"level": level})
         self.level = level
+        self.length = length
         self.lookup = text.lookup_layer(self.vocabulary)
 
     def call(self, texts):
@@ -88,12 +91,24 @@ class TextToIds(keras.layers.Layer):
 
         tokens = text.tokenize(texts, self.level)  # ragged (B, None)
         ids = tf.cast(tf.ragged.map_flat_values(self.lookup, tokens), tf.int32)
-        return ids.to_tensor(0), tf.cast(ids.row_lengths(), tf.int32)
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        if self.length is None:
+            return ids.to_tensor(0), lengths
+        # Fixed length: the last `length` ids, zeros in front of shorter texts.
+        n = self.length
+        kept = tf.minimum(lengths, n)  # (B,)
+        tail = tf.pad(ids.to_tensor(0), [[0, 0], [0, 1]])  # (B, L + 1) post-padded, never empty
+        start = lengths - kept  # first kept position of each row
+        index = tf.range(n)[None] - (n - kept)[:, None] + start[:, None]  # (B, n)
+        padded = tf.gather(tail, tf.maximum(index, 0), batch_dims=1)
+        padded = tf.where(tf.range(n)[None] >= (n - kept)[:, None], padded, 0)
+        return tf.reshape(padded, (-1, n)), kept
 
     def compute_output_spec(self, texts):
         batch = texts.shape[0]
-        return (keras.KerasTensor((batch, None), dtype="int32"),
+        return (keras.KerasTensor((batch, self.length), dtype="int32"),
                 keras.KerasTensor((batch,), dtype="int32"))
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary": self.vocabulary, "level": self.level}
+        return {**super().get_config(), "vocabulary": self.vocabulary, "level": self.level,
+                "length": self.length}

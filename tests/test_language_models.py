@@ -181,3 +181,38 @@ def test_tied_model_round_trips_and_exports_with_xla(tmp_path):
     assert check["max_abs_diff"] <= 1e-5 and check["xla_max_abs_diff"] <= 1e-4
     assert check["signatures"]["token_ids"]["xla_max_abs_diff"] <= 1e-4
     assert "xla_max_abs_diff" not in check["signatures"]["serving_default"]  # string ops
+
+
+def test_stateful_training_carries_state_and_exports_stateless(tmp_path, shakespeare_dir):
+    from zoo.exporter import export_trained
+    from zoo.language_models import StatefulReset
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text((shakespeare_dir / "input.txt").read_text()[:12_000])
+    result = zoo.train("lstm_lm", str(corpus), epochs=2, batch_size=4, run_dir=tmp_path / "run",
+                       overrides={"embedding_dim": 8, "units": 8, "layers": 1},
+                       data_options={"seq_len": 20, "stateful": True}, verbose=0)
+    model = result.model
+    assert model.input_shape == (4, None)
+    (lstm,) = [layer for layer in model.layers if getattr(layer, "stateful", False)]
+    assert len(result.history) == 2
+    x = np.random.default_rng(0).integers(0, 30, size=(4, 20)).astype("int32")
+    callback = StatefulReset()
+    callback.set_model(model)
+    callback.on_epoch_begin(0)
+    first = np.asarray(model(x))
+    second = np.asarray(model(x))  # continues from the state `first` left
+    assert np.abs(first - second).max() > 1e-4
+    callback.on_test_begin()
+    np.testing.assert_allclose(np.asarray(model(x)), first, atol=1e-6)
+    # The export serves from a zero state at any batch size.
+    check = export_trained(model, result.spec, result.plan,
+                           base_dir=tmp_path / "exports").manifest["verification"]
+    assert check["max_abs_diff"] <= 1e-5 and check["xla_max_abs_diff"] <= 1e-4
+
+
+def test_stateful_data_needs_a_model_with_a_stateful_mode(tmp_path):
+    with pytest.raises(ValueError, match=r"^Data option stateful=True carries recurrent state "
+                                         r"across batches; transformer_lm has no stateful mode\.$"):
+        zoo.train("transformer_lm", "tiny_shakespeare", data_options={"stateful": True},
+                  run_dir=tmp_path, verbose=0)

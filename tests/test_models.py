@@ -23,6 +23,28 @@ HEAVY = [
 ]
 
 
+def _representatives() -> set[str]:
+    """The first model (by name) that is not large of each (family, task).
+
+    Members of a family share their code paths through search and export,
+    so the default run searches and exports one per family and task; the
+    slow suite does every model.
+    """
+    chosen = {}
+    for name in MODELS:
+        spec = zoo.get_spec(name)
+        if not spec.large:
+            chosen.setdefault((spec.family, spec.task), name)
+    return set(chosen.values())
+
+
+REPRESENTATIVES = _representatives()
+# Searched and exported by default: one model per family and task; all in the slow suite.
+SEARCH_AND_EXPORT = [
+    n if n in REPRESENTATIVES else pytest.param(n, marks=pytest.mark.slow) for n in MODELS
+]
+
+
 def _all_layers(model):
     for layer in model.layers:
         yield layer
@@ -119,7 +141,7 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
     np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(reloaded(x)))
 
 
-@pytest.mark.parametrize("name", HEAVY)
+@pytest.mark.parametrize("name", SEARCH_AND_EXPORT)
 def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, tmp_path):
     spec = zoo.get_spec(name)
     plan = plan_data(spec, overrides=spec.test_args)
@@ -137,7 +159,7 @@ def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, 
     assert check["output_names"] == [spec.output_name]
 
 
-@pytest.mark.parametrize("name", HEAVY)
+@pytest.mark.parametrize("name", SEARCH_AND_EXPORT)
 def test_one_search_trial_over_the_declared_space(name, tmp_path):
     """Every model searches through `tuning.search` (what `zoo tune` runs)."""
     import keras_tuner

@@ -156,6 +156,7 @@ def test_googlenet_inception_table_and_parameter_count():
     assert model.get_layer("googlenet_dropout").rate == 0.4
 
 
+@pytest.mark.slow  # about 30 s: GoogLeNet is a large model
 def test_googlenet_auxiliary_heads_train_and_are_not_served(tmp_path):
     from zoo.exporter import export_trained
 

@@ -352,12 +352,15 @@ def export_trained(
     info = plan.info
     if info.task == "language_model":
         arguments = _language_model_export(model, spec, plan, metrics, hyperparameters)
-        return export(model, name or spec.name, **{**arguments, **kwargs})
+        return export(arguments.pop("model"), name or spec.name, **{**arguments, **kwargs})
     if info.task == "embedding":  # words in, vectors out (zoo.word_vectors)
         from zoo.word_vectors import export_arguments
 
         arguments = export_arguments(model, spec, plan,
                                      _metadata(spec, plan, metrics, hyperparameters))
+        return export(model, name or spec.name, **{**arguments, **kwargs})
+    if info.vocabulary is not None:  # labelled text: text in, class probabilities out
+        arguments = _text_classifier_export(model, spec, plan, metrics, hyperparameters)
         return export(model, name or spec.name, **{**arguments, **kwargs})
     sample = labels = None
     if info.source == "builtin":
@@ -382,6 +385,41 @@ def export_trained(
     )
     defaults.update(kwargs)
     return export(model, name or spec.name, **defaults)
+
+
+def _text_classifier_export(model, spec, plan, metrics=None, hyperparameters=None,
+                            batch: int = 8) -> dict:
+    """`export` arguments of a text classifier: `serving_default` takes text
+    (tokenized, looked up and cut to the model's length in the graph; no XLA)
+    and `token_ids` takes the ids (XLA-compiled)."""
+    import keras
+
+    from pipelines.layers import TextToIds
+
+    info = plan.info
+    split = plan.test_split or plan.validation_split
+    ids, labels = (t.numpy() for t in next(iter(plan.load(split, batch, shuffle=False))))
+    tokens = np.array(info.vocabulary)
+    joiner = "" if info.text_level == "char" else " "
+    texts = np.array([joiner.join(tokens[row[row > 0]]) for row in ids])
+    text = keras.Input(shape=(), dtype="string", name="text")
+    token_ids, _ = TextToIds(info.vocabulary, info.text_level, length=model.input_shape[1],
+                             name="tokenize")(text)
+    output = keras.layers.Identity(name=spec.output_name)(model(token_ids))
+    serving = keras.Model(text, output, name=f"{model.name}_serving")
+    ids_model = keras.Model(model.inputs, keras.layers.Identity(name=spec.output_name)(
+        model.outputs[0]), name=f"{model.name}_ids")
+    return dict(
+        serving=serving,
+        input_name="text",
+        output_name=spec.output_name,
+        sample=texts,
+        labels=labels,
+        endpoints={"token_ids": Endpoint(ids_model, "token_ids", spec.output_name, "int32", ids)},
+        class_names=info.class_names,
+        metadata={**_metadata(spec, plan, metrics, hyperparameters), "level": info.text_level,
+                  "vocabulary_size": len(info.vocabulary)},
+    )
 
 
 def _metadata(spec, plan, metrics=None, hyperparameters=None) -> dict:
@@ -432,6 +470,11 @@ def _language_model_export(model, spec, plan, metrics=None, hyperparameters=None
                            batch: int = 8) -> dict:
     """`export` arguments of a language model: text in (`serving_default`,
     string ops, no XLA) and token ids in (`token_ids`, XLA-compiled)."""
+    if any(getattr(layer, "stateful", False) for layer in model.layers):
+        # Serving starts every request from a zero state, at any batch size.
+        stateless = spec.builder(**{**plan.builder_args, "stateful_batch_size": None})
+        stateless.set_weights(model.get_weights())
+        model = stateless
     tokens = np.array(plan.info.class_names)
     level = plan.data_options.get("level", "char")
     split = plan.test_split or plan.validation_split
@@ -440,6 +483,7 @@ def _language_model_export(model, spec, plan, metrics=None, hyperparameters=None
     pieces = [tokens[row[: max(1, len(row) - 3 * i)]] for i, row in enumerate(ids)]
     texts = np.array(["".join(p) if level == "char" else " ".join(p) for p in pieces])
     return dict(
+        model=model,
         serving=text_serving_model(model, tokens, level, "text", spec.output_name),
         input_name="text",
         output_name=spec.output_name,

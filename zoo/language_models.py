@@ -64,8 +64,13 @@ class TiedEmbedding(keras.layers.Embedding):
 
 
 def recurrent_lm(arch, cell, vocab_size, embedding_dim, units, layers, dropout_rate,
-                 tie_weights, name):
-    """Embedding -> dropout -> [RNN -> dropout] x layers -> softmax over the vocabulary."""
+                 tie_weights, name, stateful_batch_size=None):
+    """Embedding -> dropout -> [RNN -> dropout] x layers -> softmax over the vocabulary.
+
+    With `stateful_batch_size` the recurrent layers keep their final state
+    as the next batch's initial state (batch row b continues row b), which
+    needs the batch size fixed in the graph; `StatefulReset` clears it.
+    """
     check_choice("cell", cell, tuple(CELLS))
     check_positive_int("vocab_size", vocab_size, minimum=2)
     check_positive_int("embedding_dim", embedding_dim)
@@ -78,13 +83,18 @@ def recurrent_lm(arch, cell, vocab_size, embedding_dim, units, layers, dropout_r
             f"so embedding_dim must equal the last layer's units. Received: "
             f"embedding_dim={embedding_dim}, units={units}"
         )
-    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    stateful = stateful_batch_size is not None
+    if stateful:
+        check_positive_int("stateful_batch_size", stateful_batch_size)
+    inputs = keras.Input(shape=(None,), batch_size=stateful_batch_size, dtype="int32",
+                         name="token_ids")
     embed_class = TiedEmbedding if tie_weights else keras.layers.Embedding
     embedding = embed_class(vocab_size, embedding_dim, name=f"{name}_embedding")
     x = embedding(inputs)  # (B, T, D)
     x = keras.layers.Dropout(dropout_rate, name=f"{name}_embedding_dropout")(x)
     for i in range(1, layers + 1):
-        x = CELLS[cell](units, return_sequences=True, name=f"{name}_{cell}{i}")(x)  # (B, T, H)
+        x = CELLS[cell](units, return_sequences=True, stateful=stateful,
+                        name=f"{name}_{cell}{i}")(x)  # (B, T, H)
         x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout{i}")(x)
     if tie_weights:
         logits = embedding(x, reverse=True)  # (B, T, V)
@@ -106,6 +116,9 @@ _ARGS_DOC = """
             layer (between layers, never on the recurrent connections).
         tie_weights: Use the embedding matrix, transposed, as the output
             layer (needs embedding_dim == units).
+        stateful_batch_size: Carry the recurrent state across batches of this
+            fixed size (Zaremba et al.: contiguous batches, data option
+            `stateful=True`); `zoo train` sets it from the batch size.
         name: Model name.
 
     Returns:
@@ -144,9 +157,9 @@ _ZAREMBA = "Zaremba, Sutskever & Vinyals 2014, Recurrent Neural Network Regulari
 
 def _variant(arch, cell, doc, reference, space):
     def builder(vocab_size=66, embedding_dim=256, units=256, layers=2, dropout_rate=0.2,
-                tie_weights=False, name=arch):
+                tie_weights=False, stateful_batch_size=None, name=arch):
         return recurrent_lm(arch, cell, vocab_size, embedding_dim, units, layers, dropout_rate,
-                            tie_weights, name)
+                            tie_weights, name, stateful_batch_size)
 
     builder.__name__ = builder.__qualname__ = arch
     builder.__doc__ = doc + _ARGS_DOC
@@ -183,7 +196,7 @@ gru_lm = _variant(
     **_LM,
 )
 def char_rnn(vocab_size=66, embedding_dim=128, units=256, layers=2, dropout_rate=0.2,
-             tie_weights=False, cell="lstm", name="char_rnn"):
+             tie_weights=False, cell="lstm", stateful_batch_size=None, name="char_rnn"):
     """Character-level RNN, many-to-many: the next character at every step.
 
     The same network as the language models above with the cell as an
@@ -193,4 +206,24 @@ def char_rnn(vocab_size=66, embedding_dim=128, units=256, layers=2, dropout_rate
         cell: "simple", "lstm" or "gru"; the other arguments as `lstm_lm`.
     """
     return recurrent_lm("char_rnn", cell, vocab_size, embedding_dim, units, layers,
-                        dropout_rate, tie_weights, name)
+                        dropout_rate, tie_weights, name, stateful_batch_size)
+
+
+class StatefulReset(keras.callbacks.Callback):
+    """Clears the recurrent state of a stateful model where a pass over the data starts.
+
+    At the start of every training epoch and of every evaluation, so each
+    pass reads its contiguous batches from a zero state and validation does
+    not continue the training stream.
+    """
+
+    def _reset(self):
+        for layer in self.model.layers:
+            if getattr(layer, "stateful", False):
+                layer.reset_state()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._reset()
+
+    def on_test_begin(self, logs=None):
+        self._reset()

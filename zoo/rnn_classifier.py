@@ -88,6 +88,8 @@ def rnn_classifier(
     layers=1,
     bidirectional=False,
     dropout_rate=0.0,
+    vocab_size=None,
+    embedding_dim=64,
     name="rnn_classifier",
 ):
     """Recurrent sequence classifier: the final state read by a softmax layer.
@@ -100,10 +102,15 @@ def rnn_classifier(
         layers: Stacked recurrent layers.
         bidirectional: Also read the sequence backwards.
         dropout_rate: Dropout after each recurrent layer, in [0, 1).
+        vocab_size: For text: the inputs are token ids of shape (T,) read
+            through an embedding of this many tokens (set from the data, e.g.
+            `imdb_reviews`). None: float features of shape (T, features).
+        embedding_dim: Size of the token embedding (text only).
         name: Model name.
 
     Returns:
-        A `keras.Model` mapping (batch, T, features) to probabilities (batch, classes).
+        A `keras.Model` mapping (batch, T, features), or token ids
+        (batch, T), to probabilities (batch, classes).
 
     Example:
         >>> model = zoo.build("rnn_classifier", cell="gru", input_shape=(100, 8))
@@ -111,9 +118,17 @@ def rnn_classifier(
         (None, 4)
     """
     check_positive_int("classes", classes, minimum=2)
-    inputs = keras.Input(shape=_sequence_shape(input_shape), name="features")
+    if vocab_size is None:
+        inputs = keras.Input(shape=_sequence_shape(input_shape), name="features")
+        x = inputs
+    else:
+        check_positive_int("vocab_size", vocab_size, minimum=2)
+        check_positive_int("embedding_dim", embedding_dim)
+        steps = tuple(input_shape)[:1]  # (T,): token ids
+        inputs = keras.Input(shape=steps, dtype="int32", name="features")
+        x = keras.layers.Embedding(vocab_size, embedding_dim, name=f"{name}_embedding")(inputs)
     x = apply_recurrent_body(
-        inputs, cell=cell, units=units, layers=layers, bidirectional=bidirectional,
+        x, cell=cell, units=units, layers=layers, bidirectional=bidirectional,
         dropout_rate=dropout_rate, name=name,
     )
     outputs = keras.layers.Dense(classes, activation="softmax", name=f"{name}_predictions")(x)

@@ -122,15 +122,17 @@ def plan_data(
     if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
         args["classes"] = info.num_classes
     takes_tokens = info.task in ("language_model", "sequence_to_sequence", "embedding")
-    if takes_tokens and "vocab_size" in spec.defaults:
-        if "vocab_size" in overrides and overrides["vocab_size"] != info.num_classes:
+    if (takes_tokens or info.vocabulary is not None) and "vocab_size" in spec.defaults:
+        # Text classifiers: ids into info.vocabulary; the others: ids are the classes.
+        tokens = len(info.vocabulary) if info.vocabulary is not None else info.num_classes
+        if "vocab_size" in overrides and overrides["vocab_size"] != tokens:
             raise ValueError(
                 f"Vocabulary mismatch: {spec.name} was given vocab_size="
                 f"{overrides['vocab_size']}, but the vocabulary of {dataset!r} has "
-                f"{info.num_classes} tokens ([UNK] included). Leave vocab_size unset, or "
+                f"{tokens} tokens ([UNK] included). Leave vocab_size unset, or "
                 f"set max_tokens={overrides['vocab_size']} in the data options."
             )
-        args["vocab_size"] = info.num_classes
+        args["vocab_size"] = tokens
     if info.is_image:
         shape = tuple(args["input_shape"])
         if len(shape) == 3:
@@ -310,7 +312,19 @@ def train(
     )
 
     keras.utils.set_random_seed(seed)
-    model = spec.builder(**plan.builder_args)
+    builder_args, stateful_callbacks = dict(plan.builder_args), []
+    if plan.data_options.get("stateful"):
+        # Contiguous batches: the model carries its state from batch to batch.
+        if "stateful_batch_size" not in spec.defaults:
+            raise ValueError(
+                f"Data option stateful=True carries recurrent state across batches; "
+                f"{spec.name} has no stateful mode."
+            )
+        from zoo.language_models import StatefulReset
+
+        builder_args["stateful_batch_size"] = batch_size
+        stateful_callbacks = [StatefulReset()]
+    model = spec.builder(**builder_args)
     train_ds = plan.load(plan.train_split, batch_size, seed=seed)
     val_ds = plan.load(plan.validation_split, batch_size, seed=seed)
     rate = settings["learning_rate"]
@@ -338,6 +352,7 @@ def train(
         ),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+        *stateful_callbacks,
         *(callbacks or []),
     ]
     model.fit(
