@@ -120,7 +120,7 @@ def get_info(name: str, data_dir=None, manual_dir=None, offline=None, **options)
         return info
     from pipelines import text, text_classification, tfds_source
 
-    if text.is_text_corpus(name, data_dir):
+    if options.get("corpus") or text.is_text_corpus(name, data_dir):
         return text.info(name, data_dir, manual_dir, offline, **options)
     if text_classification.is_text_classification(name, data_dir):
         return text_classification.info(name, data_dir, manual_dir, offline, **options)
@@ -283,7 +283,7 @@ def load(
 
     if shuffle is None:
         shuffle = split.startswith("train")
-    if name not in BUILTINS and text.is_text_corpus(name, data_dir):
+    if name not in BUILTINS and (options.get("corpus") or text.is_text_corpus(name, data_dir)):
         if image_size is not None or channels is not None or augment:
             raise ValueError(
                 f"Dataset {name!r} is a text corpus; image_size, channels and augment do not apply."

@@ -1,7 +1,9 @@
 """Language-modelling pipelines: text corpora -> token ids -> BPTT windows.
 
 A corpus is a TFDS dataset with a text feature and no labels
-(`tiny_shakespeare`, `lm1b`, ...) or local plain text: a folder holding
+(`tiny_shakespeare`, `lm1b`, ...), a labelled one read for its text only
+with the option `corpus=True` (`imdb_reviews`; language models get it
+automatically), or local plain text: a folder holding
 `*train*.txt`, `*valid*.txt` and `*test*.txt` (the Penn Treebank files
 `ptb.train.txt`, `ptb.valid.txt`, `ptb.test.txt` as commonly distributed), or
 one `.txt` file, split by position into 90/5/5% train/validation/test.
@@ -34,7 +36,7 @@ OOV_TOKEN = "[UNK]"
 EOS_TOKEN = "<eos>"
 # Options of language-modelling corpora and their defaults.
 TEXT_OPTIONS = {"level": "char", "seq_len": 100, "max_tokens": None, "stateful": False,
-                "vocabulary": None}
+                "vocabulary": None, "corpus": False}
 # Split fractions of a single local text file.
 FILE_SPLITS = {"train": (0.0, 0.9), "validation": (0.9, 0.95), "test": (0.95, 1.0)}
 

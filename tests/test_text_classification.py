@@ -73,3 +73,14 @@ def test_text_classification_options_are_checked(mock_imdb):
                                                     r"option\(s\) stateful\. Accepted options: "
                                                     r"level, seq_len, max_tokens, vocabulary\.$"):
         pipelines.get_info("imdb_reviews", stateful=True)
+
+
+def test_language_models_read_labelled_text_as_a_corpus(mock_imdb):
+    from zoo.training import plan_data
+
+    plan = plan_data(zoo.get_spec("gru_lm"), "imdb_reviews", None,
+                     {"level": "char", "seq_len": 10})
+    assert plan.data_options["corpus"] is True and plan.info.task == "language_model"
+    x, y = next(iter(plan.load("train", 4, shuffle=False)))
+    assert x.shape == (4, 10)
+    np.testing.assert_array_equal(x.numpy()[:, 1:], y.numpy()[:, :-1])  # next-token targets

@@ -91,6 +91,13 @@ def plan_data(
     options.update(data_options or {})
     if spec.task == "embedding":
         _word_pair_options(spec, dataset, options)
+    if spec.task == "language_model" and dataset not in pipelines.list_datasets():
+        from pipelines import text, text_classification
+
+        # A labelled text dataset (imdb_reviews) read as a corpus: labels dropped.
+        if not text.is_text_corpus(str(dataset), options.get("data_dir")) and (
+                text_classification.is_text_classification(dataset, options.get("data_dir"))):
+            options.setdefault("corpus", True)
     image_size = options.pop("image_size", None)
     channels = options.pop("channels", None)
     # Text corpora build their vocabulary here, so they need the source folders too.
