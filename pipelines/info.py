@@ -10,6 +10,17 @@ class OptionError(TypeError):
     """Raised for a dataset option that the dataset does not take."""
 
 
+def merge_options(kind: str, options: dict, accepted: dict) -> dict:
+    """`options` over the `accepted` defaults; an unknown name fails listing the accepted ones."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise OptionError(
+            f"{kind} got unknown option(s) {', '.join(unknown)}. "
+            f"Accepted options: {', '.join(accepted)}."
+        )
+    return {**accepted, **options}
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
     """The data contract of one dataset.

@@ -29,7 +29,7 @@ import functools
 import os
 from pathlib import Path
 
-from pipelines.info import DatasetInfo, OptionError
+from pipelines.info import DatasetInfo, merge_options
 
 LEVELS = ("char", "word", "word_lower")
 OOV_TOKEN = "[UNK]"
@@ -70,13 +70,7 @@ def _text_feature(features) -> str | None:
 
 def check_options(options: dict) -> dict:
     """Text options merged over `TEXT_OPTIONS`, each checked."""
-    unknown = sorted(set(options) - set(TEXT_OPTIONS))
-    if unknown:
-        raise OptionError(
-            f"Text corpora got unknown option(s) {', '.join(unknown)}. "
-            f"Accepted options: {', '.join(TEXT_OPTIONS)}."
-        )
-    opts = {**TEXT_OPTIONS, **options}
+    opts = merge_options("Text corpora", options, TEXT_OPTIONS)
     if opts["level"] not in LEVELS:
         raise ValueError(
             f"`level` must be one of {', '.join(map(repr, LEVELS))}. Received: level={opts['level']!r}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 
-from pipelines.info import DatasetInfo, OptionError
+from pipelines.info import DatasetInfo, merge_options
 
 OPTIONS = {"level": "word", "seq_len": 200, "max_tokens": 20_000, "vocabulary": None}
 
@@ -39,13 +39,7 @@ def is_text_classification(name: str, data_dir=None) -> bool:
 def check_options(options: dict) -> dict:
     from pipelines import text
 
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise OptionError(
-            f"Text classification datasets got unknown option(s) {', '.join(unknown)}. "
-            f"Accepted options: {', '.join(OPTIONS)}."
-        )
-    opts = {**OPTIONS, **options}
+    opts = merge_options("Text classification datasets", options, OPTIONS)
     text.check_options({k: v for k, v in opts.items() if k in text.TEXT_OPTIONS})
     return opts
 

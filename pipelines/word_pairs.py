@@ -30,7 +30,7 @@ import functools
 
 import numpy as np
 
-from pipelines.info import DatasetInfo, OptionError
+from pipelines.info import DatasetInfo, merge_options
 
 PAIRINGS = ("skipgram", "cbow")
 NOISE_POWER = 0.75  # unigram^(3/4), Mikolov et al. 2013b
@@ -44,13 +44,7 @@ def check_options(options: dict) -> dict:
     """Word-pair options merged over `PAIR_OPTIONS`, each checked."""
     from pipelines import text
 
-    unknown = sorted(set(options) - set(PAIR_OPTIONS))
-    if unknown:
-        raise OptionError(
-            f"Word-pair corpora got unknown option(s) {', '.join(unknown)}. "
-            f"Accepted options: {', '.join(PAIR_OPTIONS)}."
-        )
-    opts = {**PAIR_OPTIONS, **options}
+    opts = merge_options("Word-pair corpora", options, PAIR_OPTIONS)
     if opts["pairs"] not in PAIRINGS:
         raise ValueError(
             f"`pairs` must be one of {', '.join(map(repr, PAIRINGS))}. Received: pairs={opts['pairs']!r}"

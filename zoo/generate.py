@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-# Tokens of context fed back at each step; older ones are dropped.
+# Tokens of context fed back at each step when the training window is unknown.
 MAX_CONTEXT = 512
 
 
@@ -34,7 +34,9 @@ def _from_run(run_dir: Path):
         return np.asarray(model(ids, training=False))[:, -1]
 
     vocabulary = read_vocabulary(run_dir / VOCABULARY_FILE)
-    return next_probabilities, vocabulary, plan.data_options.get("level", "char")
+    options = plan.data_options
+    return (next_probabilities, vocabulary, options.get("level", "char"),
+            options.get("seq_len", MAX_CONTEXT))
 
 
 def _from_export(export_dir: Path):
@@ -51,11 +53,15 @@ def _from_export(export_dir: Path):
     def next_probabilities(ids):
         return serve(token_ids=tf.constant(ids, tf.int32))[output].numpy()
 
-    return next_probabilities, tuple(manifest["class_names"]), manifest.get("level", "char")
+    options = manifest.get("training_data", {}).get("options", {})
+    return (next_probabilities, tuple(manifest["class_names"]), manifest.get("level", "char"),
+            options.get("seq_len", MAX_CONTEXT))
 
 
-def load_sampler(source: str | os.PathLike) -> tuple[Callable, tuple, str]:
-    """`(next_probabilities(ids) -> (B, V), vocabulary, level)` of a run or an export."""
+def load_sampler(source: str | os.PathLike) -> tuple[Callable, tuple, str, int]:
+    """`(next_probabilities(ids) -> (B, V), vocabulary, level, context)` of a run or an
+    export; `context` is the training window (`seq_len`), the longest context fed back:
+    a Transformer has never seen positions beyond it."""
     source = Path(source)
     if (source / "run.json").exists():
         return _from_run(source)
@@ -110,7 +116,7 @@ def generate(source, prompt: str = "", length: int = 300, temperature: float = 1
         raise ValueError(f"`top_k` must be an integer >= 1. Received: top_k={top_k!r}")
     from pipelines.layers import TextToIds
 
-    next_probabilities, vocabulary, level = load_sampler(source)
+    next_probabilities, vocabulary, level, context_length = load_sampler(source)
     ids, count = TextToIds(vocabulary, level)(np.array([prompt]))
     ids = list(np.asarray(ids)[0, : int(np.asarray(count)[0])])
     if not ids:
@@ -118,7 +124,7 @@ def generate(source, prompt: str = "", length: int = 300, temperature: float = 1
     rng = np.random.default_rng(seed)
     generated = []
     for _ in range(length):
-        context = np.array([ids[-MAX_CONTEXT:]], dtype="int32")
+        context = np.array([ids[-context_length:]], dtype="int32")
         token = sample_next(next_probabilities(context)[0], temperature, top_k, rng)
         ids.append(token)
         generated.append(vocabulary[token])

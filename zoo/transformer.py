@@ -60,6 +60,22 @@ def apply_decoder_block(x, d_model, heads, ff_dim, dropout_rate, norm_first, nam
                         causal=True)
 
 
+def _check_sizes(vocab_size, d_model, heads, layers, ff_dim, dropout_rate) -> int:
+    """Check the shared Transformer sizes; returns ff_dim (default 4 * d_model)."""
+    check_positive_int("vocab_size", vocab_size, minimum=2)
+    check_positive_int("d_model", d_model)
+    check_positive_int("heads", heads)
+    check_positive_int("layers", layers)
+    check_rate("dropout_rate", dropout_rate)
+    if d_model % heads:
+        raise ValueError(
+            f"`heads` must divide `d_model`. Received: d_model={d_model}, heads={heads}"
+        )
+    ff_dim = 4 * d_model if ff_dim is None else ff_dim
+    check_positive_int("ff_dim", ff_dim)
+    return ff_dim
+
+
 def _transformer_lm_space(hp) -> dict:
     return {
         "d_model": hp.Choice("d_model", [64, 128, 256], default=128),
@@ -106,17 +122,7 @@ def transformer_lm(vocab_size=66, d_model=128, heads=4, layers=2, ff_dim=None,
         >>> model(np.zeros((2, 10), "int32")).shape
         (2, 10, 66)
     """
-    check_positive_int("vocab_size", vocab_size, minimum=2)
-    check_positive_int("d_model", d_model)
-    check_positive_int("heads", heads)
-    check_positive_int("layers", layers)
-    check_rate("dropout_rate", dropout_rate)
-    if d_model % heads:
-        raise ValueError(
-            f"`heads` must divide `d_model`. Received: d_model={d_model}, heads={heads}"
-        )
-    ff_dim = 4 * d_model if ff_dim is None else ff_dim
-    check_positive_int("ff_dim", ff_dim)
+    ff_dim = _check_sizes(vocab_size, d_model, heads, layers, ff_dim, dropout_rate)
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     embed_class = TiedEmbedding if tie_weights else keras.layers.Embedding
     embedding = embed_class(vocab_size, d_model, name=f"{name}_embedding")
@@ -311,22 +317,13 @@ def transformer(input_shape=(16,), vocab_size=12, d_model=64, heads=4, layers=2,
         A `keras.Model` mapping (batch, 2L) ids to output-token
         probabilities (batch, L, vocab_size).
     """
-    check_positive_int("vocab_size", vocab_size, minimum=2)
-    check_positive_int("d_model", d_model)
-    check_positive_int("heads", heads)
-    check_positive_int("layers", layers)
-    check_rate("dropout_rate", dropout_rate)
-    if d_model % heads:
-        raise ValueError(
-            f"`heads` must divide `d_model`. Received: d_model={d_model}, heads={heads}"
-        )
+    ff_dim = _check_sizes(vocab_size, d_model, heads, layers, ff_dim, dropout_rate)
     (steps,) = tuple(input_shape)
     if steps % 2:
         raise ValueError(
             f"`input_shape` must be (2 * L,): L source then L decoder-input ids. "
             f"Received: input_shape={tuple(input_shape)}"
         )
-    ff_dim = 4 * d_model if ff_dim is None else ff_dim
     length = steps // 2
     features = keras.Input(shape=(steps,), dtype="int32", name="features")
     embedding = keras.layers.Embedding(vocab_size, d_model, name=f"{name}_embedding")
