@@ -155,15 +155,22 @@ def _token_stream(name, split, level, data_dir, manual_dir, offline):
     return docs.map(lambda text: tokenize(text, level)).unbatch()
 
 
-@functools.lru_cache(maxsize=16)
-def _vocabulary(name, level, max_tokens, data_dir, manual_dir, offline) -> tuple[str, ...]:
+def vocabulary_from_tokens(stream, max_tokens=None) -> tuple[str, ...]:
+    """`[UNK]` then the tokens of a flat string `tf.data` stream, most frequent first.
+
+    `max_tokens` counts the `[UNK]` entry, as in Keras' `StringLookup`.
+    """
     import keras
 
-    # max_tokens counts the [UNK] entry, as in Keras.
     lookup = keras.layers.StringLookup(max_tokens=max_tokens, oov_token=OOV_TOKEN)
-    stream = _token_stream(name, "train", level, data_dir, manual_dir, offline)
     lookup.adapt(stream.batch(1 << 16))
     return tuple(lookup.get_vocabulary())
+
+
+@functools.lru_cache(maxsize=16)
+def _vocabulary(name, level, max_tokens, data_dir, manual_dir, offline) -> tuple[str, ...]:
+    stream = _token_stream(name, "train", level, data_dir, manual_dir, offline)
+    return vocabulary_from_tokens(stream, max_tokens)
 
 
 def vocabulary(name: str, level: str = "char", max_tokens: int | None = None, data_dir=None,

@@ -62,14 +62,10 @@ def _examples(name, split, data_dir, manual_dir, offline, shuffle=False, seed=0)
 
 @functools.lru_cache(maxsize=8)
 def _vocabulary(name, level, max_tokens, data_dir, manual_dir, offline) -> tuple[str, ...]:
-    import keras
-
-    from pipelines.text import OOV_TOKEN, tokenize
+    from pipelines.text import tokenize, vocabulary_from_tokens
 
     _, ds = _examples(name, "train", data_dir, manual_dir, offline)
-    lookup = keras.layers.StringLookup(max_tokens=max_tokens, oov_token=OOV_TOKEN)
-    lookup.adapt(ds.map(lambda t, _: tokenize(t, level)).unbatch().batch(1 << 16))
-    return tuple(lookup.get_vocabulary())
+    return vocabulary_from_tokens(ds.map(lambda t, _: tokenize(t, level)).unbatch(), max_tokens)
 
 
 def vocabulary(name, opts, data_dir=None, manual_dir=None, offline=None) -> tuple[str, ...]:
