@@ -9,7 +9,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["ZOO_OFFLINE"] = "1"
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 TINY_SHAKESPEARE_DIR = SHARED_DATA / "tiny_shakespeare"
 
 
@@ -26,7 +27,9 @@ def zoo_cli(tmp_path):
     import subprocess
 
     def run(*args, timeout=300, check=True):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_OFFLINE": "1"}
+        # This checkout's packages, whatever an editable install points at.
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_OFFLINE": "1",
+               "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
         proc = subprocess.run(
             [sys.executable, "-m", "zoo.cli", *map(str, args)],
             cwd=tmp_path, capture_output=True, text=True, timeout=timeout, env=env,

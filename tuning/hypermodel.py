@@ -135,6 +135,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
         if self.spec.fit is not None:  # not trained by gradient descent (e.g. counts + SVD)
             self.spec.fit(model, self.plan, seed=self.seed)
             return {"val_loss": model.evaluate(validation, verbose=0, return_dict=True)["loss"]}
+        if self.spec.pretrain is not None:
+            self.spec.pretrain(model, self.plan, seed=self.seed, batch_size=batch_size)
         train = self._dataset(self.plan.train_split, batch_size)
         train, validation = repeat_targets(train, model), repeat_targets(validation, model)
         # The pipeline shuffles, seeded; Keras must not shuffle again.

@@ -100,6 +100,12 @@ class ModelSpec:
             SVD): `fit(model, plan, seed=0) -> dict` sets its weights from the
             data plan's training split; training and searches call it instead
             of `model.fit`. None for gradient-trained models.
+        pretrain: `pretrain(model, plan, seed=0, batch_size=32) -> dict`, run
+            once before gradient training of a new run or search trial (e.g.
+            greedy layer-wise autoencoder pre-training); None for most models.
+        callbacks: `callbacks(model, plan, run_dir) -> list` of extra Keras
+            callbacks `zoo.train` adds (e.g. a GAN's sample grid per epoch).
+        monitor: The logged quantity checkpoints and searches minimize.
     """
 
     name: str
@@ -122,6 +128,9 @@ class ModelSpec:
     large: bool = False
     signatures: Callable[[Any, Any], dict] | None = None
     fit: Callable[..., dict] | None = None
+    pretrain: Callable[..., dict] | None = None
+    callbacks: Callable[..., list] | None = None
+    monitor: str = "val_loss"
 
     @property
     def summary(self) -> str:
@@ -133,11 +142,6 @@ class ModelSpec:
     def learning_rates(self) -> dict[str, float]:
         """Default learning rate of each optimizer, the spec's default first."""
         return {self.optimizer: self.learning_rate, **self.alternative_optimizers}
-
-    @property
-    def monitor(self) -> str:
-        """The quantity checkpoints and searches minimize."""
-        return "val_loss"
 
     def resolve_args(self, overrides: Mapping[str, Any] | None = None) -> dict:
         """Defaults merged with `overrides`, after checking every name."""
@@ -178,6 +182,9 @@ def register_model(
     large: bool = False,
     signatures: Callable[[Any, Any], dict] | None = None,
     fit: Callable[..., dict] | None = None,
+    pretrain: Callable[..., dict] | None = None,
+    callbacks: Callable[..., list] | None = None,
+    monitor: str = "val_loss",
 ):
     """Decorator registering a builder under its function name.
 
@@ -222,6 +229,9 @@ def register_model(
             large=large,
             signatures=signatures,
             fit=fit,
+            pretrain=pretrain,
+            callbacks=callbacks,
+            monitor=monitor,
         )
         unknown = set(spec.test_args) - set(defaults)
         if unknown:

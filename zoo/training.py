@@ -38,14 +38,20 @@ class DataPlan:
     train_split: str
     validation_split: str
     test_split: str | None
+    # "labels": (features, labels) pairs; "features": (features, features), the
+    # preprocessed input as its own target (autoencoders).
+    targets: str = "labels"
 
     def load(self, split: str, batch_size: int, seed: int = 0, **kwargs):
         import pipelines
 
-        return pipelines.load(
+        ds = pipelines.load(
             self.dataset, split, batch_size=batch_size, seed=seed,
             **{**self.data_options, **kwargs},
         )
+        if self.targets == "features":
+            ds = ds.map(lambda x, y: (x, x))
+        return ds
 
     def dataset_options(self) -> dict:
         """Only the dataset's own options (e.g. `gate`), for `pipelines.load_arrays`."""
@@ -153,7 +159,8 @@ def plan_data(
     else:
         train_split, val_split = "train[:90%]", "train[90%:]"
     test_split = "test" if "test" in splits else None
-    return DataPlan(dataset, info, args, options, train_split, val_split, test_split)
+    targets = "features" if spec.task == "autoencoder" else "labels"
+    return DataPlan(dataset, info, args, options, train_split, val_split, test_split, targets)
 
 
 def _word_pair_options(spec: ModelSpec, dataset, options: dict) -> None:
@@ -344,6 +351,9 @@ def train(
     if spec.fit is not None:
         return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say)
 
+    if spec.pretrain is not None and not resumed_from:
+        pretrained = spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
+        say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
     monitor = spec.monitor
     best_so_far = None
     prior = [r[monitor] for r in history_rows[:resumed_from] if monitor in r]
@@ -360,6 +370,7 @@ def train(
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
         *stateful_callbacks,
+        *(spec.callbacks(model, plan, run_dir) if spec.callbacks else []),
         *(callbacks or []),
     ]
     model.fit(
