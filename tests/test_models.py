@@ -59,6 +59,8 @@ def _expected_output_shape(spec, args, input_shape):
         return (input_shape[0], input_shape[1] // 2, args["vocab_size"])
     if spec.task == "embedding":  # a score for each candidate word
         return (input_shape[0], input_shape[1])
+    if spec.task == "autoencoder":  # a reconstruction of the input
+        return tuple(input_shape)
     if "classes" in args:
         return (input_shape[0], args["classes"])
     if "outputs" in args:

@@ -47,7 +47,9 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "metrics": ("accuracy",),
         "output": "probabilities",
     },
-    "autoencoder": {"loss": "mse", "metrics": (), "output": "reconstruction"},
+    # Autoencoders add their own reconstruction loss, matched to their output
+    # activation (zoo.autoencoders.ReconstructionLoss).
+    "autoencoder": {"loss": None, "metrics": (), "output": "reconstruction"},
     "generative": {"loss": None, "metrics": (), "output": "images"},
     "embedding": {"loss": None, "metrics": (), "output": "embedding"},
 }
