@@ -4,3 +4,4 @@ from zoo import alexnet, convnet, googlenet, language_models, lenet, linear, mlp
 from zoo import darnn, rnn_classifier, transformer  # noqa: F401  (sequence models)
 from zoo import word_vectors  # noqa: F401  (word representations)
 from zoo import autoencoders  # noqa: F401  (unsupervised: autoencoders)
+from zoo import style_transfer  # noqa: F401  (neural style transfer)

@@ -52,6 +52,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "autoencoder": {"loss": None, "metrics": (), "output": "reconstruction"},
     "generative": {"loss": None, "metrics": (), "output": "images"},
     "embedding": {"loss": None, "metrics": (), "output": "embedding"},
+    # Image -> content features and Gram matrices; stylizing optimises the image.
+    "style_transfer": {"loss": None, "metrics": (), "output": "style"},
 }
 
 
