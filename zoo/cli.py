@@ -1,4 +1,5 @@
-"""The `zoo` command: list, info, datasets, train, tune, export, predict, generate, vectors, quickstart."""
+"""The `zoo` command: list, info, datasets, train, tune, export, predict, generate, vectors,
+stylize, quickstart."""
 
 from __future__ import annotations
 
@@ -219,6 +220,40 @@ def _analogy_words(query: str) -> tuple[str, str, str]:
     return a, b, c
 
 
+def cmd_stylize(args) -> int:
+    from zoo.style_transfer import resolve_weights, stylize
+    from zoo.weights import WeightsUnavailableError
+
+    try:
+        weights = resolve_weights(args.weights)  # first: offline without the file fails now
+    except (WeightsUnavailableError, FileNotFoundError) as e:
+        raise SystemExit(f"zoo: error: {e}") from None
+    for path in (args.content, args.style):
+        if not Path(path).is_file():
+            raise SystemExit(f"zoo: error: image file {path} does not exist.")
+    layer_weights = _key_values(args.layer_weight, "--layer-weight") or None
+    result = stylize(
+        args.content, args.style, steps=args.steps, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight, layer_weights=layer_weights,
+        size=args.size, optimizer=args.optimizer, learning_rate=args.lr, weights=weights,
+        pooling=args.pooling, init=args.init, seed=args.seed, every=args.every,
+        snapshot_path=args.out, verbose=1,
+    )
+    from zoo.images import save_png
+
+    save_png(result.image, args.out)
+    h, w = result.image.shape[:2]
+    print("Losses (weighted total; content, style, tv unweighted): "
+          + "; ".join(f"{k} {result.initial[k]:.4g} -> {result.final[k]:.4g}"
+                      for k in ("loss", "content", "style", "tv")))
+    print(f"{len(result.history)} {args.optimizer} steps at {w}x{h} in {result.seconds:.1f} s "
+          f"({result.steps_per_second:.2f} steps/s after the first)")
+    for path in result.snapshots:
+        print(f"Intermediate: {path}")
+    print(f"Wrote {args.out}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from zoo.predict import predict_file
 
@@ -316,6 +351,32 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help=".npy file or image (PNG/JPEG)")
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("stylize", help="neural style transfer (Gatys et al. 2015): render "
+                       "CONTENT in the style of STYLE")
+    p.add_argument("content", help="content image (PNG/JPEG)")
+    p.add_argument("style", help="style image (PNG/JPEG)")
+    p.add_argument("--out", default="stylized.png", help="result PNG")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps or L-BFGS iterations")
+    p.add_argument("--content-weight", type=float, default=1e4)
+    p.add_argument("--style-weight", type=float, default=1e-2)
+    p.add_argument("--tv-weight", type=float, default=30.0, help="total-variation weight")
+    p.add_argument("--layer-weight", action="append", metavar="LAYER=W",
+                   help="weight of one style layer, e.g. block1_conv1=0.5 (repeatable; "
+                        "default 1/5 each)")
+    p.add_argument("--size", type=int, default=512, help="longer image side in pixels "
+                   "(images are shrunk to it, never enlarged)")
+    p.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
+    p.add_argument("--lr", type=float, default=0.02, help="Adam step size on [0, 1] pixels")
+    p.add_argument("--every", type=int, help="also save the image every K steps "
+                   "(OUT_step<N>.png)")
+    p.add_argument("--weights", default="imagenet", help="VGG19 weights: imagenet (the "
+                   "keras.applications notop file in the Keras cache), none (random: a smoke "
+                   "run) or a file")
+    p.add_argument("--pooling", choices=["max", "avg"], default="max")
+    p.add_argument("--init", choices=["content", "noise"], default="content")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("generate", help="sample text from a language model (run folder or export)")
     p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")

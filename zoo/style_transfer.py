@@ -432,13 +432,15 @@ class StylizeResult:
     history: list[dict]  # losses per step
     initial: dict  # losses at the starting image
     final: dict  # losses at the result
-    seconds: float  # optimisation time (targets and compilation excluded)
+    seconds: float  # optimisation time, first step (tracing) included
     snapshots: list[Path]
+    steady_seconds: float = float("nan")  # time of the steps after the first
 
     @property
     def steps_per_second(self) -> float:
-        steps = len(self.history)
-        return steps / self.seconds if self.seconds > 0 else float("nan")
+        """Steps after the first (which traces the graph) per second."""
+        steps = len(self.history) - 1
+        return steps / self.steady_seconds if steps > 0 and self.steady_seconds > 0 else float("nan")
 
 
 def stylize(content, style, *, steps: int = 300, content_weight=CONTENT_WEIGHT,
@@ -492,6 +494,8 @@ def stylize(content, style, *, steps: int = 300, content_weight=CONTENT_WEIGHT,
     snapshots: list[Path] = []
 
     def callback(step, losses):
+        if step == 1:
+            first_done[0] = time.perf_counter()
         if bar is not None:
             bar.update(step, [(k, losses[k]) for k in ("loss", "content", "style", "tv")])
         if every and step % every == 0:
@@ -499,11 +503,13 @@ def stylize(content, style, *, steps: int = 300, content_weight=CONTENT_WEIGHT,
             snapshots.append(save_png(transfer.result(),
                                       path.with_name(f"{path.stem}_step{step:05d}{path.suffix}")))
 
+    first_done = [float("nan")]
     start = time.perf_counter()
     history = transfer.run(steps, optimizer, learning_rate, callback)
-    seconds = time.perf_counter() - start
+    end = time.perf_counter()
     final = {k: float(v) for k, v in transfer.losses().items()}
-    return StylizeResult(transfer.result(), history, initial, final, seconds, snapshots)
+    return StylizeResult(transfer.result(), history, initial, final, end - start, snapshots,
+                         end - first_done[0])
 
 
 # ----------------------------------------------------------------- export
