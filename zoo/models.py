@@ -5,3 +5,4 @@ from zoo import darnn, rnn_classifier, transformer  # noqa: F401  (sequence mode
 from zoo import word_vectors  # noqa: F401  (word representations)
 from zoo import autoencoders  # noqa: F401  (unsupervised: autoencoders)
 from zoo import style_transfer  # noqa: F401  (neural style transfer)
+from zoo import stacked_autoencoder  # noqa: F401  (greedy layer-wise pre-training)

@@ -1,0 +1,101 @@
+"""Greedy layer-wise pre-training (`stacked_autoencoder`): pre-training, fine-tuning, resume."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo import registry
+from zoo.stacked_autoencoder import hidden_layers, layer_gradient_norms, pretrain_from_plan
+from zoo.training import plan_data
+
+NAME = "stacked_autoencoder"
+SMALL = {"depth": 2, "width": 32, "pretrain_epochs": 2}
+
+
+def _plan(**overrides):
+    return plan_data(zoo.get_spec(NAME), overrides={**SMALL, **overrides})
+
+
+def test_pretraining_then_fine_tuning_runs_end_to_end_on_digits(tmp_path, capsys):
+    result = zoo.train(NAME, "digits", epochs=3, overrides=SMALL, run_dir=tmp_path, verbose=1)
+    assert "Pre-trained stacked_autoencoder: {'stacked_autoencoder_hidden1'" in capsys.readouterr().out
+    assert result.history[-1]["val_accuracy"] > 0.5  # chance is 0.1
+    test = result.plan.load("test", 64)
+    assert result.model.evaluate(test, verbose=0, return_dict=True)["accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("corruption", [0.0, 0.25])
+def test_pretraining_changes_the_first_layer_and_lowers_each_reconstruction_loss(corruption):
+    plan = _plan(corruption=corruption)
+    keras.utils.set_random_seed(0)
+    model = zoo.get_spec(NAME).builder(**plan.builder_args)
+    first = hidden_layers(model)[0]
+    before = np.array(first.kernel)
+    output_before = np.array(model.layers[-1].kernel)
+    report = pretrain_from_plan(model, plan, seed=0, batch_size=32)
+    assert list(report) == [f"{NAME}_hidden1", f"{NAME}_hidden2"]
+    for layer, losses in report.items():
+        # Inputs are [0, 1] pixels, then sigmoid codes: sigmoid decoders with cross-entropy.
+        assert losses["loss"] == "binary_crossentropy"
+        assert losses["final"] < losses["initial"], (layer, losses)
+    assert not np.allclose(before, np.array(first.kernel))
+    np.testing.assert_array_equal(output_before, np.array(model.layers[-1].kernel))
+
+
+def test_zero_pretrain_epochs_leaves_the_random_initialisation():
+    plan = _plan(pretrain_epochs=0)
+    model = zoo.get_spec(NAME).builder(**plan.builder_args)
+    weights = [np.array(w) for w in model.weights]
+    assert pretrain_from_plan(model, plan) == {}
+    for w, after in zip(weights, model.weights):
+        np.testing.assert_array_equal(w, np.array(after))
+
+
+def test_gradient_norms_one_finite_norm_per_dense_layer():
+    plan = _plan(depth=3)
+    model = zoo.get_spec(NAME).builder(**plan.builder_args)
+    x, y = next(iter(plan.load(plan.train_split, 64)))
+    norms = layer_gradient_norms(model, x, y)
+    assert list(norms) == [f"{NAME}_hidden1", f"{NAME}_hidden2", f"{NAME}_hidden3",
+                           f"{NAME}_predictions"]
+    assert all(np.isfinite(v) and v > 0 for v in norms.values())
+
+
+def test_bad_pretraining_arguments_name_the_value_received():
+    with pytest.raises(ValueError, match=r"`pretrain_epochs` must be an integer >= 0\. "
+                                         r"Received: pretrain_epochs=-1"):
+        zoo.build(NAME, pretrain_epochs=-1)
+    with pytest.raises(ValueError, match=r"Received: corruption=1\.0"):
+        zoo.build(NAME, corruption=1.0)
+    plain = zoo.build("mlp")
+    with pytest.raises(ValueError, match="Model 'mlp' carries no pre-training settings"):
+        pretrain_from_plan(plain, _plan())
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Raises after the first epoch, once BackupAndRestore has saved it."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_resumed_run_does_not_pretrain_again(tmp_path, monkeypatch):
+    spec = zoo.get_spec(NAME)
+    calls = []
+
+    def counting(model, plan, **kwargs):
+        calls.append(model.name)
+        return spec.pretrain(model, plan, **kwargs)
+
+    monkeypatch.setitem(registry._REGISTRY, NAME, dataclasses.replace(spec, pretrain=counting))
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train(NAME, epochs=2, overrides=SMALL, run_dir=tmp_path, verbose=0,
+                  callbacks=[_Interrupt()])
+    assert calls == [NAME]
+    result = zoo.train(NAME, epochs=2, overrides=SMALL, run_dir=tmp_path, verbose=0)
+    assert result.resumed_from_epoch == 1
+    assert calls == [NAME]  # not pre-trained again: the backup holds the fine-tuned weights
+    assert [row["epoch"] for row in result.history] == [0, 1]
