@@ -156,7 +156,7 @@ def _tfds_info(b) -> DatasetInfo:
     )
 
 
-NORMALIZATIONS = ("unit", "caffe")
+NORMALIZATIONS = ("unit", "caffe", "symmetric")
 
 
 def preprocessor(name: str, image_size=None, channels=None, normalization="unit",
@@ -165,8 +165,9 @@ def preprocessor(name: str, image_size=None, channels=None, normalization="unit"
 
     Images: uint8 [0, 255] -> float32, resized to `image_size` (height,
     width) and converted to `channels` (1 or 3) when given, then normalized:
-    `normalization="unit"` scales to [0, 1]; "caffe" is the keras.applications
-    ResNet/VGG convention (BGR, ImageNet means subtracted, 0..255 scale).
+    `normalization="unit"` scales to [0, 1]; "symmetric" to [-1, 1] (for tanh
+    generators, e.g. DCGAN); "caffe" is the keras.applications ResNet/VGG
+    convention (BGR, ImageNet means subtracted, 0..255 scale).
     Tabular sets marked `standardize` get a `Normalization` layer holding the
     training split's mean and variance. Returns None when nothing is needed.
 
@@ -192,8 +193,9 @@ def preprocessor(name: str, image_size=None, channels=None, normalization="unit"
     layers = []
     if info.is_image:
         # Cast to float first: eager Keras runs later layers on raw uint8 otherwise.
-        scale = 1.0 / 255.0 if normalization == "unit" else 1.0
-        layers.append(keras.layers.Rescaling(scale, name="rescale"))
+        scale, offset = {"unit": (1.0 / 255.0, 0.0), "symmetric": (2.0 / 255.0, -1.0)}.get(
+            normalization, (1.0, 0.0))
+        layers.append(keras.layers.Rescaling(scale, offset=offset, name="rescale"))
         if image_size is not None:
             h, w = (int(s) for s in image_size)
             if (h, w) != tuple(info.feature_shape[:2]):

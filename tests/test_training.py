@@ -115,6 +115,6 @@ def test_optimizer_and_weight_decay_are_chosen_and_recorded(tmp_path):
 def test_unknown_optimizer_fails_before_the_run_folder_exists(tmp_path):
     with pytest.raises(ValueError, match=r"^Unknown optimizer 'adamm'\. Expected a Keras "
                                          r"optimizer name \(e\.g\. adam, adamw, sgd, rmsprop\) "
-                                         r"or one of: momentum\.$"):
+                                         r"or one of: momentum, gan_adam\.$"):
         zoo.train("mlp", "digits", optimizer="adamm", run_dir=tmp_path / "run", verbose=0)
     assert not (tmp_path / "run").exists()

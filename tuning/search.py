@@ -265,7 +265,12 @@ def _objective_name(objective) -> str:
 
 def _check_objective(spec: ModelSpec, objective):
     """The objective, defaulting to the spec's monitor; a string must be a logged metric."""
-    objective = objective if objective is not None else spec.monitor
+    if objective is None:
+        if spec.monitor != "val_loss":
+            # The spec's monitor is minimized by definition; Keras Tuner cannot infer
+            # the direction of a name it does not know (e.g. "val_mmd").
+            return keras_tuner.Objective(spec.monitor, direction="min")
+        objective = spec.monitor
     if isinstance(objective, str) and spec.loss is not None:
         # Models compiled with a Keras loss log exactly these names.
         logged = ["loss", *spec.metrics]

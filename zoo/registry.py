@@ -94,8 +94,9 @@ class ModelSpec:
         test_args: Builder overrides for a small, fast instance in tests.
         output_name: Name of the output tensor in serving signatures.
         input_normalization: How images are normalized for this model, read
-            by `pipelines`: "unit" ([0, 1]) or "caffe" (keras.applications
-            ResNet/VGG: BGR, ImageNet means subtracted).
+            by `pipelines`: "unit" ([0, 1]), "symmetric" ([-1, 1], for tanh
+            generators) or "caffe" (keras.applications ResNet/VGG: BGR,
+            ImageNet means subtracted).
         large: Too big to train and export in the default test run; the test
             harness checks it in the slow suite (`pytest -m slow`).
         signatures: `fn(model, plan) -> {name: zoo.exporter.Endpoint}`, serving
@@ -347,12 +348,17 @@ def compile_model(
 AUX_LOSS_WEIGHT = 0.3
 
 # Optimizer names beyond Keras' own identifiers: name -> (Keras identifier, arguments).
-OPTIMIZER_ALIASES = {"momentum": ("sgd", {"momentum": 0.9})}
+OPTIMIZER_ALIASES = {
+    "momentum": ("sgd", {"momentum": 0.9}),
+    # Adam with beta_1 = 0.5, which Radford et al. 2015 found to stabilise GAN training.
+    "gan_adam": ("adam", {"beta_1": 0.5}),
+}
 
 
 def make_optimizer(name: str, learning_rate, weight_decay: float | None = None):
     """A fresh optimizer: a Keras identifier ("adam", "sgd", "adamw", "rmsprop", ...)
-    or "momentum", SGD with momentum 0.9 as in the AlexNet, VGG and ResNet papers.
+    or "momentum", SGD with momentum 0.9 as in the AlexNet, VGG and ResNet papers,
+    or "gan_adam", Adam with beta_1 0.5 as in DCGAN (Radford et al. 2015).
 
     `weight_decay` is Keras' decoupled decay (each step subtracts
     `learning_rate * weight_decay * w`), which for plain SGD equals an L2

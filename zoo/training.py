@@ -146,7 +146,20 @@ def plan_data(
                 f"set max_tokens={overrides['vocab_size']} in the data options."
             )
         args["vocab_size"] = tokens
-    if info.is_image:
+    if info.is_image and spec.task == "generative" and "image_size" in spec.defaults:
+        # A generator's output is the data's image: size (square) and channels follow it.
+        size = overrides.get("image_size", info.feature_shape[0])
+        if image_size is not None and "image_size" not in overrides:
+            if len(set(image_size)) != 1:
+                raise ValueError(
+                    f"{spec.name} makes square images. Received: image_size={tuple(image_size)}")
+            size = image_size[0]
+        args["image_size"] = int(size)
+        args["channels"] = overrides.get("channels", channels or info.feature_shape[-1])
+        options["image_size"] = (args["image_size"], args["image_size"])
+        options["channels"] = args["channels"]
+        options.setdefault("normalization", spec.input_normalization)
+    elif info.is_image:
         shape = tuple(args["input_shape"])
         if len(shape) == 3:
             options["image_size"] = shape[:2]
@@ -360,6 +373,9 @@ def train(
     if prior:
         best_so_far = min(prior)
     cbs = [
+        # The spec's callbacks first: values they add to the epoch logs (e.g. a GAN's
+        # sample score) then reach the checkpoint, the CSV history and TensorBoard.
+        *(spec.callbacks(model, plan, run_dir) if spec.callbacks else []),
         keras.callbacks.BackupAndRestore(
             str(backup_dir), save_freq="epoch", delete_checkpoint=True, double_checkpoint=True
         ),
@@ -370,7 +386,6 @@ def train(
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
         *stateful_callbacks,
-        *(spec.callbacks(model, plan, run_dir) if spec.callbacks else []),
         *(callbacks or []),
     ]
     model.fit(

@@ -1,0 +1,611 @@
+"""DCGAN (Radford, Metz & Chintala 2015), trained by `fit` with its own `train_step`.
+
+The generator maps a latent vector z ~ N(0, I) through a dense projection,
+a reshape and stride-2 `Conv2DTranspose` blocks (batch normalisation, ReLU)
+to a tanh image in [-1, 1]; the discriminator mirrors it with stride-2
+convolutions and LeakyReLU 0.2, batch normalisation on every block but the
+first, no pooling, and one logit. Both start from N(0, 0.02) weights and
+train with Adam (learning rate 2e-4, beta_1 0.5), as in the paper.
+
+`DCGAN` is a functional Keras model whose forward pass is the generator
+(latent (B, Z) -> images (B, H, W, C)); it also holds the discriminator, so
+`zoo.train` gets `fit`, the progress bar, checkpoints, BackupAndRestore and
+TensorBoard unchanged. Per epoch, `SampleGrid` saves the images of one fixed
+noise batch and `SampleScore` logs the Inception-Score formula computed with
+LeNet-5 trained on the same data. The export maps latents, or seeds, to
+uint8 images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo._common import check_positive_int
+from zoo.images import save_grid
+from zoo.registry import register_model
+
+KERNEL_SIZE = 5  # Radford et al. 2015, Figure 1
+LEAKY_SLOPE = 0.2
+INIT_STDDEV = 0.02
+MMD_BANDWIDTHS = (0.1, 0.5, 2.0)  # on the mean squared pixel difference of [-1, 1] images
+SCORE_SAMPLES = 1000
+CLASSIFIER_EPOCHS = 10
+SAMPLE_SIGNATURE = "sample"
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+def _stages(image_size: int) -> tuple[int, int]:
+    """(stride-2 stages, start size): halve while even and the result stays >= 4.
+
+    28 -> (2, 7), 32 -> (3, 4), 16 -> (2, 4), 64 -> (4, 4) as in the paper.
+    """
+    stages, size = 0, image_size
+    while size % 2 == 0 and size // 2 >= 4:
+        stages, size = stages + 1, size // 2
+    return stages, size
+
+
+def _init():
+    return keras.initializers.RandomNormal(0.0, INIT_STDDEV)
+
+
+def build_generator(image_size, channels, latent_dim, filters, name):
+    """Latent (B, Z) -> images (B, S, S, C) in [-1, 1]."""
+    stages, start = _stages(image_size)
+    width = filters * 2 ** (stages - 1)
+    latent = keras.Input(shape=(latent_dim,), name="latent")
+    # (B, Z) -> (B, s * s * width) -> (B, s, s, width)
+    x = keras.layers.Dense(start * start * width, use_bias=False, kernel_initializer=_init(),
+                           name=f"{name}_project")(latent)
+    x = keras.layers.BatchNormalization(name=f"{name}_project_bn")(x)
+    x = keras.layers.ReLU(name=f"{name}_project_relu")(x)
+    x = keras.layers.Reshape((start, start, width), name=f"{name}_reshape")(x)
+    for i in range(1, stages):
+        # (B, s, s, w) -> (B, 2s, 2s, w / 2)
+        width //= 2
+        x = keras.layers.Conv2DTranspose(width, KERNEL_SIZE, strides=2, padding="same",
+                                         use_bias=False, kernel_initializer=_init(),
+                                         name=f"{name}_up{i}_deconv")(x)
+        x = keras.layers.BatchNormalization(name=f"{name}_up{i}_bn")(x)
+        x = keras.layers.ReLU(name=f"{name}_up{i}_relu")(x)
+    # (B, S/2, S/2, filters) -> (B, S, S, C); no batch normalisation on the output.
+    x = keras.layers.Conv2DTranspose(channels, KERNEL_SIZE, strides=2, padding="same",
+                                     kernel_initializer=_init(),
+                                     name=f"{name}_up{stages}_deconv")(x)
+    images = keras.layers.Activation("tanh", name=f"{name}_tanh")(x)
+    return keras.Model(latent, images, name=name)
+
+
+def build_discriminator(image_size, channels, filters, name):
+    """Images (B, S, S, C) in [-1, 1] -> real/fake logits (B, 1)."""
+    stages, _ = _stages(image_size)
+    image = keras.Input(shape=(image_size, image_size, channels), name="image")
+    x = image
+    for i in range(stages):
+        # (B, s, s, .) -> (B, s/2, s/2, filters * 2^i); no batch normalisation on the first block.
+        x = keras.layers.Conv2D(filters * 2**i, KERNEL_SIZE, strides=2, padding="same",
+                                use_bias=i == 0, kernel_initializer=_init(),
+                                name=f"{name}_down{i + 1}_conv")(x)
+        if i:
+            x = keras.layers.BatchNormalization(name=f"{name}_down{i + 1}_bn")(x)
+        x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_down{i + 1}_lrelu")(x)
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    logits = keras.layers.Dense(1, kernel_initializer=_init(), name=f"{name}_logit")(x)
+    return keras.Model(image, logits, name=name)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _bce(logits, target: float):
+    """Mean sigmoid cross-entropy of `logits` against a constant target (1 real, 0 fake)."""
+    return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits,
+                                            from_logits=True))
+
+
+def _accuracy(real_logits, fake_logits):
+    """Fraction of real and fake images the discriminator classifies right."""
+    right = ops.concatenate([ops.cast(real_logits > 0, "float32"),
+                             ops.cast(fake_logits <= 0, "float32")], axis=0)
+    return ops.mean(right)
+
+
+def mmd(x, y, bandwidths=MMD_BANDWIDTHS):
+    """Squared maximum mean discrepancy (biased, Gretton et al. 2012) between two
+    image batches: Gaussian kernels exp(-d / h) on the mean squared pixel
+    difference d, averaged over the bandwidths h. 0 for equal batches."""
+    x = ops.reshape(ops.cast(x, "float32"), (ops.shape(x)[0], -1))  # (n, D)
+    y = ops.reshape(ops.cast(y, "float32"), (ops.shape(y)[0], -1))  # (m, D)
+    dim = ops.cast(ops.shape(x)[1], "float32")
+
+    def kernel(a, b):
+        sq = (ops.sum(a * a, axis=1)[:, None] + ops.sum(b * b, axis=1)[None, :]
+              - 2.0 * ops.matmul(a, ops.transpose(b)))
+        d = ops.maximum(sq, 0.0) / dim  # (n, m) mean squared pixel difference
+        return ops.mean(ops.stack([ops.exp(-d / h) for h in bandwidths]))
+
+    return kernel(x, x) + kernel(y, y) - 2.0 * kernel(x, y)
+
+
+def _real_images(data):
+    """`fit` gives (images, labels) from the data plan; DCGAN is unconditional."""
+    return data[0] if isinstance(data, (tuple, list)) else data
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DCGAN(keras.Model):
+    """A generator and its discriminator, trained adversarially by `fit`.
+
+    Forward pass (`model(latent)`): the generator, latent (B, Z) -> images
+    (B, H, W, C) in [-1, 1]. One training step (`train_step`): one
+    discriminator update (real batch vs. a fresh fake batch, Adam on the
+    discriminator's variables only), then one generator update (the
+    non-saturating loss -log D(G(z)) on fresh noise, a clone of the optimizer
+    on the generator's variables only). Logged: `d_loss` (real + fake
+    cross-entropy, 2 ln 2 = 1.386 at chance), `g_loss`, `d_accuracy`; the
+    test step adds `mmd` between validation images and generated ones, the
+    quantity checkpoints and searches minimise (`val_mmd`).
+
+    Args:
+        generator: Functional model latent (B, Z) -> images (B, H, W, C).
+        discriminator: Functional model images -> logits (B, 1).
+    """
+
+    def __init__(self, generator, discriminator, seed=None, **kwargs):
+        latent = keras.Input(shape=tuple(generator.input_shape[1:]), name="latent")
+        super().__init__(inputs=latent, outputs=generator(latent), **kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(generator.input_shape[-1])
+        # Training noise is a function of this seed and the step (see `training_noise`).
+        self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
+        self.validation_noise = keras.random.SeedGenerator(self.seed, name="validation_noise")
+        self.trackers = {k: keras.metrics.Mean(name=k)
+                         for k in ("d_loss", "g_loss", "d_accuracy", "mmd")}
+        self.generator_optimizer = None
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, optimizer="adam", loss=None, **kwargs):
+        """`optimizer` trains the discriminator; a clone of it trains the generator."""
+        if loss is not None:
+            raise ValueError(f"DCGAN computes its own adversarial losses; pass no loss. "
+                             f"Received: loss={loss!r}")
+        super().compile(optimizer=optimizer, loss=None, **kwargs)
+        config = {**self.optimizer.get_config(), "name": f"{self.optimizer.name}_generator"}
+        self.generator_optimizer = type(self.optimizer).from_config(config)
+        # Built here on their own network's variables, so saving and loading agree.
+        self.optimizer.build(self.discriminator.trainable_variables)
+        self.generator_optimizer.build(self.generator.trainable_variables)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "seed": self.seed,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        networks = {k: keras.saving.deserialize_keras_object(config.pop(k),
+                                                             custom_objects=custom_objects)
+                    for k in ("generator", "discriminator")}
+        return cls(**networks, **config)
+
+    def training_noise(self, batch, stream: int = 0):
+        """Latent vectors (batch, Z) ~ N(0, I) for this training step and `stream`
+        (0: the discriminator's fakes, 1: the generator's). A function of the
+        model's seed and the optimizer's step count, which checkpoints and
+        backups hold: a resumed run draws what an uninterrupted one would."""
+        import tensorflow as tf
+
+        step = tf.cast(self.optimizer.iterations, "int64")
+        key = tf.stack([tf.constant(self.seed, "int64"), 2 * step + stream])
+        return tf.random.stateless_normal((batch, self.latent_dim), seed=key, alg="philox")
+
+    def discriminator_step(self, real, noise):
+        """One discriminator update; touches only the discriminator's variables.
+
+        Returns (d_loss, d_accuracy) before the update.
+        """
+        import tensorflow as tf  # the TensorFlow backend's gradient tape
+
+        fake = self.generator(noise, training=True)
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+        if variables:
+            self.optimizer.apply(tape.gradient(d_loss, variables), variables)
+        return d_loss, _accuracy(real_logits, fake_logits)
+
+    def generator_step(self, noise):
+        """One generator update (non-saturating loss); touches only the generator's
+        variables. Returns g_loss before the update."""
+        import tensorflow as tf
+
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake_logits = self.discriminator(self.generator(noise, training=True), training=True)
+            g_loss = _bce(fake_logits, 1.0)
+        if variables:  # a frozen generator (trainable=False) is left alone
+            self.generator_optimizer.apply(tape.gradient(g_loss, variables), variables)
+        return g_loss
+
+    def train_step(self, data):
+        real = _real_images(data)
+        batch = ops.shape(real)[0]
+        d_noise, g_noise = self.training_noise(batch, 0), self.training_noise(batch, 1)
+        d_loss, d_accuracy = self.discriminator_step(real, d_noise)
+        g_loss = self.generator_step(g_noise)
+        return self._log(d_loss=d_loss, g_loss=g_loss, d_accuracy=d_accuracy)
+
+    def test_step(self, data):
+        real = _real_images(data)
+        noise = keras.random.normal((ops.shape(real)[0], self.latent_dim),
+                                    seed=self.validation_noise)
+        fake = self.generator(noise, training=False)
+        real_logits = self.discriminator(real, training=False)
+        fake_logits = self.discriminator(fake, training=False)
+        return self._log(d_loss=_bce(real_logits, 1.0) + _bce(fake_logits, 0.0),
+                         g_loss=_bce(fake_logits, 1.0),
+                         d_accuracy=_accuracy(real_logits, fake_logits),
+                         mmd=mmd(real, fake))
+
+    def _log(self, **values):
+        for key, value in values.items():
+            self.trackers[key].update_state(value)
+        return {key: self.trackers[key].result() for key in values}
+
+
+# ----------------------------------------------------------------------------- builder
+
+
+def _dcgan_space(hp) -> dict:
+    return {
+        "filters": hp.Choice("filters", [32, 64], default=64),
+        "latent_dim": hp.Choice("latent_dim", [64, 100], default=100),
+    }
+
+
+def _epoch_callbacks(model, plan, run_dir) -> list:
+    """`zoo.train` hook: a fixed-noise sample grid and the sample score, every epoch."""
+    size, channels = plan.builder_args["image_size"], plan.builder_args["channels"]
+    cache = os.environ.get("ZOO_CACHE_DIR")
+    folder = Path(cache) / "score_classifiers" if cache else Path(run_dir)
+    path = folder / f"score_lenet5-{plan.dataset}-{size}x{size}x{channels}.keras"
+    classifier = score_classifier(plan, path)
+    return [SampleGrid(Path(run_dir) / "samples"),
+            SampleScore(classifier, reference_images(plan))]
+
+
+@register_model(
+    family="gan",
+    task="generative",
+    reference="Radford, Metz & Chintala 2015, Unsupervised representation learning with "
+    "deep convolutional generative adversarial networks, arXiv:1511.06434",
+    search_space=_dcgan_space,
+    optimizer="gan_adam",
+    learning_rate=2e-4,
+    dataset="digits",
+    dataset_options={"image_size": (16, 16)},
+    test_args={"filters": 8, "latent_dim": 16},
+    input_normalization="symmetric",
+    callbacks=_epoch_callbacks,
+    monitor="val_mmd",
+)
+def dcgan(image_size=28, channels=1, latent_dim=100, filters=64, name="dcgan"):
+    """DCGAN: a convolutional generator and discriminator trained adversarially.
+
+    "Forward pass" is the generator on a latent batch; "training step" is one
+    discriminator update then one generator update (see `DCGAN`). Training
+    images come in [-1, 1] (`input_normalization="symmetric"`); the data plan
+    sets `image_size` and `channels` from the dataset.
+
+    Args:
+        image_size: Height and width of the (square) images, even and >= 8:
+            28 (MNIST), 32 (CIFAR-10), 16 or 32 (digits resized), 64 (paper).
+            The generator starts at `image_size / 2^k` (4x4, or 7x7 for 28)
+            and doubles k times.
+        channels: Image channels, 1 or 3.
+        latent_dim: Size Z of the latent vector z ~ N(0, I) (paper: 100).
+        filters: Channels of the widest-resolution block; they double at each
+            halving (the paper's 64x64 generator is filters=128).
+        name: Model name; the networks are `<name>_generator` and
+            `<name>_discriminator`.
+
+    Returns:
+        A `DCGAN` model mapping (batch, latent_dim) to (batch, image_size,
+        image_size, channels) in [-1, 1].
+
+    Example:
+        >>> gan = zoo.build("dcgan", image_size=32, channels=3)
+        >>> gan(np.zeros((2, 100), "float32")).shape
+        TensorShape([2, 32, 32, 3])
+    """
+    check_positive_int("image_size", image_size, minimum=8)
+    if image_size % 2:
+        raise ValueError(f"`image_size` must be even. Received: image_size={image_size!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
+    check_positive_int("latent_dim", latent_dim)
+    check_positive_int("filters", filters)
+    generator = build_generator(image_size, channels, latent_dim, filters, f"{name}_generator")
+    discriminator = build_discriminator(image_size, channels, filters, f"{name}_discriminator")
+    return DCGAN(generator, discriminator, name=name)
+
+
+# ----------------------------------------------------------------------------- per-epoch callbacks
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After every epoch, save the generator's images of one fixed noise batch as
+    `folder/epoch_001.png`, ... (1-based, like the progress bar).
+
+    The noise is drawn once from `seed` and kept in `folder/noise.npy`, so a
+    resumed run keeps drawing the same vectors.
+    """
+
+    def __init__(self, folder, count: int = 64, seed: int = 0, scale: int | None = None):
+        super().__init__()
+        self.folder, self.count, self.seed, self.scale = Path(folder), count, seed, scale
+        self.noise = None
+
+    def on_train_begin(self, logs=None):
+        path = self.folder / "noise.npy"
+        latent_dim = self.model.generator.input_shape[-1]
+        if path.exists():
+            self.noise = np.load(path, allow_pickle=False)
+        else:
+            rng = np.random.default_rng(self.seed)
+            self.noise = rng.standard_normal((self.count, latent_dim)).astype("float32")
+            self.folder.mkdir(parents=True, exist_ok=True)
+            np.save(path, self.noise)
+
+    def on_epoch_end(self, epoch, logs=None):
+        images = np.asarray(self.model.generator(self.noise, training=False))
+        save_grid(images, self.folder / f"epoch_{epoch + 1:03d}.png", value_range=(-1, 1),
+                  scale=self.scale or grid_scale(images.shape[1]))
+
+
+def grid_scale(size: int) -> int:
+    """Pixel repetition that shows small images at about 64 pixels."""
+    return max(1, 64 // int(size))
+
+
+def inception_score(probabilities) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) of class probabilities (N, K) (Salimans et al. 2016).
+
+    1 when every image gets the same prediction, K when predictions are
+    confident (one-hot) and spread evenly over the K classes.
+
+    Example:
+        >>> inception_score(np.eye(10))
+        10.0
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"Expected probabilities of shape (N, K). Received: shape {p.shape}")
+    marginal = p.mean(axis=0, keepdims=True)  # p(y), (1, K)
+    # 0 * log 0 = 0: terms with p(y|x) = 0 add nothing.
+    terms = np.where(p > 0, p * (np.log(np.maximum(p, 1e-300)) - np.log(np.maximum(marginal, 1e-300))), 0.0)
+    return float(np.exp(terms.sum(axis=1).mean()))
+
+
+def _predict(model, inputs, batch: int = 250) -> np.ndarray:
+    return np.concatenate([np.asarray(model(inputs[i:i + batch], training=False))
+                           for i in range(0, len(inputs), batch)])
+
+
+class SampleScore(keras.callbacks.Callback):
+    """Log the sample-quality score of the generator after every epoch.
+
+    `sample_score` is `inception_score` of `classifier` on images generated
+    from a fixed noise batch; `real_score` is the same formula on the same
+    number of real held-out images, the ceiling the samples aim at. Both go
+    into the epoch logs (so the CSV history and TensorBoard record them; the
+    callback must come before those).
+
+    Args:
+        classifier: images in [-1, 1] -> class probabilities (`score_classifier`).
+        real_images: Held-out real images in [-1, 1] (`reference_images`).
+        samples: Generated images per score (at most as many as `real_images`).
+        seed: Seed of the fixed noise.
+    """
+
+    def __init__(self, classifier, real_images, samples: int = SCORE_SAMPLES, seed: int = 1):
+        super().__init__()
+        self.classifier = classifier
+        self.samples = min(samples, len(real_images))
+        self.real_score = inception_score(_predict(classifier, real_images[: self.samples]))
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        rng = np.random.default_rng(self.seed)
+        noise = rng.standard_normal((self.samples, self.model.generator.input_shape[-1]))
+        images = _predict(self.model.generator, noise.astype("float32"))
+        if logs is not None:
+            logs["sample_score"] = inception_score(_predict(self.classifier, images))
+            logs["real_score"] = self.real_score
+
+
+def reference_images(plan, limit: int = SCORE_SAMPLES) -> np.ndarray:
+    """Up to `limit` held-out real images of the plan (test split, else validation), as
+    the generator sees them: its size and channels, in [-1, 1]."""
+    split = plan.test_split or plan.validation_split
+    batches = [np.asarray(x) for x, _ in plan.load(split, 256, shuffle=False)]
+    return np.concatenate(batches)[:limit]
+
+
+def score_classifier(plan, path=None, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0,
+                     batch_size: int = 64):
+    """LeNet-5 from the zoo, trained on the plan's training images exactly as the
+    generator sees them ([-1, 1], its size), for `inception_score`.
+
+    The images are mapped to LeNet's own input in the graph ([0, 1], resized up
+    to at least 32x32). Trained once: a model at `path` is loaded instead, and
+    a new one is saved there with its test accuracy in `<path>.json`.
+    """
+    from zoo.registry import compile_model, get_spec
+    from zoo.training import load_model
+
+    if path is not None and Path(path).exists():
+        return load_model(path)
+    size, channels = plan.builder_args["image_size"], plan.builder_args["channels"]
+    lenet_spec = get_spec("lenet5")
+    lenet_size = max(size, 32)
+    keras.utils.set_random_seed(seed)
+    lenet = lenet_spec.builder(**lenet_spec.resolve_args({
+        "input_shape": (lenet_size, lenet_size, channels), "classes": plan.info.num_classes,
+        "name": "score_lenet5"}))
+    image = keras.Input(shape=(size, size, channels), name="image")
+    x = keras.layers.Rescaling(0.5, offset=0.5, name="to_unit")(image)  # [-1, 1] -> [0, 1]
+    if lenet_size != size:
+        x = keras.layers.Resizing(lenet_size, lenet_size, name="resize")(x)
+    classifier = keras.Model(image, lenet(x), name="score_classifier")
+    compile_model(classifier, lenet_spec)
+    classifier.fit(plan.load(plan.train_split, batch_size, seed=seed), epochs=epochs, verbose=0,
+                   shuffle=False)
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        split = plan.test_split or plan.validation_split
+        accuracy = classifier.evaluate(plan.load(split, 256, shuffle=False), verbose=0,
+                                       return_dict=True)["accuracy"]
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        classifier.save(tmp)
+        os.replace(tmp, path)  # atomic: concurrent runs never read half a file
+        Path(f"{path}.json").write_text(json.dumps(
+            {"dataset": plan.dataset, "image_shape": [size, size, channels], "epochs": epochs,
+             "split": split, "accuracy": round(float(accuracy), 4)}, indent=2))
+    return classifier
+
+
+# ----------------------------------------------------------------------------- export and sampling
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ToUint8(keras.layers.Layer):
+    """Images in [-1, 1] (tanh) -> uint8 [0, 255], rounded half to even like
+    `zoo.images.to_uint8(images, (-1, 1))`."""
+
+    def call(self, images):
+        pixels = ops.clip(ops.round((images + 1.0) * 127.5), 0.0, 255.0)
+        return ops.cast(pixels, "uint8")
+
+    def compute_output_spec(self, images):
+        return keras.KerasTensor(images.shape, dtype="uint8")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LatentFromSeeds(keras.layers.Layer):
+    """Seeds (B,) int32 -> latent vectors (B, latent_dim) ~ N(0, I), one fixed
+    vector per seed (TensorFlow's stateless Philox generator, the same on every
+    device and under XLA)."""
+
+    def __init__(self, latent_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+
+    def call(self, seeds):
+        import tensorflow as tf  # stateless per-example sampling lives in TF (export side)
+
+        seeds = tf.cast(seeds, "int32")
+        return tf.map_fn(
+            lambda s: tf.random.stateless_normal((self.latent_dim,), seed=tf.stack([s, 0]),
+                                                 alg="philox"),
+            seeds, fn_output_signature=tf.float32)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.latent_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+def serving_models(generator, output_name: str = "images"):
+    """(latent (B, Z) float32 -> uint8 images, seed (B,) int32 -> uint8 images)."""
+    latent = keras.Input(shape=(generator.input_shape[-1],), name="latent")
+    images = ToUint8(name=output_name)(generator(latent))
+    from_latent = keras.Model(latent, images, name=f"{generator.name}_serving")
+    seed = keras.Input(shape=(), dtype="int32", name="seed")
+    noise = LatentFromSeeds(generator.input_shape[-1], name="latent_from_seed")(seed)
+    from_seed = keras.Model(seed, ToUint8(name=output_name)(generator(noise)),
+                            name=f"{generator.name}_sample")
+    return from_latent, from_seed
+
+
+def export_arguments(model, spec, plan, metadata: dict) -> dict:
+    """`zoo.exporter.export` arguments for a DCGAN: the generator alone.
+
+    `serving_default`: latent (B, Z) float32 -> images (B, H, W, C) uint8.
+    `sample`: seed (B,) int32 -> images, one image per seed (ask for a seed s
+    and a count n with seeds s, s+1, ..., s+n-1, as `zoo sample` does).
+    """
+    from zoo.exporter import Endpoint
+
+    generator = model.generator if isinstance(model, DCGAN) else model
+    from_latent, from_seed = serving_models(generator, spec.output_name)
+    latent_dim = generator.input_shape[-1]
+    sample = np.random.default_rng(0).standard_normal((8, latent_dim)).astype("float32")
+    return dict(
+        serving=from_latent,
+        input_name="latent",
+        output_name=spec.output_name,
+        sample=sample,
+        endpoints={SAMPLE_SIGNATURE: Endpoint(from_seed, "seed", spec.output_name, "int32",
+                                              np.arange(8, dtype="int32"))},
+        metadata={**metadata, "latent_dim": int(latent_dim),
+                  "image_shape": list(generator.output_shape[1:]), "pixel_range": [0, 255]},
+    )
+
+
+def sample_images(source, count: int = 64, seed: int = 0, checkpoint: str = "best") -> np.ndarray:
+    """uint8 images (count, H, W, C) for seeds seed, ..., seed + count - 1, from a
+    DCGAN run folder (its `best.keras` or final `model.keras`) or a SavedModel
+    export (its `sample` signature, TensorFlow only). Both give the same images."""
+    check_positive_int("count", count)
+    source = Path(source)
+    seeds = np.arange(seed, seed + count, dtype="int32")
+    if (source / "saved_model.pb").exists():
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(source))
+        if SAMPLE_SIGNATURE not in loaded.signatures:
+            raise ValueError(f"{source} is not a generator export: it has no "
+                             f"{SAMPLE_SIGNATURE!r} signature (it has: "
+                             f"{', '.join(loaded.signatures)}).")
+        outputs = loaded.signatures[SAMPLE_SIGNATURE](seed=tf.constant(seeds))
+        return next(iter(outputs.values())).numpy()
+    if (source / "run.json").exists():
+        from zoo.training import load_model
+
+        from zoo.registry import get_spec
+
+        settings = json.loads((source / "run.json").read_text())["settings"]
+        if get_spec(settings["model"]).family != "gan":
+            raise ValueError(f"{source} is a run of {settings['model']!r}, not of a generator.")
+        path = source / ("best.keras" if checkpoint == "best" else "model.keras")
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist (has the run finished an epoch?).")
+        model = load_model(path, compile=False)
+        return np.asarray(serving_models(model.generator)[1](seeds))
+    raise FileNotFoundError(
+        f"{source} is neither a run folder (run.json) nor a SavedModel export (saved_model.pb).")
