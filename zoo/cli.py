@@ -1,5 +1,5 @@
-"""The `zoo` command: list, info, datasets, train, tune, export, predict, generate, vectors,
-stylize, quickstart."""
+"""The `zoo` command: list, info, datasets, train, tune, export, predict, generate, sample,
+vectors, stylize, quickstart."""
 
 from __future__ import annotations
 
@@ -181,6 +181,21 @@ def cmd_generate(args) -> int:
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"zoo: error: {e}") from None
     print(text)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from zoo.dcgan import grid_scale, sample_images
+    from zoo.images import save_grid
+
+    try:
+        images = sample_images(args.source, args.count, args.seed, args.checkpoint)
+    except FileNotFoundError as e:
+        raise SystemExit(f"zoo: error: {e}") from None
+    path = save_grid(images, args.out, columns=args.columns,
+                     scale=args.scale or grid_scale(images.shape[1]))
+    print(f"Wrote {path}: {len(images)} images {images.shape[1]}x{images.shape[2]}, "
+          f"seeds {args.seed}..{args.seed + args.count - 1}")
     return 0
 
 
@@ -386,6 +401,17 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int)
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("sample", help="sample a PNG grid from a generator (DCGAN run or export)")
+    p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")
+    p.add_argument("--count", type=int, default=64, help="images (seeds seed..seed+count-1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="samples.png", help="PNG file to write")
+    p.add_argument("--columns", type=int, help="grid columns (default: a square grid)")
+    p.add_argument("--scale", type=int, help="pixel repetition (default: about 64 px per image)")
+    p.add_argument("--checkpoint", choices=["best", "final"], default="best",
+                   help="which model of a run folder")
+    p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("vectors", help="query word vectors of a run: neighbours, analogies, projector")
     p.add_argument("run_dir", help="a word-vector run folder (runs/<model>-<dataset>)")

@@ -287,11 +287,7 @@ def _dcgan_space(hp) -> dict:
 
 def _epoch_callbacks(model, plan, run_dir) -> list:
     """`zoo.train` hook: a fixed-noise sample grid and the sample score, every epoch."""
-    size, channels = plan.builder_args["image_size"], plan.builder_args["channels"]
-    cache = os.environ.get("ZOO_CACHE_DIR")
-    folder = Path(cache) / "score_classifiers" if cache else Path(run_dir)
-    path = folder / f"score_lenet5-{plan.dataset}-{size}x{size}x{channels}.keras"
-    classifier = score_classifier(plan, path)
+    classifier = score_classifier(plan, score_classifier_path(plan, run_dir))
     return [SampleGrid(Path(run_dir) / "samples"),
             SampleScore(classifier, reference_images(plan))]
 
@@ -452,6 +448,15 @@ def reference_images(plan, limit: int = SCORE_SAMPLES) -> np.ndarray:
     split = plan.test_split or plan.validation_split
     batches = [np.asarray(x) for x, _ in plan.load(split, 256, shuffle=False)]
     return np.concatenate(batches)[:limit]
+
+
+def score_classifier_path(plan, run_dir) -> Path:
+    """Where the score classifier of a plan is cached: `$ZOO_CACHE_DIR/score_classifiers/`
+    when that variable is set (shared by runs on the same data), else the run folder."""
+    size, channels = plan.builder_args["image_size"], plan.builder_args["channels"]
+    cache = os.environ.get("ZOO_CACHE_DIR")
+    folder = Path(cache) / "score_classifiers" if cache else Path(run_dir)
+    return folder / f"score_lenet5-{plan.dataset}-{size}x{size}x{channels}.keras"
 
 
 def score_classifier(plan, path=None, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0,
