@@ -27,9 +27,15 @@ def test_pretraining_then_fine_tuning_runs_end_to_end_on_digits(tmp_path, capsys
     assert result.model.evaluate(test, verbose=0, return_dict=True)["accuracy"] > 0.5
 
 
-@pytest.mark.parametrize("corruption", [0.0, 0.25])
-def test_pretraining_changes_the_first_layer_and_lowers_each_reconstruction_loss(corruption):
-    plan = _plan(corruption=corruption)
+# Pixels in [0, 1] and sigmoid codes get sigmoid decoders with cross-entropy; tanh codes,
+# in (-1, 1), a linear decoder with squared error.
+@pytest.mark.parametrize("corruption, activation, losses", [
+    (0.0, "sigmoid", ["binary_crossentropy", "binary_crossentropy"]),
+    (0.25, "tanh", ["binary_crossentropy", "mse"]),
+])
+def test_pretraining_changes_the_first_layer_and_lowers_each_reconstruction_loss(
+        corruption, activation, losses):
+    plan = _plan(corruption=corruption, activation=activation)
     keras.utils.set_random_seed(0)
     model = zoo.get_spec(NAME).builder(**plan.builder_args)
     first = hidden_layers(model)[0]
@@ -37,10 +43,9 @@ def test_pretraining_changes_the_first_layer_and_lowers_each_reconstruction_loss
     output_before = np.array(model.layers[-1].kernel)
     report = pretrain_from_plan(model, plan, seed=0, batch_size=32)
     assert list(report) == [f"{NAME}_hidden1", f"{NAME}_hidden2"]
-    for layer, losses in report.items():
-        # Inputs are [0, 1] pixels, then sigmoid codes: sigmoid decoders with cross-entropy.
-        assert losses["loss"] == "binary_crossentropy"
-        assert losses["final"] < losses["initial"], (layer, losses)
+    assert [r["loss"] for r in report.values()] == losses
+    for layer, r in report.items():
+        assert r["final"] < r["initial"], (layer, r)
     assert not np.allclose(before, np.array(first.kernel))
     np.testing.assert_array_equal(output_before, np.array(model.layers[-1].kernel))
 
@@ -82,7 +87,7 @@ class _Interrupt(keras.callbacks.Callback):
         raise KeyboardInterrupt
 
 
-def test_a_resumed_run_does_not_pretrain_again(tmp_path, monkeypatch):
+def _count_pretraining(monkeypatch):
     spec = zoo.get_spec(NAME)
     calls = []
 
@@ -91,6 +96,11 @@ def test_a_resumed_run_does_not_pretrain_again(tmp_path, monkeypatch):
         return spec.pretrain(model, plan, **kwargs)
 
     monkeypatch.setitem(registry._REGISTRY, NAME, dataclasses.replace(spec, pretrain=counting))
+    return spec, calls
+
+
+def test_a_resumed_run_does_not_pretrain_again(tmp_path, monkeypatch):
+    _, calls = _count_pretraining(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         zoo.train(NAME, epochs=2, overrides=SMALL, run_dir=tmp_path, verbose=0,
                   callbacks=[_Interrupt()])
@@ -99,3 +109,20 @@ def test_a_resumed_run_does_not_pretrain_again(tmp_path, monkeypatch):
     assert result.resumed_from_epoch == 1
     assert calls == [NAME]  # not pre-trained again: the backup holds the fine-tuned weights
     assert [row["epoch"] for row in result.history] == [0, 1]
+
+
+def test_search_trials_pretrain_except_a_hyperband_trial_continuing_a_checkpoint(monkeypatch):
+    import keras_tuner
+
+    from tuning.hypermodel import ZooHyperModel
+
+    _, calls = _count_pretraining(monkeypatch)
+    hypermodel = ZooHyperModel(zoo.get_spec(NAME), _plan())
+    hp = keras_tuner.HyperParameters()
+    for key, value in SMALL.items():  # a small trial: the space keeps fixed values
+        hp.Fixed(key, value)
+    hypermodel.fit(hp, hypermodel.build(hp), epochs=1, verbose=0)
+    assert calls == [NAME]
+    hp.Fixed("tuner/trial_id", "0")  # Hyperband loads that trial's weights in build()
+    hypermodel.fit(hp, hypermodel.build(hp), epochs=1, verbose=0)
+    assert calls == [NAME]

@@ -135,7 +135,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         if self.spec.fit is not None:  # not trained by gradient descent (e.g. counts + SVD)
             self.spec.fit(model, self.plan, seed=self.seed)
             return {"val_loss": model.evaluate(validation, verbose=0, return_dict=True)["loss"]}
-        if self.spec.pretrain is not None:
+        # A Hyperband trial that continues another's checkpoint (`tuner/trial_id`) already
+        # holds fine-tuned weights: pre-training them again would overwrite them.
+        if self.spec.pretrain is not None and "tuner/trial_id" not in hp.values:
             self.spec.pretrain(model, self.plan, seed=self.seed, batch_size=batch_size)
         train = self._dataset(self.plan.train_split, batch_size)
         train, validation = repeat_targets(train, model), repeat_targets(validation, model)

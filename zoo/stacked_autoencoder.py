@@ -54,7 +54,11 @@ def _stacked_autoencoder_space(hp) -> dict:
 
 def pretrain_from_plan(model, plan, seed: int = 0, batch_size: int = 32) -> dict:
     """The spec's `pretrain` hook: greedy layer-wise pre-training on the plan's
-    training split (features only; labels are never read)."""
+    training split (features only; labels are never read).
+
+    The split's features and each layer's codes are held in memory as float32
+    arrays (digits: 0.3 MB; MNIST's 60,000 images: 188 MB).
+    """
     config = getattr(model, "pretraining", None)
     if not isinstance(config, Pretraining):
         raise ValueError(
@@ -196,9 +200,11 @@ def pretrain_layers(
         return report
     for k, layer in enumerate(layers, start=1):
         binary = codes.min() >= 0.0 and codes.max() <= 1.0
-        keras.utils.set_random_seed(seed + k)
         decoder = keras.layers.Dense(
-            codes.shape[1], activation="sigmoid" if binary else None, name=f"{layer.name}_decoder"
+            codes.shape[1],
+            activation="sigmoid" if binary else None,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + k),
+            name=f"{layer.name}_decoder",
         )
         decoder.build((None, layer.units))
         loss_fn = keras.losses.BinaryCrossentropy() if binary else keras.losses.MeanSquaredError()
