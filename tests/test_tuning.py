@@ -289,7 +289,11 @@ def test_invalid_search_space_fails_before_any_trial(tmp_path, monkeypatch, spac
     assert not directory.exists()
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
+# Large models' spaces build full-size networks: checked in the slow suite.
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if zoo.get_spec(n).large else n
+    for n in zoo.list_models()
+])
 def test_every_registered_search_space_is_valid(name):
     spec = zoo.get_spec(name)
     if spec.task == "style_transfer":  # optimises an image: no dataset, nothing to search

@@ -19,7 +19,11 @@ APPLICATIONS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+# The deeper ResNets share resnet50's code: their parity runs in the slow suite.
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in ("resnet101", "resnet152") else n
+    for n in sorted(APPLICATIONS)
+])
 def test_matches_keras_applications_given_the_same_weights(name):
     app_name, params = APPLICATIONS[name]
     keras.utils.set_random_seed(0)
