@@ -1,5 +1,5 @@
 """The `zoo` command: list, info, datasets, train, tune, export, predict, generate, sample,
-vectors, stylize, quickstart."""
+vectors, stylize, tiles, codes, quickstart."""
 
 from __future__ import annotations
 
@@ -269,6 +269,34 @@ def cmd_stylize(args) -> int:
     return 0
 
 
+def cmd_tiles(args) -> int:
+    from zoo.autoencoders import load_autoencoder, save_hidden_units
+
+    try:
+        model = load_autoencoder(args.source, args.checkpoint)
+    except FileNotFoundError as e:
+        raise SystemExit(f"zoo: error: {e}") from None
+    path, (rows, columns) = save_hidden_units(model, args.out, args.columns, args.scale)
+    print(f"Wrote {path}: {rows} x {columns} tiles, the input weights of each hidden unit")
+    return 0
+
+
+def cmd_codes(args) -> int:
+    from zoo.autoencoders import code_figures_table, compare_codes_with_pca, load_autoencoder
+    from zoo.training import plan_from_run
+
+    try:
+        _, plan = plan_from_run(args.run_dir)
+        model = load_autoencoder(args.run_dir, args.checkpoint)
+    except FileNotFoundError as e:
+        raise SystemExit(f"zoo: error: {e}") from None
+    figures = compare_codes_with_pca(model, plan, args.out, k=args.k)
+    print(json.dumps(figures))
+    print(code_figures_table(figures))
+    print(f"Wrote {args.out}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from zoo.predict import predict_file
 
@@ -420,6 +448,21 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="how many words to list")
     p.add_argument("--projector", metavar="FOLDER", help="write TensorBoard projector TSV files")
     p.set_defaults(func=cmd_vectors)
+
+    p = sub.add_parser("tiles", help="autoencoder hidden units: each unit's input weights as a PNG tile grid")
+    p.add_argument("source", help="a run folder (runs/<model>-<dataset>) or a .keras file")
+    p.add_argument("--out", default="units.png", help="PNG file to write")
+    p.add_argument("--columns", type=int, help="tiles per row (default: a square grid)")
+    p.add_argument("--scale", type=int, default=8, help="pixels per weight")
+    p.add_argument("--checkpoint", choices=["best", "final"], default="best")
+    p.set_defaults(func=cmd_tiles)
+
+    p = sub.add_parser("codes", help="2-D autoencoder codes vs PCA, coloured by class (PNG + figures)")
+    p.add_argument("run_dir", help="a run of an autoencoder trained with --set code_size=2")
+    p.add_argument("--out", default="codes.png", help="PNG file to write")
+    p.add_argument("-k", type=int, default=5, help="neighbours of the kNN accuracy")
+    p.add_argument("--checkpoint", choices=["best", "final"], default="best")
+    p.set_defaults(func=cmd_codes)
 
     p = sub.add_parser("quickstart", help="offline demo: search, train, export, reload LeNet-5")
     p.add_argument("--base-dir", default="saved_models")

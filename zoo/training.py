@@ -107,8 +107,9 @@ def plan_data(
     image_size = options.pop("image_size", None)
     channels = options.pop("channels", None)
     # Text corpora build their vocabulary here, so they need the source folders too.
+    # `normalization` (saved in image runs' settings) is the preprocessor's, not the dataset's.
     info_opts = {k: v for k, v in options.items()
-                 if k not in _LOAD_ONLY or k in ("manual_dir", "offline")}
+                 if (k not in _LOAD_ONLY or k in ("manual_dir", "offline")) and k != "normalization"}
     info = pipelines.get_info(dataset, **info_opts)
     is_lm, takes_text = info.task == "language_model", spec.task == "language_model"
     if is_lm != takes_text:
