@@ -1,7 +1,7 @@
 """Autoencoder figures on the built-in digits (8x8), offline.
 
 1. Hidden units with and without sparsity: `sparse_autoencoder` (49 sigmoid
-   units, weight decay 1e-4) trained with the KL sparsity penalty (rho 0.05,
+   units, weight decay 3e-3) trained with the KL sparsity penalty (rho 0.05,
    beta 3) and with beta = 0; each unit's input weights as a tile grid
    (what `zoo tiles RUN` draws). Reported: mean hidden activation on the test
    split, the fraction of activations below 0.1, reconstruction MSE.

@@ -137,7 +137,9 @@ def test_hidden_unit_tiles_png_has_one_tile_per_unit(tmp_path):
     tiles = ae.hidden_unit_images(model)
     kernel = np.asarray(model.get_layer("sparse_autoencoder_encoder1").kernel)
     np.testing.assert_array_equal(tiles[3, :, :, 0], kernel[:, 3].reshape(8, 8))
-    # A convolutional autoencoder shows its first-layer kernels.
+    # MNIST-sized inputs give 28x28 tiles; a convolutional autoencoder shows its kernels.
+    mnist_sized = zoo.build("sparse_autoencoder", input_shape=(28, 28, 1), code_size=4)
+    assert ae.hidden_unit_images(mnist_sized).shape == (4, 28, 28, 1)
     assert ae.hidden_unit_images(zoo.build("conv_autoencoder")).shape == (16, 3, 3, 1)
     with pytest.raises(ValueError, match=re.escape("Cannot show 6 input values as a square image")):
         ae.hidden_unit_images(zoo.build("autoencoder", input_shape=(6,)))
@@ -164,6 +166,10 @@ def test_two_unit_codes_against_pca(tmp_path):
     for method in ("autoencoder", "pca"):
         assert 0 < figures[method]["reconstruction_mse"] < 0.2
         assert 0.1 <= figures[method]["knn_accuracy"] <= 1
+    # The run folder gives back its plan (image runs save their normalization too).
+    from zoo.training import plan_from_run
+
+    assert plan_from_run(tmp_path / "run")[1].data_options == result.plan.data_options
     image = read_png(tmp_path / "codes.png")
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
     with pytest.raises(ValueError, match=re.escape("needs a 2-unit code. Received: code shape (16,)")):

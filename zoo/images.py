@@ -87,6 +87,7 @@ def save_png(image, path: str | os.PathLike, scale: int = 1) -> Path:
     os.close(fd)
     try:
         Image.fromarray(image).save(tmp, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp files are private
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
