@@ -17,7 +17,7 @@ from zoo.dcgan import (DCGAN, SampleScore, inception_score, mmd, sample_images,
                        score_classifier, score_classifier_path, serving_models)
 from zoo.images import read_png, to_uint8
 from zoo.registry import compile_model
-from zoo.training import plan_data, read_history
+from zoo.training import plan_data, plan_from_run, read_history
 
 SPEC = zoo.get_spec("dcgan")
 
@@ -169,6 +169,8 @@ def test_training_saves_a_grid_and_logs_the_score_every_epoch(tmp_path, score_ca
     assert history[-1]["real_score"] > 5.0 > history[-1]["sample_score"]
     assert (run / "best.keras").exists() and isinstance(result.model, DCGAN)
     assert not (run / "score_lenet5-digits-16x16x1.keras").exists()  # cached in ZOO_CACHE_DIR
+    # `zoo export RUN` re-plans from the recorded settings (normalization included).
+    assert plan_from_run(run)[1].builder_args == result.plan.builder_args
 
     # `zoo sample` from the run folder: the seeds' images as a grid.
     from zoo.cli import main
@@ -240,6 +242,22 @@ def test_export_serves_uint8_images_from_latents_and_from_seeds(tmp_path):
     live = np.asarray(serving_models(model.generator)[1](np.arange(3, 7, dtype="int32")))
     np.testing.assert_array_equal(live, by_seed)
     assert len(np.unique(by_seed.reshape(4, -1), axis=0)) == 4
+
+
+def test_seed_latents_are_standard_normal_per_seed_and_identical_under_xla():
+    import tensorflow as tf
+
+    from zoo.dcgan import LatentFromSeeds
+
+    layer = LatentFromSeeds(64)
+    seeds = tf.constant(np.arange(-3, 1000, dtype="int32"))
+    latents = layer(seeds).numpy()
+    assert latents.shape == (1003, 64)
+    assert abs(latents.mean()) < 0.02 and abs(latents.std() - 1) < 0.02
+    # XLA draws other numbers from TensorFlow's stateless RNG; the integer hash agrees.
+    compiled = tf.function(layer, jit_compile=True)(seeds).numpy()
+    np.testing.assert_allclose(compiled, latents, atol=1e-5)
+    np.testing.assert_array_equal(layer(tf.constant([997, 0], "int32")).numpy(), latents[[1000, 3]])
 
 
 def test_sample_rejects_what_is_not_a_generator(tmp_path):

@@ -519,24 +519,44 @@ class ToUint8(keras.layers.Layer):
         return keras.KerasTensor(images.shape, dtype="uint8")
 
 
+def _hash32(x):
+    """A 32-bit integer mixing function (xor-shift-multiply rounds) on int64 tensors
+    holding uint32 values: the low 32 bits are exact in TensorFlow and under XLA."""
+    import tensorflow as tf
+
+    mask = tf.constant(0xFFFFFFFF, "int64")
+    for shift, multiplier in ((16, 0x7FEB352D), (15, 0x5BD1E995), (16, 0x27D4EB2F)):
+        x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, shift))
+        x = tf.bitwise.bitwise_and(x * multiplier, mask)  # < 2^63: no int64 overflow
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class LatentFromSeeds(keras.layers.Layer):
     """Seeds (B,) int32 -> latent vectors (B, latent_dim) ~ N(0, I), one fixed
-    vector per seed (TensorFlow's stateless Philox generator, the same on every
-    device and under XLA)."""
+    vector per seed, whatever else is in the batch.
+
+    Uniforms come from hashing (seed, index) with integer operations, then
+    Box-Muller. TensorFlow's stateless random ops would be simpler, but XLA
+    draws other numbers from the same seed; integer hashing agrees exactly, and
+    the float steps differ by rounding only.
+    """
 
     def __init__(self, latent_dim, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
 
     def call(self, seeds):
-        import tensorflow as tf  # stateless per-example sampling lives in TF (export side)
+        import tensorflow as tf  # integer bit operations (export side)
 
-        seeds = tf.cast(seeds, "int32")
-        return tf.map_fn(
-            lambda s: tf.random.stateless_normal((self.latent_dim,), seed=tf.stack([s, 0]),
-                                                 alg="philox"),
-            seeds, fn_output_signature=tf.float32)
+        mask = tf.constant(0xFFFFFFFF, "int64")
+        key = _hash32(tf.bitwise.bitwise_and(tf.cast(seeds, "int64"), mask))[:, None]  # (B, 1)
+        index = _hash32(tf.range(2 * self.latent_dim, dtype="int64") + 0x9E3779B9)[None, :]
+        bits = _hash32(tf.bitwise.bitwise_xor(key, index))  # (B, 2Z) uniform uint32
+        # The top 24 bits, centred: uniforms in (0, 1), exact in float32.
+        uniform = (tf.cast(tf.bitwise.right_shift(bits, 8), "float32") + 0.5) / 2.0**24
+        u1, u2 = uniform[:, : self.latent_dim], uniform[:, self.latent_dim:]
+        return tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos(2.0 * np.pi * u2)  # (B, Z)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.latent_dim)
