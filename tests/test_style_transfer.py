@@ -177,3 +177,29 @@ def test_figure_command_without_weights_fails_at_once(tmp_path, monkeypatch, cap
     assert capsys.readouterr().err.strip() == (
         "style_figure: error: " + _imagenet_message(tmp_path / "keras"))
     assert not (tmp_path / "figure.png").exists()
+
+
+def test_a_keras_applications_weights_file_loads_layer_for_layer(tmp_path):
+    """The ImageNet file is keras.applications' legacy HDF5 format: write one with the same
+    layout (random weights) and check the features equal keras.applications VGG19's."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format  # the format of the published files
+
+    reference = keras.applications.VGG19(include_top=False, weights=None,
+                                         input_shape=(None, None, 3))
+    path = tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, reference)
+    assert resolve_weights(str(path)) == str(path)
+    model = zoo.build("style_transfer", weights=str(path))
+
+    images = np.stack(sample_images(48)).astype("float32")  # (2, 32, 48, 3) RGB
+    layers = ["block1_conv1", "block3_conv1", "block5_conv1", "block5_conv2"]
+    taps = keras.Model(reference.input, [reference.get_layer(n).output for n in layers])
+    expected = dict(zip(layers, taps(keras.applications.vgg19.preprocess_input(images.copy()))))
+    out = model(images)
+    for name in layers[:3]:
+        np.testing.assert_allclose(np.asarray(out[f"gram_{name}"]),
+                                   np.asarray(gram_matrix(expected[name])), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(out["content"]), np.asarray(expected["block5_conv2"]),
+                               rtol=1e-4, atol=1e-5)

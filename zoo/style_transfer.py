@@ -126,7 +126,7 @@ def min_image_size(content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS) -> in
 
 
 @register_model(family="style_transfer", task="style_transfer", reference=_PAPER,
-                search_space=None)
+                search_space=None, learning_rate=LEARNING_RATE)
 def style_transfer(input_shape=(None, None, 3), content_layer=CONTENT_LAYER,
                    style_layers=STYLE_LAYERS, pooling="max", weights=None,
                    name="style_transfer"):
@@ -422,8 +422,9 @@ def _unit_image(image, what) -> np.ndarray:
 
 def _content_layer(model) -> str:
     """Name of the layer producing the model's "content" output."""
-    tensor = model.output["content"]
-    return tensor._keras_history.operation.name
+    # The producing layer, also after a .keras reload (`layer.output` would be its
+    # first call, inside the VGG19 that held the weights).
+    return model.output["content"]._keras_history.operation.name
 
 
 @dataclasses.dataclass
