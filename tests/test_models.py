@@ -79,6 +79,8 @@ def _expected_output_shape(spec, args, input_shape):
         return (input_shape[0], input_shape[1] // 2, args["vocab_size"])
     if spec.task == "embedding":  # a score for each candidate word
         return (input_shape[0], input_shape[1])
+    if spec.task == "stylization":  # image -> stylized image
+        return tuple(input_shape)
     if spec.task == "autoencoder":  # a reconstruction of the input
         return tuple(input_shape)
     if spec.family == "gan":  # the generator: latent (B, Z) -> images (B, S, S, C)
@@ -115,6 +117,9 @@ def _fixed_batch(spec, batch_size=32):
 # Style transfer (zoo.style_transfer) is not a compile/fit model: its forward pass maps
 # an image of any size to content features and Gram matrices (a dict), and its training
 # step optimises the image, not the weights. These are its harness inputs and shapes.
+# The feed-forward style network (zoo.fast_style, task "stylization") maps images to
+# images; its training step is one Adam step on perceptual losses. Neither has a dataset.
+STYLE_TASKS = ("style_transfer", "stylization")
 STYLE_IMAGES = (2, 32, 48, 3)  # (B, H, W, 3) RGB in [0, 255]
 STYLE_SHAPES = {"gram_block1_conv1": (2, 64, 64), "gram_block2_conv1": (2, 128, 128),
                 "gram_block3_conv1": (2, 256, 256), "gram_block4_conv1": (2, 512, 512),
@@ -162,6 +167,16 @@ def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
         losses = [transfer.step()["loss"] for _ in range(20)]
         assert min(losses[-3:]) < losses[0], f"{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
         return
+    if spec.task == "stylization":  # one Adam step of the network on perceptual losses
+        from zoo.fast_style import FastStyleTrainer
+        from zoo.style_transfer import sample_images
+
+        trainer = FastStyleTrainer(zoo.build(name, **spec.test_args), zoo.build("style_transfer"),
+                                   sample_images(32)[1])
+        batch = _style_images()
+        losses = [trainer.train_step(batch)["loss"] for _ in range(20)]
+        assert min(losses[-3:]) < losses[0], f"{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+        return
     plan, x, y = _fixed_batch(spec, batch_size=16)
     model = spec.builder(**plan.builder_args)
     compile_model(model, spec)
@@ -187,12 +202,12 @@ def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
 @pytest.mark.parametrize("name", HEAVY)
 def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
     spec = zoo.get_spec(name)
-    if spec.task == "style_transfer":  # no dataset; a dict of outputs
+    if spec.task in STYLE_TASKS:  # no dataset; style_transfer returns a dict of outputs
         model, x = zoo.build(name, **spec.test_args), _style_images()
         model.save(tmp_path / f"{name}.keras")
-        reloaded, out = load_model(tmp_path / f"{name}.keras"), model(x)
-        for key, value in reloaded(x).items():
-            np.testing.assert_array_equal(np.asarray(out[key]), np.asarray(value))
+        reloaded = load_model(tmp_path / f"{name}.keras")
+        for expected, value in zip(keras.tree.flatten(model(x)), keras.tree.flatten(reloaded(x))):
+            np.testing.assert_array_equal(np.asarray(expected), np.asarray(value))
         return
     plan, x, _ = _fixed_batch(spec, batch_size=8)
     model = spec.builder(**plan.builder_args)
@@ -207,10 +222,12 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
 @pytest.mark.parametrize("name", EXPORT)
 def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, tmp_path):
     spec = zoo.get_spec(name)
-    if spec.task == "style_transfer":  # no dataset: uint8 image -> style descriptor
+    if spec.task in STYLE_TASKS:  # no dataset: uint8 image -> style descriptor or stylized image
+        from zoo.fast_style import export_fast_style
         from zoo.style_transfer import export_style_transfer
 
-        result = export_style_transfer(zoo.build(name, **spec.test_args), base_dir=tmp_path)
+        exporter = export_style_transfer if spec.task == "style_transfer" else export_fast_style
+        result = exporter(zoo.build(name, **spec.test_args), name, base_dir=tmp_path)
         check = result.manifest["verification"]
         assert result.path == tmp_path / name / "1"
         assert check["max_abs_diff"] <= 1e-5 and check["xla_max_abs_diff"] <= 1e-4
@@ -242,9 +259,9 @@ def test_one_search_trial_over_the_declared_space(name, tmp_path):
     import tuning
 
     spec = zoo.get_spec(name)
-    if spec.task == "style_transfer":
+    if spec.task in STYLE_TASKS:
         # Nothing to search (no dataset; the loss weights are the objective, see
-        # zoo.style_transfer): the search refuses before any trial.
+        # zoo.style_transfer and zoo.fast_style): the search refuses before any trial.
         with pytest.raises(ValueError, match="has no default dataset"):
             tuning.search(name, None, max_trials=1, epochs=1, directory=tmp_path, verbose=0)
         assert not any(tmp_path.iterdir())

@@ -1,4 +1,4 @@
-"""Neural style transfer (zoo.style_transfer): losses, optimisation, `zoo stylize`.
+"""Neural style transfer (zoo.style_transfer, zoo.fast_style): losses, optimisation, `zoo stylize`, `zoo train-style`.
 
 All on random VGG19 weights (`weights=None`) and small images: ImageNet
 weights are not on this machine, and the tests never use the network.
@@ -203,3 +203,31 @@ def test_a_keras_applications_weights_file_loads_layer_for_layer(tmp_path):
                                    np.asarray(gram_matrix(expected[name])), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(np.asarray(out["content"]), np.asarray(expected["block5_conv2"]),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_fast_style_network_maps_images_to_images_of_the_same_size():
+    model = zoo.build("fast_style_network", filters=4, residual_blocks=1)
+    out = np.asarray(model(np.zeros((2, 20, 36, 3), "float32")))
+    assert out.shape == (2, 20, 36, 3) and 0.0 <= out.min() and out.max() <= 1.0
+    with pytest.raises(ValueError) as info:
+        zoo.build("fast_style_network", input_shape=(30, 32, 3))
+    assert str(info.value) == ("`input_shape` must be (height, width, 3) with height and width "
+                               "multiples of 4 or None. Received: input_shape=(30, 32, 3)")
+
+
+def test_train_style_trains_exports_and_the_export_stylises_in_one_call(tmp_path, capsys):
+    save_png(sample_images(32)[1], tmp_path / "style.png")
+    assert cli.main(["train-style", str(tmp_path / "style.png"), "--steps", "3", "--size", "32",
+                     "--crops", "8", "--batch-size", "2", "--filters", "4",
+                     "--residual-blocks", "1", "--weights", "none",
+                     "--preview", str(tmp_path / "preview.png"),
+                     "--base-dir", str(tmp_path / "saved_models")]) == 0
+    printed = capsys.readouterr().out
+    assert "Losses (first -> last step): loss " in printed
+    assert read_png(tmp_path / "preview.png").shape == (84, 128, 3)  # china.jpg at 128, cut to x4
+    export = tmp_path / "saved_models" / "fast_style_network" / "1"
+    serve = tf.saved_model.load(str(export)).signatures["serving_default"]
+    image = sample_images(48)[0][None, :32]  # uint8 (1, 32, 48, 3)
+    stylized = serve(image=tf.constant(image))["stylized"].numpy()
+    assert stylized.shape == (1, 32, 48, 3) and stylized.dtype == np.float32
+    assert 0.0 <= stylized.min() and stylized.max() <= 1.0

@@ -1,5 +1,5 @@
 """The `zoo` command: list, info, datasets, train, tune, export, predict, generate, sample,
-vectors, stylize, tiles, codes, quickstart."""
+vectors, stylize, train-style, tiles, codes, quickstart."""
 
 from __future__ import annotations
 
@@ -297,6 +297,52 @@ def cmd_codes(args) -> int:
     return 0
 
 
+def cmd_train_style(args) -> int:
+    import keras
+    import numpy as np
+
+    import zoo
+    from zoo.fast_style import FastStyleTrainer, content_crops, export_fast_style
+    from zoo.images import save_png
+    from zoo.style_transfer import load_image, resolve_weights, sample_images
+    from zoo.weights import WeightsUnavailableError
+
+    try:
+        weights = resolve_weights(args.weights)  # first: offline without the file fails now
+    except (WeightsUnavailableError, FileNotFoundError) as e:
+        raise SystemExit(f"zoo: error: {e}") from None
+    if not Path(args.style).is_file():
+        raise SystemExit(f"zoo: error: image file {args.style} does not exist.")
+    if args.size < 4 or args.size % 4:
+        raise SystemExit(f"zoo: error: --size must be a multiple of 4. Received: {args.size}")
+    keras.utils.set_random_seed(args.seed)
+    network = zoo.build("fast_style_network", filters=args.filters,
+                        residual_blocks=args.residual_blocks)
+    trainer = FastStyleTrainer(
+        network, zoo.build("style_transfer", weights=weights), load_image(args.style, args.size),
+        content_weight=args.content_weight, style_weight=args.style_weight,
+        tv_weight=args.tv_weight, learning_rate=args.lr)
+    images = content_crops(args.size, count=args.crops, seed=args.seed)
+    bar = keras.utils.Progbar(args.steps, stateful_metrics=["loss", "content", "style", "tv"])
+    history = trainer.fit(images, args.steps, batch_size=args.batch_size, seed=args.seed,
+                          callback=lambda step, losses: bar.update(step, list(losses.items())))
+    first, last = history[0], history[-1]
+    print("Losses (first -> last step): " + "; ".join(
+        f"{k} {first[k]:.4g} -> {last[k]:.4g}" for k in ("loss", "content", "style", "tv")))
+    if args.preview:
+        content = sample_images(4 * args.size)[0]
+        h, w = (d - d % 4 for d in content.shape[:2])
+        stylized = network(content[None, :h, :w].astype("float32"))
+        save_png(np.clip(np.rint(np.asarray(stylized)[0] * 255), 0, 255).astype("uint8"),
+                 args.preview)
+        print(f"Preview: {args.preview}")
+    result = export_fast_style(network, args.name, base_dir=args.base_dir)
+    check = result.manifest["verification"]
+    print(f"Exported {result.path} (max abs diff {check['max_abs_diff']:.2g}, "
+          f"XLA {check['xla_max_abs_diff']:.2g})")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from zoo.predict import predict_file
 
@@ -420,6 +466,27 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=["content", "noise"], default="content")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("train-style", help="train a feed-forward style network for one style "
+                       "(Johnson et al. 2016) and export it")
+    p.add_argument("style", help="style image (PNG/JPEG)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--size", type=int, default=128, help="training crop size (multiple of 4)")
+    p.add_argument("--crops", type=int, default=512, help="random crops of the offline photos")
+    p.add_argument("--content-weight", type=float, default=1e4)
+    p.add_argument("--style-weight", type=float, default=1e-2)
+    p.add_argument("--tv-weight", type=float, default=30.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--filters", type=int, default=32)
+    p.add_argument("--residual-blocks", type=int, default=5)
+    p.add_argument("--weights", default="imagenet", help="VGG19 weights of the loss: imagenet, "
+                   "none (random: a smoke run) or a file")
+    p.add_argument("--preview", help="also write china.jpg stylized by the network (PNG)")
+    p.add_argument("--name", default="fast_style_network", help="export name")
+    p.add_argument("--base-dir", default="saved_models")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_style)
 
     p = sub.add_parser("generate", help="sample text from a language model (run folder or export)")
     p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")

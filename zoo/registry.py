@@ -54,6 +54,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "embedding": {"loss": None, "metrics": (), "output": "embedding"},
     # Image -> content features and Gram matrices; stylizing optimises the image.
     "style_transfer": {"loss": None, "metrics": (), "output": "style"},
+    # Image -> stylized image (a feed-forward style network, trained per style).
+    "stylization": {"loss": None, "metrics": (), "output": "stylized"},
 }
 
 

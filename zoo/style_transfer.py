@@ -171,8 +171,8 @@ def style_transfer(input_shape=(None, None, 3), content_layer=CONTENT_LAYER,
                          f"None. Received: input_shape={input_shape!r}")
     smallest = min_image_size(content_layer, style_layers)
     if any(d is not None and d < smallest for d in shape[:2]):
-        raise ValueError(f"Layers down to {max((content_layer, *style_layers))[:6]} need images "
-                         f"of at least {smallest}x{smallest} pixels. Received: input_shape={shape}")
+        raise ValueError(f"These layers need images of at least {smallest}x{smallest} pixels. "
+                         f"Received: input_shape={shape}")
     # VGG19 at a fixed size only holds the weights: its convolutions apply to any size.
     vgg = vgg19(input_shape=(32, 32, 3), include_top=False, weights=weights)
 
