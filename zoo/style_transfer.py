@@ -33,7 +33,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import keras
 import numpy as np
