@@ -5,11 +5,19 @@ A search lives in one project folder (printed by Keras Tuner on reload):
     tuning_runs/<model>-<dataset>-<tuner>/
         search.json                 settings; a rerun with other settings is refused
         oracle.json, tuner0.json    Keras Tuner state (reloaded: trials are never repeated)
-        trial_<id>/                 one folder per trial (trial.json, best-epoch weights)
-        timings.json                wall-clock seconds of each trial
+        trial_<id>/                 one folder per trial (trial.json, best-epoch weights,
+                                    runs.jsonl: who ran it, when, for how long)
         results.csv, results.json   one row per trial
         best_hyperparameters.json   the best trial's values and builder arguments
         best_trial_<id>/            `zoo.train` run of the best configuration (optional)
+        workers/                    distributed search: worker logs, launch.json
+
+With `workers=N` the search runs in Keras Tuner's distributed mode: this
+process is the chief (it serves the oracle over gRPC on loopback) and N
+worker processes run the trials (`tuning.distributed`). The same call in a
+process whose environment sets `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`
+and `KERASTUNER_ORACLE_PORT` takes the part these name, for a search across
+machines (README, "Distributed search").
 """
 
 from __future__ import annotations
@@ -22,8 +30,18 @@ from typing import Any, Mapping
 
 import keras_tuner
 
+from tuning import distributed
 from tuning.hypermodel import ZooHyperModel, check_search_space
-from tuning.results import BEST_JSON, best_trial, format_table, trial_rows, write_json, write_table
+from tuning.results import (
+    BEST_JSON,
+    RESULTS_CSV,
+    RESULTS_JSON,
+    best_trial,
+    format_table,
+    trial_rows,
+    write_json,
+    write_table,
+)
 from tuning.tuners import TUNERS, make_tuner
 from zoo.registry import ModelSpec, get_spec
 from zoo.training import plan_data
@@ -47,6 +65,12 @@ class SearchResult:
         tuner: The Keras Tuner tuner (e.g. `tuner.get_best_models()`).
         hypermodel: The `ZooHyperModel` searched.
         best_model: The trained best configuration, when asked for (`train_best`).
+        tuner_id: This process's part in a distributed search: "chief" (also
+            with `workers=N`) or a worker's id; None for a single process.
+        distributed: With `workers=N`: the port, seconds and each worker's
+            processes and exit codes (as in `workers/launch.json`).
+        worker_trials: The trial ids this process ran (a worker's result has
+            no rows: the chief writes the table).
     """
 
     model: str
@@ -69,6 +93,9 @@ class SearchResult:
     overrides: dict
     data_options: dict
     best_model: Any = None
+    tuner_id: str | None = None
+    distributed: dict | None = None
+    worker_trials: list = dataclasses.field(default_factory=list)
 
     @property
     def table(self) -> str:
@@ -96,6 +123,8 @@ def search(
     export: bool = False,
     export_options: Mapping[str, Any] | None = None,
     verbose: int | str = 1,
+    workers: int | None = None,
+    timeout: float | None = None,
 ) -> SearchResult:
     """Search a registered model's hyperparameters with Keras Tuner, resumably.
 
@@ -130,6 +159,12 @@ def search(
         export_options: Keyword arguments passed through to
             `zoo.exporter.export_trained` (e.g. `base_dir`, `verify`).
         verbose: Keras Tuner and `fit` verbosity; 0 is silent.
+        workers: Run Keras Tuner's distributed search with this many local
+            worker processes, this process being the chief (None: one process).
+            Worker logs are in the project's `workers/` folder.
+        timeout: Seconds a distributed search (chief) may take; at the deadline
+            its workers are stopped and TimeoutError is raised after the
+            results table is written (None: no limit).
 
     Returns:
         A `SearchResult` with the results table, the best hyperparameters and
@@ -140,6 +175,7 @@ def search(
             invalid search space, or an invalid `fixed` name or value.
         RuntimeError: when `max_consecutive_failed_trials` trials failed in a
             row (the results table is written first).
+        TimeoutError: when a distributed search passed `timeout`.
 
     Example:
         >>> result = tuning.search("softmax_regression", "blobs_4d3c", tuner="random",
@@ -162,6 +198,29 @@ def search(
             raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
+    if timeout is not None and (isinstance(timeout, bool)
+                                or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValueError(f"`timeout` must be a number of seconds > 0. Received: timeout={timeout!r}")
+    role = distributed.role()
+    if workers is not None and role != "single":
+        raise ValueError(
+            f"`workers` starts a chief and local workers; this process is already the "
+            f"{role} of a distributed search (KERASTUNER_TUNER_ID="
+            f"{os.environ['KERASTUNER_TUNER_ID']!r}). Received: workers={workers!r}"
+        )
+    if workers is not None:
+        role = "launcher"
+    # What a worker needs to run the same search (the chief trains and exports the best).
+    search_args = dict(
+        model_name=model_name, dataset=dataset, tuner=tuner, max_trials=max_trials,
+        epochs=epochs, batch_size=batch_size, seed=seed, objective=objective,
+        overrides=overrides, data_options=data_options, fixed=fixed,
+        directory=str(Path(directory).resolve()), project_name=project_name,
+        max_consecutive_failed_trials=max_consecutive_failed_trials, verbose=verbose,
+    )
 
     spec = get_spec(model_name)
     plan = plan_data(spec, dataset, overrides, data_options)
@@ -184,6 +243,11 @@ def search(
         "fixed": dict(fixed or {}),
     }
     _claim_project(project_dir, settings)
+    if role == "worker":
+        # Bounded: a call the chief does not answer in time raises (Keras Tuner waits an hour).
+        from keras_tuner.src.distribute import oracle_client
+
+        oracle_client.TIMEOUT = distributed.rpc_timeout()
 
     kt_tuner = make_tuner(
         tuner,
@@ -197,8 +261,35 @@ def search(
         project_name=project_name,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
+    common = dict(model=spec.name, dataset=plan.dataset, tuner_name=tuner,
+                  objective=_objective_name(objective), project_dir=project_dir,
+                  results_csv=project_dir / RESULTS_CSV, results_json=project_dir / RESULTS_JSON,
+                  tuner=kt_tuner, hypermodel=hypermodel, epochs=epochs, seed=seed,
+                  overrides=dict(overrides or {}), data_options=dict(data_options or {}))
+    if role == "worker":  # runs trials until the chief says stop; the chief writes the table
+        kt_tuner.search(epochs=epochs, verbose=2 if verbose in (1, "auto") else verbose)
+        return SearchResult(
+            rows=[], best_trial_id=None, best_score=None, best_hyperparameters=None,
+            best_builder_args=None, best_path=None, tuner_id=kt_tuner.tuner_id,
+            worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
+        )
+    launch = None
     try:
-        kt_tuner.search(epochs=epochs, verbose=verbose)
+        if role == "single":
+            kt_tuner.search(epochs=epochs, verbose=verbose)
+        else:  # the chief: serve the oracle (Keras Tuner's chief mode) until the search ends
+            kt_tuner.oracle.verbose = verbose
+            kt_tuner.save()
+            if role == "launcher":
+                launch = distributed.run_chief(
+                    kt_tuner, workers=workers, timeout=timeout,
+                    search_args={**search_args, "project_name": project_name},
+                )
+            else:
+                launch = distributed.run_chief(
+                    kt_tuner, host=os.environ["KERASTUNER_ORACLE_IP"],
+                    port=int(os.environ["KERASTUNER_ORACLE_PORT"]), timeout=timeout,
+                )
     except RuntimeError as e:
         if "consecutive failures" not in str(e):
             raise
@@ -208,7 +299,7 @@ def search(
         ) from e
     finally:
         rows = trial_rows(kt_tuner)
-        results_csv, results_json = write_table(rows, project_dir)
+        write_table(rows, project_dir)
 
     best = best_trial(kt_tuner)
     best_values = best_args = best_path = None
@@ -230,25 +321,16 @@ def search(
         })
 
     result = SearchResult(
-        model=spec.name,
-        dataset=plan.dataset,
-        tuner_name=tuner,
-        objective=_objective_name(objective),
         rows=rows,
         best_trial_id=best.trial_id if best is not None else None,
         best_score=best.score if best is not None else None,
         best_hyperparameters=best_values,
         best_builder_args=best_args,
-        project_dir=project_dir,
-        results_csv=results_csv,
-        results_json=results_json,
         best_path=best_path,
-        tuner=kt_tuner,
-        hypermodel=hypermodel,
-        epochs=epochs,
-        seed=seed,
-        overrides=dict(overrides or {}),
-        data_options=dict(data_options or {}),
+        tuner_id=None if role == "single" else "chief",
+        distributed=launch,
+        worker_trials=list(getattr(kt_tuner, "trials_run", [])),
+        **common,
     )
     if train_best or export:
         from tuning.best import train_best as train_best_fn

@@ -1,8 +1,11 @@
 """The four Keras Tuner tuners, each timing its trials.
 
-Keras Tuner does not record how long a trial took. `TimedTrials` wraps
-`run_trial` and keeps the seconds in `timings.json` in the project
-folder, so a resumed search keeps the times of its earlier trials.
+Keras Tuner does not record how long a trial took, nor which process ran it.
+`TimedTrials` wraps `run_trial` and appends one line when a run of a trial
+starts and one when it ends to `trial_<id>/runs.jsonl` (tuner id, process id,
+host, seconds). One file per trial, so the workers of a distributed search
+never write the same file; a resumed search keeps the times of its earlier
+trials, and a run that started but never ended marks a worker that died.
 """
 
 from __future__ import annotations
@@ -10,43 +13,80 @@ from __future__ import annotations
 import functools
 import json
 import os
+import socket
 import time
 from pathlib import Path
 
 import keras_tuner
+from keras_tuner.src.distribute import utils as dist_utils
 
-SECONDS_FILE = "timings.json"
+SECONDS_FILE = "timings.json"  # written by earlier versions; still read
+RUNS_FILE = "runs.jsonl"
+
+
+def read_runs(trial_dir: str | os.PathLike) -> list[dict]:
+    """The run records of one trial folder, oldest first (empty when none)."""
+    path = Path(trial_dir) / RUNS_FILE
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:  # a line cut short by a killed process
+            continue
+    return records
 
 
 def read_seconds(project_dir: str | os.PathLike) -> dict[str, float]:
-    """Trial id -> seconds, as recorded so far (empty when none)."""
-    path = Path(project_dir) / SECONDS_FILE
-    if not path.exists():
-        return {}
-    try:
-        return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
-    except (ValueError, OSError):
-        return {}
+    """Trial id -> seconds of its last finished run, as recorded so far (empty when none)."""
+    project_dir = Path(project_dir)
+    times: dict[str, float] = {}
+    legacy = project_dir / SECONDS_FILE
+    if legacy.exists():
+        try:
+            times = {str(k): float(v) for k, v in json.loads(legacy.read_text()).items()}
+        except (ValueError, OSError):
+            times = {}
+    for trial_dir in project_dir.glob("trial_*"):
+        ends = [r for r in read_runs(trial_dir) if r.get("event") == "end"]
+        if ends:
+            times[trial_dir.name[len("trial_"):]] = float(ends[-1]["seconds"])
+    return times
 
 
-def _record_seconds(project_dir: str | os.PathLike, trial_id: str, seconds: float) -> None:
-    path = Path(project_dir) / SECONDS_FILE
-    times = read_seconds(project_dir)
-    times[str(trial_id)] = round(seconds, 3)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(times, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+def _append_run(trial_dir: str | os.PathLike, record: dict) -> None:
+    # One short line per write, appended: lines from one process never interleave.
+    with open(Path(trial_dir) / RUNS_FILE, "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 class TimedTrials:
-    """Tuner mixin: records each trial's wall-clock seconds, failed ones included."""
+    """Tuner mixin: records each run of a trial (who ran it, for how long), failed ones included."""
 
     def run_trial(self, trial, *args, **kwargs):
+        trial_dir = self.get_trial_dir(trial.trial_id)
+        run = sum(r.get("event") == "start" for r in read_runs(trial_dir))
+        who = {"run": run, "tuner_id": self.tuner_id, "pid": os.getpid(),
+               "host": socket.gethostname()}
+        _append_run(trial_dir, {"event": "start", **who, "time": time.time()})
+        self.trials_run = [*getattr(self, "trials_run", []), trial.trial_id]
         start = time.perf_counter()
+        status = "FAILED"
         try:
-            return super().run_trial(trial, *args, **kwargs)
+            result = super().run_trial(trial, *args, **kwargs)
+            status = "COMPLETED"
+            return result
         finally:
-            _record_seconds(self.project_dir, trial.trial_id, time.perf_counter() - start)
+            _append_run(trial_dir, {"event": "end", **who, "status": status,
+                                    "seconds": round(time.perf_counter() - start, 3)})
+
+    def _get_tuner_fname(self):
+        # The chief of a distributed search holds the oracle as a single-process search
+        # does: the same file name, so a project resumes whichever way it ran before.
+        if dist_utils.is_chief_oracle():
+            return os.path.join(str(self.project_dir), "tuner0.json")
+        return super()._get_tuner_fname()
 
 
 class TimedHyperband(TimedTrials, keras_tuner.Hyperband):

@@ -138,7 +138,13 @@ def cmd_tune(args) -> int:
         data_options=_data_options(args),
         fixed=_key_values(args.fix, "--fix"),
         max_consecutive_failed_trials=args.max_failures,
+        workers=args.workers,
+        timeout=args.timeout,
     )
+    if result.tuner_id not in (None, "chief"):  # a worker of a distributed search
+        print(f"Worker {result.tuner_id} ran trial(s) {', '.join(result.worker_trials) or '-'}; "
+              f"the chief writes {result.results_csv}")
+        return 0
     print(tuning.format_table(result.rows))
     print(f"Best hyperparameters: {json.dumps(result.best_hyperparameters)}")
     print(f"Results: {result.results_csv}")
@@ -418,6 +424,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--fix", action="append", metavar="HP=VALUE", help="fix a hyperparameter")
     p.add_argument("--max-failures", type=int, default=3, help="max consecutive failed trials")
     p.add_argument("--directory", default="tuning_runs")
+    p.add_argument("--workers", type=int, help="distributed search: this process is the chief "
+                   "and starts N local worker processes (Keras Tuner's chief/worker mode)")
+    p.add_argument("--timeout", type=float, help="seconds a distributed search may take")
     p.add_argument("--export", action="store_true", help="train the best model and export it")
     p.add_argument("--final-epochs", type=int, default=20)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="cosine",

@@ -1,0 +1,208 @@
+"""Keras Tuner's distributed search on loopback: a chief (this process) and worker processes.
+
+Every search here is bounded by `timeout`; worker processes are found through
+the project's `workers/launch.json` and each trial's `runs.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import tuning
+from tuning import distributed
+from tuning.tuners import read_runs
+
+TIMEOUT = 240  # seconds a search here may take, worker start-up included
+SEARCH = dict(tuner="random", max_trials=4, epochs=1, verbose=0)
+
+
+def _search(directory, **kwargs):
+    return tuning.search("softmax_regression", "blobs_4d3c", directory=directory,
+                         **{**SEARCH, **kwargs})
+
+
+def _runs(project_dir) -> dict[str, list[dict]]:
+    """Trial id -> its run records (start/end lines of `runs.jsonl`)."""
+    return {p.name[len("trial_"):]: read_runs(p) for p in sorted(project_dir.glob("trial_*"))}
+
+
+def _choices(rows) -> list[tuple]:
+    return [(r["trial_id"], r["learning_rate"], r["batch_size"]) for r in rows]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def _worker_summary(log_path) -> dict:
+    """The JSON line a worker prints when it ends: its tuner id and the trials it ran."""
+    lines = [ln for ln in log_path.read_text().splitlines() if ln.startswith('{"tuner_id"')]
+    return json.loads(lines[-1])
+
+
+def test_two_workers_run_every_trial_exactly_once_as_one_process_would(tmp_path):
+    single = _search(tmp_path / "one")
+    start = time.monotonic()
+    result = _search(tmp_path / "two", workers=2, timeout=TIMEOUT)
+    assert time.monotonic() - start < TIMEOUT
+
+    # The same table: same columns, trial ids and hyperparameters (the oracle is seeded
+    # and hands out trials in order), same scores (same seeds), each trial completed.
+    assert [list(r) for r in result.rows] == [list(r) for r in single.rows]
+    assert _choices(result.rows) == _choices(single.rows)
+    assert [r["trial_id"] for r in result.rows] == ["0", "1", "2", "3"]
+    assert all(r["status"] == "COMPLETED" and r["seconds"] > 0 for r in result.rows)
+    assert [r["score"] for r in result.rows] == pytest.approx(
+        [r["score"] for r in single.rows], rel=1e-3)
+    assert tuning.read_table(result.project_dir) == result.rows
+    best = json.loads(result.best_path.read_text())
+    assert best["trial_id"] == result.best_trial_id == single.best_trial_id
+    assert result.tuner_id == "chief" and single.tuner_id is None
+
+    # Each trial ran once, on one of the two workers; every fit is accounted for.
+    runs = _runs(result.project_dir)
+    assert sorted(runs) == ["0", "1", "2", "3"]
+    for trial_id, records in runs.items():
+        assert [r["event"] for r in records] == ["start", "end"], trial_id
+        assert records[1]["status"] == "COMPLETED"
+        assert records[0]["tuner_id"] in ("tuner0", "tuner1")
+    workers_dir = result.project_dir / "workers"
+    ran = {tid: _worker_summary(workers_dir / f"{tid}.log")["trials"] for tid in ("tuner0", "tuner1")}
+    assert sorted(ran["tuner0"] + ran["tuner1"]) == ["0", "1", "2", "3"]  # none twice
+    for tid, trials in ran.items():
+        assert all(runs[t][0]["tuner_id"] == tid for t in trials)
+
+    # Both workers were told to stop by the chief and exited cleanly, without restarts.
+    launch = json.loads((workers_dir / "launch.json").read_text())
+    assert launch == result.distributed
+    assert launch["status"] == "done" and launch["port"] > 0
+    for worker in launch["processes"]:
+        assert [p["returncode"] for p in worker["processes"]] == [0]
+        assert not _alive(worker["processes"][0]["pid"])
+
+
+def test_a_worker_killed_mid_trial_is_restarted_and_its_trial_retried(tmp_path):
+    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random"
+    killed = {}
+
+    def kill_first_running_trial():
+        # SIGKILL the worker of the first trial seen running (started, not ended).
+        deadline = time.monotonic() + TIMEOUT
+        while not killed and time.monotonic() < deadline:
+            for trial_id, records in _runs(project_dir).items():
+                if len(records) == 1 and records[0]["event"] == "start":
+                    os.kill(records[0]["pid"], signal.SIGKILL)
+                    killed.update(trial_id=trial_id, **records[0])
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_first_running_trial, daemon=True)
+    killer.start()
+    result = _search(tmp_path, workers=2, timeout=TIMEOUT)
+    killer.join(5)
+
+    assert killed, "no trial was seen running"
+    # The search ended with every trial completed once; the killed one was run again
+    # from the start, by the restarted worker under the same tuner id.
+    assert [r["trial_id"] for r in result.rows] == ["0", "1", "2", "3"]
+    assert [r["status"] for r in result.rows] == ["COMPLETED"] * 4
+    assert len(set(_choices(result.rows))) == 4
+    runs = _runs(result.project_dir)
+    for trial_id, records in runs.items():
+        ends = [r for r in records if r["event"] == "end"]
+        assert len(ends) == 1 and ends[0]["status"] == "COMPLETED", trial_id
+    retried = runs[killed["trial_id"]]
+    assert [(r["event"], r["run"]) for r in retried] == [("start", 0), ("start", 1), ("end", 1)]
+    assert retried[1]["tuner_id"] == killed["tuner_id"]
+    assert retried[1]["pid"] != killed["pid"]
+    assert all(len(records) == 2 for t, records in runs.items() if t != killed["trial_id"])
+
+    launch = result.distributed
+    worker = next(w for w in launch["processes"] if w["tuner_id"] == killed["tuner_id"])
+    assert [p["returncode"] for p in worker["processes"]] == [-signal.SIGKILL, 0]
+    assert worker["restarts"] == 1
+    other = next(w for w in launch["processes"] if w["tuner_id"] != killed["tuner_id"])
+    assert [p["returncode"] for p in other["processes"]] == [0]
+    log = (result.project_dir / "workers" / f"{killed['tuner_id']}.log").read_text()
+    assert f"(pid {killed['pid']}) was killed by SIGKILL; restarting it" in log
+
+
+def test_timeout_stops_the_workers_and_writes_the_table(tmp_path):
+    with pytest.raises(TimeoutError, match=r"did not end within timeout=2 s; its workers "
+                                           r"were stopped"):
+        _search(tmp_path, workers=2, timeout=2)
+    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random"
+    launch = json.loads((project_dir / "workers" / "launch.json").read_text())
+    assert launch["status"] == "timeout"
+    pids = [p["pid"] for w in launch["processes"] for p in w["processes"]]
+    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    assert isinstance(tuning.read_table(project_dir), list)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": 0}, "`workers` must be an integer >= 1. Received: workers=0"),
+    ({"workers": 2, "timeout": -1}, "`timeout` must be a number of seconds > 0. "
+                                    "Received: timeout=-1"),
+])
+def test_invalid_distributed_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError) as info:
+        _search(tmp_path, **kwargs)
+    assert str(info.value) == message
+    assert not tmp_path.joinpath("softmax_regression-blobs_4d3c-random").exists()
+
+
+def test_workers_are_refused_inside_a_distributed_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner3")
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    with pytest.raises(ValueError) as info:
+        _search(tmp_path, workers=2)
+    assert str(info.value) == (
+        "`workers` starts a chief and local workers; this process is already the worker "
+        "of a distributed search (KERASTUNER_TUNER_ID='tuner3'). Received: workers=2")
+    monkeypatch.setenv(distributed.RPC_TIMEOUT_ENV, "soon")
+    with pytest.raises(ValueError, match=r"ZOO_TUNER_RPC_TIMEOUT must be a number of seconds "
+                                         r"> 0\. Received: 'soon'"):
+        distributed.rpc_timeout()
+
+
+def test_workers_exit_when_the_chief_dies(tmp_path):
+    """SIGKILL the chief (`zoo tune --workers 2`) mid-search: its workers exit at once."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([str(distributed.Path(tuning.__file__).parents[1]),
+                                          os.environ.get("PYTHONPATH", "")])}
+    chief = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "tune", "softmax_regression", "--data", "blobs_4d3c",
+         "--tuner", "random", "--max-trials", "20", "--epochs", "3", "--workers", "2",
+         "--timeout", str(TIMEOUT), "--directory", str(tmp_path)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not any(len(r) for r in _runs(project_dir).values()):  # a trial has started
+            assert time.monotonic() < deadline and chief.poll() is None
+            time.sleep(0.1)
+        launch = json.loads((project_dir / "workers" / "launch.json").read_text())
+        pids = [p["pid"] for w in launch["processes"] for p in w["processes"]]
+        chief.send_signal(signal.SIGKILL)
+        chief.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in pids)
+    finally:
+        if chief.poll() is None:
+            chief.kill()

@@ -1,0 +1,415 @@
+"""Keras Tuner's distributed search: the chief's oracle server and local worker processes.
+
+This is Keras Tuner's own chief/worker mode. The chief holds the oracle and
+serves it over gRPC (`keras_tuner.src.distribute.oracle_chief.OracleServicer`);
+a tuner started with `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and
+`KERASTUNER_ORACLE_PORT` set becomes a worker: it asks the chief for trials
+(`OracleClient`), runs them and reports their metrics.
+
+`tuning.search(..., workers=N)` makes the calling process the chief and starts
+N workers on loopback (`worker_main`, given the search's arguments).
+What this module adds to Keras Tuner, all with bounded waits:
+
+- `OracleServer`, the chief's serving loop. Keras Tuner's own
+  (`oracle_chief.start_server`) polls every 20 s once the search winds down,
+  has no deadline and never stops its server; this one polls every 0.1 s,
+  answers STOPPED to any worker that asks after the search is done, stops, and
+  ends the search when the oracle raises on too many consecutive failures.
+- `run_chief`, which supervises the local workers: a worker that dies is
+  restarted (see `_on_worker_death` for what happens to its trial), workers
+  still running once the search is done are stopped after a grace period, and
+  everything is stopped at the deadline.
+- Workers started here exit when their parent (the chief) dies, and every
+  gRPC call of a worker gives up after `ZOO_TUNER_RPC_TIMEOUT` seconds.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from keras_tuner.src import protos
+from keras_tuner.src.distribute import oracle_chief
+from keras_tuner.src.engine import oracle as oracle_module
+from keras_tuner.src.engine import trial as trial_module
+
+WORKERS_DIR = "workers"  # in the project folder: search_args.pkl, <tuner_id>.log, launch.json
+RPC_TIMEOUT_ENV = "ZOO_TUNER_RPC_TIMEOUT"
+DEFAULT_RPC_TIMEOUT = 600.0  # seconds; Keras Tuner's own is one hour
+PARENT_ENV = "ZOO_TUNER_PARENT_PID"
+MAX_RESTARTS_PER_WORKER = 2
+MAX_RUNS_PER_TRIAL = 2  # a trial whose worker died this many times is recorded as failed
+GRACE_SECONDS = 60.0  # for workers still running when the search is done (e.g. still starting)
+POLL_SECONDS = 0.1
+
+
+def role() -> str:
+    """This process's part: "single", or "chief" / "worker" from Keras Tuner's variables."""
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    if not dist_utils.has_chief_oracle():  # raises when IP is set without PORT or TUNER_ID
+        return "single"
+    return "chief" if dist_utils.is_chief_oracle() else "worker"
+
+
+def rpc_timeout() -> float:
+    """Seconds a worker's gRPC call waits for the chief (`ZOO_TUNER_RPC_TIMEOUT`)."""
+    value = os.environ.get(RPC_TIMEOUT_ENV, "")
+    try:
+        seconds = float(value) if value else DEFAULT_RPC_TIMEOUT
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise ValueError(
+            f"{RPC_TIMEOUT_ENV} must be a number of seconds > 0. Received: {value!r}"
+        )
+    return seconds
+
+
+class _ChiefServicer(oracle_chief.OracleServicer):
+    """Keras Tuner's servicer, closable, and surviving the oracle's consecutive-failure error."""
+
+    def __init__(self, oracle):
+        super().__init__(oracle)
+        self.closed = False
+        self.error: Exception | None = None
+
+    def CreateTrial(self, request, context):
+        if self.closed or self.error is not None:
+            trial = trial_module.Trial(self.oracle.get_space(),
+                                       status=trial_module.TrialStatus.STOPPED)
+            return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+        return super().CreateTrial(request, context)
+
+    def EndTrial(self, request, context):
+        try:
+            return super().EndTrial(request, context)
+        except RuntimeError as e:
+            if "consecutive failures" not in str(e):
+                raise
+            _release(self.oracle)
+            self.error = e  # the chief ends the search; the worker's call succeeds
+            return protos.get_service().EndTrialResponse()
+
+
+def _release(oracle) -> None:
+    # Keras Tuner's `synchronized` does not release the oracle's lock when the call
+    # raises (keras_tuner/src/engine/oracle.py, 1.4.8): release it so later calls work.
+    if oracle_module.LOCKS[oracle].locked():
+        oracle_module.THREADS[oracle] = None
+        oracle_module.LOCKS[oracle].release()
+
+
+class OracleServer:
+    """Serves `oracle` to Keras Tuner workers over gRPC at `host:port` (0: a free port).
+
+    Attributes:
+        port: The port bound (the free one chosen when 0 was asked).
+        error: The oracle's error that ended the search (too many consecutive
+            failures), else None.
+    """
+
+    def __init__(self, oracle, host: str = "127.0.0.1", port: int = 0):
+        self.oracle = oracle
+        self.servicer = _ChiefServicer(oracle)
+        # One thread, as Keras Tuner's: the oracle serializes its calls anyway.
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        protos.get_service_grpc().add_OracleServicer_to_server(self.servicer, self._server)
+        try:
+            self.port = self._server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError as e:
+            raise RuntimeError(
+                f"The chief cannot serve the oracle at {host}:{port} ({e}). "
+                f"Is the port in use, or the address not this machine's?"
+            ) from None
+        self._server.start()
+
+    @property
+    def error(self) -> Exception | None:
+        return self.servicer.error
+
+    def done(self) -> bool:
+        """Whether the search is over: stopped, no trial running, every worker told to stop."""
+        if self.servicer.error is not None:
+            return True
+        return self.servicer.stop_triggered and oracle_chief.exit_chief(self.oracle)
+
+    def close(self) -> None:
+        """From now on every worker asking for a trial is told to stop."""
+        self.servicer.closed = True
+
+    def stop(self) -> None:
+        self.close()
+        self._server.stop(grace=1).wait(5)
+
+
+@dataclasses.dataclass
+class _Worker:
+    tuner_id: str
+    command: list
+    env: dict
+    log: Path
+    process: subprocess.Popen | None = None
+    exits: list = dataclasses.field(default_factory=list)  # [{"pid", "returncode"}] of past processes
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def poll(self) -> int | None:
+        """The exit code of a process that just ended (recorded), else None."""
+        if self.process is None:
+            return None
+        code = self.process.poll()
+        if code is not None:
+            self.exits.append({"pid": self.process.pid, "returncode": code})
+            self.process = None
+        return code
+
+    def stop(self, wait: float = 5.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(wait)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(wait)
+        self.poll()
+
+    def summary(self) -> dict:
+        running = [{"pid": self.process.pid, "returncode": None}] if self.process else []
+        return {"tuner_id": self.tuner_id, "log": str(self.log),
+                "processes": self.exits + running, "restarts": len(self.exits) - (not running)}
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+@oracle_module.synchronized
+def _ongoing_trial(oracle, tuner_id):
+    return oracle.ongoing_trials.get(tuner_id)
+
+
+@oracle_module.synchronized
+def _forget_tuner(oracle, tuner_id) -> None:
+    oracle.tuner_ids.discard(tuner_id)
+
+
+def _fail_trial(oracle, trial, message: str) -> None:
+    """End `trial` as FAILED in the chief, as a worker would report a failed trial."""
+    ended = trial_module.Trial(trial.hyperparameters.copy(), trial_id=trial.trial_id,
+                               status=trial_module.TrialStatus.FAILED, message=message)
+    try:
+        oracle.end_trial(ended)
+    except RuntimeError:
+        _release(oracle)
+        raise
+
+
+def run_chief(
+    tuner,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    workers: int = 0,
+    search_args: dict | None = None,
+    timeout: float | None = None,
+) -> dict:
+    """Serve `tuner`'s oracle until the search is done, running `workers` local workers.
+
+    Args:
+        tuner: The chief's tuner; its oracle is served.
+        host, port: Where to serve (port 0: a free one).
+        workers: Local worker processes to start (0: workers are started elsewhere).
+        search_args: `tuning.search` keyword arguments for the workers.
+        timeout: Seconds the whole search may take (None: no limit).
+
+    Returns:
+        What ran: host, port, workers, seconds and each worker's processes,
+        also written to `workers/launch.json` in the project folder.
+
+    Raises:
+        TimeoutError: when `timeout` passed (workers are stopped first).
+        RuntimeError: when the oracle stopped the search (consecutive failures),
+            or every worker died and none may be restarted.
+    """
+    project_dir = Path(tuner.project_dir)
+    run_dir = project_dir / WORKERS_DIR
+    server = OracleServer(tuner.oracle, host, port)
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    info = {"host": host, "port": server.port, "workers": workers, "timeout": timeout}
+    pool: list[_Worker] = []
+    deaths: collections.Counter = collections.Counter()  # trial_id -> times its worker died
+
+    def record(**extra):
+        info.update(extra, processes=[w.summary() for w in pool],
+                    seconds=round(time.monotonic() - started, 3))
+        from tuning.results import write_json
+
+        write_json(run_dir / "launch.json", info)
+
+    status = "failed"
+    try:
+        if workers:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            args_path = run_dir / "search_args.pkl"
+            args_path.write_bytes(pickle.dumps(search_args))
+            pool = [_make_worker(f"tuner{i}", args_path, host, server.port, run_dir)
+                    for i in range(workers)]
+            for worker in pool:
+                worker.start()
+            record(status="running")
+        while not server.done():
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"The distributed search did not end within timeout={timeout} s; "
+                    f"its workers were stopped. See {run_dir}."
+                )
+            for worker in pool:
+                code = worker.poll()
+                if code is not None and code != 0:
+                    _on_worker_death(server, worker, code, deaths)
+                    record(status="running")
+            if pool and all(w.process is None for w in pool) and not server.done():
+                raise RuntimeError(
+                    f"Every worker has exited and the search is not done. See the logs in "
+                    f"{run_dir}: " + "; ".join(_last_line(w.log) for w in pool)
+                )
+            time.sleep(POLL_SECONDS)
+        server.close()  # late workers are told to stop at once
+        grace = time.monotonic() + GRACE_SECONDS
+        while any(w.process is not None for w in pool):
+            if time.monotonic() > grace or (deadline is not None and time.monotonic() > deadline):
+                break
+            for worker in pool:
+                worker.poll()
+            time.sleep(POLL_SECONDS)
+        status = "failed" if server.error else "done"
+    except TimeoutError:
+        status = "timeout"
+        raise
+    finally:
+        for worker in pool:
+            worker.stop()
+        server.stop()
+        if pool:
+            record(status=status)
+    if server.error is not None:
+        raise server.error
+    return info
+
+
+def _on_worker_death(server: OracleServer, worker: _Worker, code: int, deaths) -> None:
+    """A worker died before the search ended: restart it, and retry or fail its trial.
+
+    Keras Tuner's oracle keeps a trial "ongoing" until its worker reports it;
+    a worker that vanished never does, and the chief would wait for it
+    forever. The oracle hands an ongoing trial back to a worker that asks again
+    with the same tuner id (`Oracle.create_trial`, meant for multi-worker
+    trials), so the dead worker is restarted under its tuner id and runs its
+    trial again from the start: a trial is retried, not lost. A trial whose
+    worker died `MAX_RUNS_PER_TRIAL` times (it may be what kills the worker,
+    e.g. out of memory) is ended here as FAILED instead, and the restarted
+    worker gets a new one. A worker restarted `MAX_RESTARTS_PER_WORKER` times
+    is not started again: its trial is recorded as failed and the chief stops
+    waiting for it.
+    """
+    oracle = server.oracle
+    how = f"worker {worker.tuner_id} (pid {worker.exits[-1]['pid']}) {describe_exit(code)}"
+    trial = _ongoing_trial(oracle, worker.tuner_id)
+    restart = len(worker.exits) <= MAX_RESTARTS_PER_WORKER
+    if trial is not None:
+        deaths[trial.trial_id] += 1
+        if deaths[trial.trial_id] >= MAX_RUNS_PER_TRIAL or not restart:
+            try:
+                _fail_trial(oracle, trial, f"The {how} during this trial "
+                                           f"({deaths[trial.trial_id]} time(s)).")
+            except RuntimeError as e:  # too many consecutive failures: the search ends
+                server.servicer.error = e
+                return
+    if restart:
+        with open(worker.log, "a") as log:
+            log.write(f"\n[chief] The {how}; restarting it as {worker.tuner_id}.\n")
+        worker.start()
+    else:
+        _forget_tuner(oracle, worker.tuner_id)
+
+
+def _make_worker(tuner_id: str, args_path: Path, host: str, port: int, run_dir: Path) -> _Worker:
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's packages
+    env = {
+        **os.environ,
+        "KERASTUNER_TUNER_ID": tuner_id,
+        "KERASTUNER_ORACLE_IP": host,
+        "KERASTUNER_ORACLE_PORT": str(port),
+        PARENT_ENV: str(os.getpid()),
+        "PYTHONPATH": os.pathsep.join(p for p in [root, os.environ.get("PYTHONPATH")] if p),
+    }
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    log = run_dir / f"{tuner_id}.log"
+    command = [sys.executable, "-c", _WORKER_MAIN, str(args_path)]
+    return _Worker(tuner_id, command, env, log)
+
+
+# `-c`, not `-m tuning.distributed`: the package imports this module first.
+_WORKER_MAIN = "import sys; from tuning.distributed import worker_main; sys.exit(worker_main())"
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        lines = []
+    return f"{path.stem}: {lines[-1] if lines else '(no output)'}"
+
+
+def _watch_parent() -> None:
+    """Exit at once when the process that started this one is gone (the chief died)."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent:
+        return
+
+    def watch():
+        while os.getppid() == int(parent):
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def worker_main(argv: list[str] | None = None) -> int:
+    """A local worker's main: runs `tuning.search(**<search_args.pkl>)` (started by the chief)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: worker_main SEARCH_ARGS_PKL", file=sys.stderr)
+        return 2
+    _watch_parent()
+    search_args = pickle.loads(Path(argv[0]).read_bytes())  # written by our chief
+    import tuning
+
+    result = tuning.search(**search_args)
+    print(json.dumps({"tuner_id": result.tuner_id, "trials": result.worker_trials}))
+    return 0
