@@ -154,8 +154,11 @@ def test_zoo_tiles_command_writes_the_grid(zoo_cli, tmp_path):
 
 def test_load_autoencoder_says_what_it_expected(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(
-            "best.keras does not exist; expected a run folder written by `zoo train`")):
+            "best.keras does not exist (has the run finished an epoch?)")):
         ae.load_autoencoder(tmp_path)
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            "x.keras does not exist; expected a run folder written by `zoo train`")):
+        ae.load_autoencoder(tmp_path / "x.keras")
 
 
 def test_two_unit_codes_against_pca(tmp_path):

@@ -606,12 +606,11 @@ def load_autoencoder(source, checkpoint="best"):
     """The model of a `zoo train` run folder (its "best" or "final" checkpoint) or a .keras file."""
     from pathlib import Path
 
-    from zoo.training import load_model
+    from zoo.training import checkpoint_path, load_model
 
-    check_choice("checkpoint", checkpoint, ("best", "final"))
     path = Path(source)
     if path.is_dir():
-        path = path / ("best.keras" if checkpoint == "best" else "model.keras")
+        return load_model(checkpoint_path(path, checkpoint))
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; expected a run folder written by "
                                 f"`zoo train` or a .keras file.")

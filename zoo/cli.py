@@ -159,16 +159,13 @@ def cmd_tune(args) -> int:
 
 def cmd_export(args) -> int:
     from zoo.exporter import export_trained
-    from zoo.training import load_model, plan_from_run
+    from zoo.training import checkpoint_path, load_model, plan_from_run
 
-    run_dir = Path(args.run_dir)
     try:
-        spec, plan = plan_from_run(run_dir)
+        spec, plan = plan_from_run(args.run_dir)
+        model_path = checkpoint_path(args.run_dir, args.checkpoint)
     except FileNotFoundError as e:
         raise SystemExit(f"zoo: error: {e}") from None
-    model_path = run_dir / ("best.keras" if args.checkpoint == "best" else "model.keras")
-    if not model_path.exists():
-        raise SystemExit(f"zoo: error: {model_path} does not exist (has the run finished an epoch?).")
     model = load_model(model_path)
     result = export_trained(model, spec, plan, args.name, base_dir=args.base_dir,
                             version=args.version, static_batch=args.static_batch)

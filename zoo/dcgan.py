@@ -620,17 +620,13 @@ def sample_images(source, count: int = 64, seed: int = 0, checkpoint: str = "bes
         outputs = loaded.signatures[SAMPLE_SIGNATURE](seed=tf.constant(seeds))
         return next(iter(outputs.values())).numpy()
     if (source / "run.json").exists():
-        from zoo.training import load_model
-
         from zoo.registry import get_spec
+        from zoo.training import checkpoint_path, load_model
 
         settings = json.loads((source / "run.json").read_text())["settings"]
         if get_spec(settings["model"]).family != "gan":
             raise ValueError(f"{source} is a run of {settings['model']!r}, not of a generator.")
-        path = source / ("best.keras" if checkpoint == "best" else "model.keras")
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist (has the run finished an epoch?).")
-        model = load_model(path, compile=False)
+        model = load_model(checkpoint_path(source, checkpoint), compile=False)
         return np.asarray(serving_models(model.generator)[1](seeds))
     raise FileNotFoundError(
         f"{source} is neither a run folder (run.json) nor a SavedModel export (saved_model.pb).")

@@ -447,6 +447,20 @@ def plan_from_run(run_dir: str | os.PathLike) -> tuple[ModelSpec, DataPlan]:
     return spec, plan
 
 
+CHECKPOINTS = {"best": "best.keras", "final": "model.keras"}
+
+
+def checkpoint_path(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
+    """The `best.keras` or final `model.keras` of a run folder, which must exist."""
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"`checkpoint` must be one of {', '.join(map(repr, CHECKPOINTS))}. "
+                         f"Received: checkpoint={checkpoint!r}")
+    path = Path(run_dir) / CHECKPOINTS[checkpoint]
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (has the run finished an epoch?).")
+    return path
+
+
 def load_model(path: str | os.PathLike, compile: bool = True):
     """Load a `.keras` file with `safe_mode=True` (never arbitrary code)."""
     import keras
