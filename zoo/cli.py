@@ -1,5 +1,5 @@
-"""The `zoo` command: list, info, datasets, train, tune, export, predict, generate, sample,
-vectors, stylize, train-style, tiles, codes, quickstart."""
+"""The `zoo` command: list, info, datasets, train, launch, tune, export, predict, generate,
+sample, vectors, stylize, train-style, tiles, codes, quickstart."""
 
 from __future__ import annotations
 
@@ -109,17 +109,40 @@ def cmd_train(args) -> int:
         data_options=_data_options(args),
         run_dir=args.run_dir,
         runs_root=args.runs_root,
+        strategy=args.strategy,
+        cpu_replicas=args.cpu_replicas,
+        mixed_precision=args.mixed_precision,
+        jit_compile="auto" if args.jit_compile is None else args.jit_compile,
+        verbose="auto" if args.verbose is None else args.verbose,
     )
     last = result.history[-1] if result.history else {}
     print("Final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "epoch"))
     print(f"Run folder: {result.run_dir}")
-    if args.export:
+    if args.export and not _is_chief():
+        print("Not the chief worker: the chief exports.")
+    elif args.export:
         from zoo.exporter import export_trained
 
         exported = export_trained(result.model, result.spec, result.plan, args.name,
                                   base_dir=args.base_dir, metrics=last)
         print(f"Exported: {exported.path}")
     return 0
+
+
+def _is_chief() -> bool:
+    from zoo.distribute import is_chief, tf_config
+
+    task = tf_config().get("task", {})
+    return is_chief(task.get("type"), int(task.get("index", 0)))
+
+
+def cmd_launch(args) -> int:
+    from zoo.launch import launch
+
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    return launch(command, workers=args.workers, timeout=args.timeout, grace=args.grace)
 
 
 def cmd_tune(args) -> int:
@@ -410,7 +433,35 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", action="store_true", help="export the trained model")
     p.add_argument("--name", help="export name (default: the model name)")
     p.add_argument("--base-dir", default="saved_models")
+    p.add_argument("--strategy", default="auto",
+                   choices=["auto", "default", "mirrored", "multiworker", "tpu"],
+                   help="tf.distribute strategy (auto: TPU, else several GPUs, else one "
+                        "device); --batch-size is the global batch")
+    p.add_argument("--cpu-replicas", type=int, metavar="N",
+                   help="split the CPU into N logical devices (mirrored on CPU)")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="mixed_bfloat16 policy (mixed_float16 on GPU), float32 outputs")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="XLA-compile the training step (default: Keras' choice)")
+    p.add_argument("--verbose", type=int, choices=[0, 1, 2],
+                   help="Keras fit verbosity (default: progress bars on a terminal)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("launch", help="run N local workers of a multi-worker command "
+                       "(TF_CONFIG on 127.0.0.1 ports)",
+                       description="Start N local worker processes of `zoo COMMAND ...` with "
+                       "TF_CONFIG set for each (free 127.0.0.1 ports), prefix their output, "
+                       "stop all if one fails, and return the chief's exit code. Example: "
+                       "zoo launch --workers 2 -- train mlp --data digits --epochs 3")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="seconds before all workers are stopped (exit code 124)")
+    p.add_argument("--grace", type=float, default=30.0,
+                   help="seconds the other workers get to exit after one fails or the chief "
+                        "finishes, before they are killed")
+    p.add_argument("command", nargs=argparse.REMAINDER,
+                   help="-- then a zoo command, e.g. -- train mlp --data digits")
+    p.set_defaults(func=cmd_launch)
 
     p = sub.add_parser("tune", help="hyperparameter search with Keras Tuner (resumable)")
     p.add_argument("model")

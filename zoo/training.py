@@ -12,14 +12,22 @@ A run lives in one folder (printed at start):
 
 Rerunning the same command after an interruption (even SIGKILL) resumes from
 the last finished epoch; rerunning a completed run returns it unchanged.
+
+Distributed runs (`strategy`, see `zoo.distribute`) build, compile and read their
+data inside the strategy's scope; `batch_size` is the global batch. In a
+multi-worker run only the chief writes the run folder; the other workers write
+their checkpoints and logs to temporary folders that are deleted at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -248,6 +256,10 @@ def train(
     runs_root: str | os.PathLike = "runs",
     callbacks: list | None = None,
     verbose: int | str = "auto",
+    strategy: str = "auto",
+    cpu_replicas: int | None = None,
+    mixed_precision: bool = False,
+    jit_compile: bool | str = "auto",
 ) -> TrainResult:
     """Train a registered model on a dataset, resumably.
 
@@ -265,6 +277,16 @@ def train(
         data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
         run_dir: The run folder; default `runs_root/<model>-<dataset>`.
         callbacks: Extra Keras callbacks.
+        strategy: "auto", "default", "mirrored", "multiworker" or "tpu" (see
+            `zoo.distribute`); the choice is printed. `batch_size` is the
+            global batch, split evenly across the replicas.
+        cpu_replicas: Split the CPU into this many logical devices first (for
+            "mirrored" on a CPU-only machine; default $ZOO_CPU_REPLICAS or 1).
+            Only possible before TensorFlow's first operation in the process.
+        mixed_precision: Train under the "mixed_bfloat16" Keras policy
+            ("mixed_float16" on GPU), outputs and losses kept float32.
+        jit_compile: XLA-compile the training step (True/False; "auto" is
+            Keras' choice: XLA on GPU/TPU without tf.distribute).
 
     Returns:
         A `TrainResult` with the trained model, the history rows and the run folder.
@@ -276,6 +298,12 @@ def train(
     """
     import keras
 
+    from zoo import distribute, precision
+
+    say = print if verbose else (lambda *a, **k: None)
+    # First: multi-worker collectives and logical CPU devices must be set up before
+    # TensorFlow's first operation.
+    dist = distribute.make_strategy(strategy, cpu_replicas=cpu_replicas, say=say)
     spec = get_spec(model_name)
     plan = plan_data(spec, dataset, overrides, data_options)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -289,6 +317,17 @@ def train(
     make_optimizer(optimizer, 0.0)  # an unknown name fails before the run folder exists
     if learning_rate is None:
         learning_rate = spec.learning_rates.get(optimizer, spec.learning_rate)
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(
+            f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
+    if batch_size % dist.replicas:
+        raise ValueError(
+            f"`batch_size` is the global batch, split evenly across the {dist.replicas} "
+            f"replicas of the {dist.name} strategy, so it must be a multiple of "
+            f"{dist.replicas}. Received: batch_size={batch_size}")
+    policy = precision.mixed_policy_name() if mixed_precision else None
     run_dir = Path(run_dir) if run_dir else Path(runs_root) / f"{spec.name}-{plan.dataset}"
     settings = {
         "model": spec.name,
@@ -303,6 +342,12 @@ def train(
         "weight_decay": weight_decay,
         "seed": seed,
     }
+    if policy:
+        # Only when set, so runs from before this option still resume. The strategy
+        # and replica count are not settings: a run may resume on other hardware with
+        # the same global batch (they are recorded under "distribution").
+        settings["mixed_precision"] = policy
+    runtime = {**dist.describe(), "jit_compile": jit_compile}
     run_file = run_dir / "run.json"
     if run_file.exists():
         previous = json.loads(run_file.read_text())
@@ -319,9 +364,33 @@ def train(
                 print(f"Run {run_dir} is already complete; loading its model.")
             model = load_model(run_dir / "model.keras")
             return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
+    # Only the chief writes the run folder; other workers write into a temporary one.
+    write_dir = run_dir if dist.is_chief else Path(
+        tempfile.mkdtemp(prefix=f"zoo-{dist.task_type}{dist.task_id}-"))
+    with contextlib.ExitStack() as cleanup:
+        if write_dir != run_dir:
+            cleanup.callback(shutil.rmtree, write_dir, ignore_errors=True)
+        return _train_run(
+            spec, plan, dist, policy, settings, runtime, run_dir, write_dir, epochs,
+            batch_size, seed, lr_schedule, optimizer, weight_decay, jit_compile, callbacks,
+            verbose, say)
+
+
+def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, epochs,
+               batch_size, seed, lr_schedule, optimizer, weight_decay, jit_compile, callbacks,
+               verbose, say) -> TrainResult:
+    """`train` once the settings are checked: `write_dir` is `run_dir` on the chief."""
+    import keras
+
+    from zoo import distribute, precision
+
+    chief = write_dir == run_dir
+    run_file = run_dir / "run.json"
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(run_file, {"settings": settings, "status": "running"})
-    if plan.info.task in ("language_model", "embedding"):
+    if chief:
+        _write_json(run_file, {"settings": settings, "status": "running",
+                               "distribution": runtime})
+    if chief and plan.info.task in ("language_model", "embedding"):
         # The vocabulary travels with the model (`zoo generate`, exports).
         from pipelines.text import write_vocabulary
 
@@ -331,9 +400,8 @@ def train(
     resumed_from = _backup_epoch(backup_dir)
     history_rows = read_history(run_dir / "history.csv")
     # Drop CSV rows newer than the backup: they will be recomputed.
-    if len(history_rows) > resumed_from:
+    if chief and len(history_rows) > resumed_from:
         _rewrite_history(run_dir / "history.csv", history_rows[:resumed_from])
-    say = print if verbose else (lambda *a, **k: None)
     say(
         f"Run folder: {run_dir} "
         + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)")
@@ -350,24 +418,36 @@ def train(
             )
         from zoo.language_models import StatefulReset
 
+        if dist.replicas > 1:
+            raise ValueError(
+                f"Data option stateful=True carries state from batch to batch of one "
+                f"device; it cannot be split across {dist.replicas} replicas.")
         builder_args["stateful_batch_size"] = batch_size
         stateful_callbacks = [StatefulReset()]
-    model = spec.builder(**builder_args)
-    train_ds = plan.load(plan.train_split, batch_size, seed=seed)
-    val_ds = plan.load(plan.validation_split, batch_size, seed=seed)
-    rate = settings["learning_rate"]
-    if lr_schedule == "cosine":
-        # The step count lives in the optimizer state, so a resumed run
-        # continues the same curve.
-        rate = keras.optimizers.schedules.CosineDecay(rate, epochs * _steps_per_epoch(train_ds))
-    compile_model(model, spec, learning_rate=rate, optimizer=optimizer, weight_decay=weight_decay)
-    train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
-    if spec.fit is not None:
-        return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say)
+    # Model, optimizer and data pipeline are all created inside the strategy's scope.
+    with dist.strategy.scope(), precision.dtype_policy(policy):
+        model = spec.builder(**builder_args)
+        if policy:
+            precision.float32_outputs(model)
+        train_ds = plan.load(plan.train_split, batch_size, seed=seed)
+        val_ds = plan.load(plan.validation_split, batch_size, seed=seed)
+        if plan.dataset in _builtin_names():
+            train_ds, val_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(val_ds)
+        rate = settings["learning_rate"]
+        if lr_schedule == "cosine":
+            # The step count lives in the optimizer state, so a resumed run
+            # continues the same curve.
+            rate = keras.optimizers.schedules.CosineDecay(rate, epochs * _steps_per_epoch(train_ds))
+        compile_model(model, spec, learning_rate=rate, optimizer=optimizer,
+                      weight_decay=weight_decay, jit_compile=jit_compile)
+        train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
+        if spec.fit is not None:
+            return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed,
+                                          say, chief)
 
-    if spec.pretrain is not None and not resumed_from:
-        pretrained = spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
-        say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
+        if spec.pretrain is not None and not resumed_from:
+            pretrained = spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
+            say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
     monitor = spec.monitor
     best_so_far = None
     prior = [r[monitor] for r in history_rows[:resumed_from] if monitor in r]
@@ -376,16 +456,18 @@ def train(
     cbs = [
         # The spec's callbacks first: values they add to the epoch logs (e.g. a GAN's
         # sample score) then reach the checkpoint, the CSV history and TensorBoard.
-        *(spec.callbacks(model, plan, run_dir) if spec.callbacks else []),
-        keras.callbacks.BackupAndRestore(
-            str(backup_dir), save_freq="epoch", delete_checkpoint=True, double_checkpoint=True
+        *(spec.callbacks(model, plan, write_dir) if spec.callbacks else []),
+        # Every worker restores the chief's backup; the others save into write_dir.
+        distribute.worker_backup(
+            str(backup_dir), str(write_dir / "backup"), save_freq="epoch",
+            delete_checkpoint=True, double_checkpoint=True,
         ),
         keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.keras"), monitor=monitor, mode="min", save_best_only=True,
+            str(write_dir / "best.keras"), monitor=monitor, mode="min", save_best_only=True,
             initial_value_threshold=best_so_far,
         ),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+        keras.callbacks.CSVLogger(str(write_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
         *stateful_callbacks,
         *(callbacks or []),
     ]
@@ -393,17 +475,30 @@ def train(
         train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose,
         shuffle=False,  # the pipeline shuffles, seeded
     )
-    model.save(run_dir / "model.keras")
-    _write_json(run_file, {"settings": settings, "status": "completed"})
-    return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, resumed_from)
+    model.save(write_dir / "model.keras")  # every worker saves; only the chief's is kept
+    if chief:
+        _write_json(run_file, {"settings": settings, "status": "completed",
+                               "distribution": runtime})
+        history = read_history(run_dir / "history.csv")
+    else:  # the chief may still be writing its history: this worker's own rows
+        history = history_rows[:resumed_from] + read_history(write_dir / "history.csv")
+    return TrainResult(model, history, run_dir, spec, plan, resumed_from)
 
 
-def _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say):
+def _builtin_names() -> set[str]:
+    import pipelines
+
+    return set(pipelines.list_datasets())
+
+
+def _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say, chief=True):
     """Train a model whose spec has a `fit` function (e.g. counts + SVD): one fit on
     the training split, recorded as one epoch with its validation loss."""
     fitted = spec.fit(model, plan, seed=seed)
     row = {"epoch": 0, "val_loss": float(model.evaluate(val_ds, verbose=0, return_dict=True)["loss"])}
     say(f"Fitted {spec.name} without gradient descent: {jsonable(fitted)}; val_loss {row['val_loss']:.4f}")
+    if not chief:
+        return TrainResult(model, [row], run_dir, spec, plan)
     _rewrite_history(run_dir / "history.csv", [row])
     model.save(run_dir / "best.keras")
     model.save(run_dir / "model.keras")
