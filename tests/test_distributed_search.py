@@ -208,3 +208,36 @@ def test_workers_exit_when_the_chief_dies(tmp_path):
     finally:
         if chief.poll() is None:
             chief.kill()
+
+
+@pytest.mark.slow
+def test_the_cross_machine_recipe_on_loopback(tmp_path):
+    """The README's recipe: `zoo tune` with Keras Tuner's variables set, chief and 2 workers."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_OFFLINE": "1",
+            "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
+            "PYTHONPATH": os.pathsep.join([str(distributed.Path(tuning.__file__).parents[1]),
+                                           os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "zoo.cli", "tune", "softmax_regression", "--data",
+               "blobs_4d3c", "--tuner", "random", "--max-trials", "3", "--epochs", "1",
+               "--directory", str(tmp_path)]
+    procs = {tid: subprocess.Popen(command + (["--timeout", "200"] if tid == "chief" else []),
+                                   env={**base, "KERASTUNER_TUNER_ID": tid}, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for tid in ("chief", "tuner0", "tuner1")}
+    try:
+        out = {tid: p.communicate(timeout=TIMEOUT)[0] for tid, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    assert {tid: p.returncode for tid, p in procs.items()} == {"chief": 0, "tuner0": 0, "tuner1": 0}
+    rows = tuning.read_table(tmp_path / "softmax_regression-blobs_4d3c-random")
+    assert [(r["trial_id"], r["status"]) for r in rows] == [(str(i), "COMPLETED") for i in range(3)]
+    ran = [line for tid in ("tuner0", "tuner1") for line in out[tid].splitlines()
+           if line.startswith(f"Worker {tid} ran trial(s)")]
+    assert len(ran) == 2 and "Best hyperparameters" in out["chief"]

@@ -84,8 +84,12 @@ class TimedTrials:
     def _get_tuner_fname(self):
         # The chief of a distributed search holds the oracle as a single-process search
         # does: the same file name, so a project resumes whichever way it ran before.
+        # Workers get names of their own (Keras Tuner's would be "<tuner id>.json", and
+        # worker "tuner0" would read the file the chief is writing).
         if dist_utils.is_chief_oracle():
             return os.path.join(str(self.project_dir), "tuner0.json")
+        if dist_utils.has_chief_oracle():
+            return os.path.join(str(self.project_dir), f"worker_{self.tuner_id}.json")
         return super()._get_tuner_fname()
 
 
