@@ -78,7 +78,9 @@ class InputAttentionEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = int(units)
         self.series_bias = bool(series_bias)
-        self.cell = keras.layers.LSTMCell(self.units, name="lstm_cell")
+        # The same dtype policy as this layer, also when a .keras file is loaded
+        # under another global policy (mixed precision).
+        self.cell = keras.layers.LSTMCell(self.units, name="lstm_cell", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         _, steps, series = input_shape
@@ -99,7 +101,7 @@ class InputAttentionEncoder(keras.layers.Layer):
         steps = inputs.shape[1]
         # The series' term does not depend on t: (B, n, T) @ (T, T) -> (B, n, T).
         series_term = ops.matmul(ops.transpose(inputs, (0, 2, 1)), self.u_series)
-        h = s = ops.zeros_like(inputs[:, 0, :1]) * ops.zeros((1, self.units))  # (B, m)
+        h = s = ops.zeros_like(inputs[:, 0, :1]) * ops.zeros((1, self.units), inputs.dtype)  # (B, m)
         hidden, attention = [], []
         for t in range(steps):
             state_term = ops.matmul(ops.concatenate([h, s], axis=-1), self.w_state) + self.bias
@@ -145,7 +147,9 @@ class TemporalAttentionDecoder(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
-        self.cell = keras.layers.LSTMCell(self.units, name="lstm_cell")
+        # The same dtype policy as this layer, also when a .keras file is loaded
+        # under another global policy (mixed precision).
+        self.cell = keras.layers.LSTMCell(self.units, name="lstm_cell", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         encoded_shape, _ = input_shape
@@ -169,7 +173,7 @@ class TemporalAttentionDecoder(keras.layers.Layer):
         encoded, history = inputs  # (B, T, m), (B, T, 1)
         steps = encoded.shape[1]
         encoded_term = ops.matmul(encoded, self.u_encoded)  # (B, T, m), same for every t
-        d = s = ops.zeros_like(history[:, 0, :]) * ops.zeros((1, self.units))  # (B, p)
+        d = s = ops.zeros_like(history[:, 0, :]) * ops.zeros((1, self.units), history.dtype)  # (B, p)
         for t in range(steps):
             context, _ = self._attend(encoded, encoded_term, d, s)
             y_tilde = ops.matmul(ops.concatenate([history[:, t, :], context], axis=-1),

@@ -357,6 +357,11 @@ def export_trained(
     """
     import pipelines
 
+    from zoo.precision import float32_copy
+
+    # A mixed-precision model is served in float32 (its weights are float32 already):
+    # exact against the verification's 1e-5, and any device can serve it.
+    model = float32_copy(model)
     info = plan.info
     if info.task == "language_model":
         arguments = _language_model_export(model, spec, plan, metrics, hyperparameters)

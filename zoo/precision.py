@@ -37,12 +37,30 @@ def dtype_policy(name: str | None):
         keras.mixed_precision.set_global_policy(previous)
 
 
+def saved_policy(path) -> str | None:
+    """The mixed policy a `.keras` file was saved under (None: float32 or not a .keras zip)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = archive.read("config.json").decode("utf-8")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    for name in ("mixed_bfloat16", "mixed_float16"):
+        if f'"{name}"' in config:
+            return name
+    return None
+
+
 def float32_outputs(model) -> list[str]:
     """Make the layers that produce `model`'s outputs compute in float32.
 
-    Nested models are followed to the layer that produces their output. Returns the
-    paths of the layers changed (none when the model already computes in float32).
+    The same for every functional model nested in it, inside its graph or held as an
+    attribute (e.g. a GAN's discriminator, whose logits feed its losses). Returns the
+    names of the layers changed (none when the model already computes in float32).
     """
+    import keras
+
     changed: list[str] = []
     seen: set[int] = set()
 
@@ -50,20 +68,47 @@ def float32_outputs(model) -> list[str]:
         history = getattr(tensor, "_keras_history", None)
         if history is None:
             return
-        layer, node_index, tensor_index = history
+        layer = history[0]
         if id(layer) in seen:
             return
         seen.add(id(layer))
-        if hasattr(layer, "outputs") and getattr(layer, "_is_graph_network", True) \
-                and isinstance(getattr(layer, "outputs", None), list):
-            # A nested functional model: its own output layers decide its output dtype.
-            for inner in layer.outputs:
+        if isinstance(layer, keras.Model) and isinstance(getattr(layer, "outputs", None), list):
+            for inner in layer.outputs:  # a nested functional model: its own output layers
                 visit(inner)
-            return
-        if layer.compute_dtype != "float32":
+        elif layer.compute_dtype != "float32":
             layer.dtype_policy = "float32"
             changed.append(layer.name)
 
-    for output in getattr(model, "outputs", None) or []:
-        visit(output)
+    # Every layer Keras tracks, attributes included (a Functional model's `layers` lists
+    # only those of its own graph).
+    nested = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, keras.Model)]
+    for m in [model, *nested]:
+        for output in getattr(m, "outputs", None) or []:
+            visit(output)
     return changed
+
+
+def float32_copy(model):
+    """`model` itself when it computes in float32, else a copy whose every layer does.
+
+    The copy goes through a `.keras` file (safe mode), so the trained model is untouched.
+    """
+    import os
+    import tempfile
+
+    import keras
+
+    layers = [model, *model._flatten_layers(include_self=False, recursive=True)]
+    if all(layer.compute_dtype == "float32" for layer in layers
+           if not isinstance(layer, keras.layers.InputLayer)):
+        return model
+    from zoo.training import load_model
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        copy = load_model(path, compile=False)
+    for layer in [copy, *copy._flatten_layers(include_self=False, recursive=True)]:
+        layer.dtype_policy = "float32"
+    return copy

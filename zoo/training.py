@@ -352,9 +352,9 @@ def train(
     if run_file.exists():
         previous = json.loads(run_file.read_text())
         if previous.get("settings") != settings:
-            changed = sorted(
-                k for k in settings if previous.get("settings", {}).get(k) != settings[k]
-            )
+            before = previous.get("settings", {})
+            changed = sorted(k for k in set(settings) | set(before)
+                             if before.get(k) != settings.get(k))
             raise ValueError(
                 f"Run folder {run_dir} holds a run with other settings (differs in: "
                 f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
@@ -563,8 +563,12 @@ def load_model(path: str | os.PathLike, compile: bool = True):
     import pipelines.layers  # noqa: F401  (registers preprocessing layers)
     import zoo.layers  # noqa: F401
     import zoo.models  # noqa: F401
+    from zoo.precision import dtype_policy, saved_policy
 
-    return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+    # A mixed-precision model loads under its own policy: a few Keras ops read the
+    # global policy when called, not the layer's.
+    with dtype_policy(saved_policy(path)):
+        return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
 
 
 def _rewrite_history(path: Path, rows: list[dict]) -> None:

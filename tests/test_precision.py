@@ -1,0 +1,103 @@
+"""Mixed precision and XLA for every family: a few XLA-compiled training steps under the
+mixed_bfloat16 policy, float32 outputs and losses, exact `.keras` round trips.
+
+One model per (family, task), as in tests/test_models.py; the cheap ones run by
+default, the others (XLA compiles of deep or recurrent graphs take 5-20 s each on
+2 cores) in the slow suite.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo import precision
+from zoo.registry import compile_model
+from zoo.training import load_model
+
+from test_models import _fixed_batch, _random_input, _representatives, _style_images
+
+DEFAULT_RUN = {"softmax_regression", "mlp", "lenet5", "rnn_regressor"}
+FAMILIES = [n if n in DEFAULT_RUN else pytest.param(n, marks=pytest.mark.slow)
+            for n in sorted(_representatives())]
+
+
+def _flat(out):
+    return [np.asarray(t) for t in keras.tree.flatten(out)]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_mixed_bfloat16_with_xla_trains_with_float32_outputs(name, tmp_path):
+    spec = zoo.get_spec(name)
+    keras.utils.set_random_seed(0)
+    if spec.task == "style_transfer":  # its training step optimises an image
+        from zoo.style_transfer import StyleTransfer, sample_images
+
+        with precision.dtype_policy("mixed_bfloat16"):
+            model = zoo.build(name, **spec.test_args)
+            precision.float32_outputs(model)
+        losses = [StyleTransfer(model, *sample_images(48)).step()["loss"] for _ in range(2)]
+        assert all(np.isfinite(losses))
+        assert {keras.backend.standardize_dtype(v.dtype) for v in model(_style_images()).values()} == {
+            "float32"}
+        return
+    if spec.task == "stylization":  # a training step is an Adam step on perceptual losses
+        from zoo.fast_style import FastStyleTrainer
+        from zoo.style_transfer import sample_images
+
+        with precision.dtype_policy("mixed_bfloat16"):
+            model, loss_network = zoo.build(name, **spec.test_args), zoo.build("style_transfer")
+            precision.float32_outputs(model)
+            precision.float32_outputs(loss_network)
+        trainer = FastStyleTrainer(model, loss_network, sample_images(32)[1])
+        losses = [trainer.train_step(_style_images())["loss"] for _ in range(2)]
+        assert all(np.isfinite(np.asarray(losses, "float32")))
+        assert keras.backend.standardize_dtype(model(_style_images()).dtype) == "float32"
+        return
+    plan, x, y = _fixed_batch(spec, batch_size=8)
+    with precision.dtype_policy("mixed_bfloat16"):
+        model = spec.builder(**plan.builder_args)
+        changed = precision.float32_outputs(model)
+        compile_model(model, spec, jit_compile=True)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert model.jit_compile is True
+    assert {v.dtype for v in model.trainable_weights} <= {"float32"}  # master weights
+    if len(model.layers) > 3:  # more than the output layer computes in bfloat16
+        assert any(l.compute_dtype == "bfloat16" for l in model.layers), changed
+    if spec.fit is not None:
+        spec.fit(model, plan, seed=0)
+    else:
+        for _ in range(3):
+            logs = model.train_on_batch(x, y, return_dict=True)
+            losses = {k: v for k, v in logs.items() if "loss" in k}
+            assert losses and all(np.isfinite(v) for v in losses.values()), logs
+    if spec.family == "gan":  # the forward pass is the generator's
+        x = _random_input(model, spec)
+    out = model(x)
+    assert {keras.backend.standardize_dtype(t.dtype) for t in keras.tree.flatten(out)} == {"float32"}
+    model.save(tmp_path / "m.keras")
+    reloaded = load_model(tmp_path / "m.keras")  # under float32 global policy
+    for a, b in zip(_flat(out), _flat(reloaded(x))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_train_records_mixed_precision_only_when_set(tmp_path):
+    result = zoo.train("softmax_regression", epochs=1, mixed_precision=True, jit_compile=True,
+                       run_dir=tmp_path / "mixed", verbose=0)
+    state = json.loads((tmp_path / "mixed" / "run.json").read_text())
+    assert state["settings"]["mixed_precision"] == "mixed_bfloat16"
+    assert state["distribution"]["jit_compile"] is True and result.model.jit_compile is True
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert result.model.get_layer("softmax_regression_dense").compute_dtype == "float32"
+    zoo.train("softmax_regression", epochs=1, run_dir=tmp_path / "plain", verbose=0)
+    plain = json.loads((tmp_path / "plain" / "run.json").read_text())["settings"]
+    # Runs from before the option resume: no new key unless it is used.
+    assert "mixed_precision" not in plain
+    with pytest.raises(ValueError, match=r"differs in: mixed_precision"):
+        zoo.train("softmax_regression", epochs=1, run_dir=tmp_path / "plain", verbose=0,
+                  mixed_precision=True)
+    with pytest.raises(ValueError, match=r"`jit_compile` must be True, False or 'auto'\. "
+                                         r"Received: jit_compile='yes'"):
+        zoo.train("softmax_regression", jit_compile="yes", run_dir=tmp_path / "x")
