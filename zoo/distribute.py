@@ -122,16 +122,19 @@ def configure_cpu_replicas(n: int | None) -> int:
 def find_tpu(timeout: float = 30.0):
     """A TPUClusterResolver when a TPU is reachable, else None; never hangs.
 
-    A TPU VM is recognised by its local accelerator devices; a remote Cloud TPU only
+    A TPU VM is recognised by its accelerator devices and libtpu; a remote Cloud TPU only
     when one of the TPU environment variables names it (then resolving it may query
     the Cloud TPU API, bounded by `timeout` seconds).
     """
     import glob
+    import importlib.util
     import threading
 
     import tensorflow as tf
 
-    local = bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
+    # A TPU VM: TPU chips (/dev/accel*, or VFIO devices on newer TPUs) and libtpu installed.
+    local = bool(importlib.util.find_spec("libtpu")) and bool(
+        glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
     if not local and not any(os.environ.get(k) for k in _TPU_ENV):
         return None
     found: list = []
