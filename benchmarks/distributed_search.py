@@ -11,10 +11,11 @@ The speed-up ceiling is the number of free cores: on a 2-core machine at most
 ~2x, less when other processes run (the load average before and after each
 run is reported). TensorFlow uses every core in each process by default, so
 N workers oversubscribe the cores; `--threads 1` gives each process one
-thread and measures the parallelism of the processes alone. Prints JSON, then a table. Default budget: about 3 minutes
-on 2 CPU cores.
+thread and measures the parallelism of the processes alone. Prints JSON,
+then a table. Default budget: about 1.5 minutes on 2 CPU cores.
 
-    python benchmarks/distributed_search.py [--trials 6] [--epochs 10] [--workers 1 2] [--single] [--threads 1]
+    python benchmarks/distributed_search.py [--trials 6] [--epochs 10] [--workers 1 2]
+                                            [--single] [--threads 1]
 """
 
 from __future__ import annotations

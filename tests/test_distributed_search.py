@@ -81,7 +81,8 @@ def test_two_workers_run_every_trial_exactly_once_as_one_process_would(tmp_path)
         assert records[1]["status"] == "COMPLETED"
         assert records[0]["tuner_id"] in ("tuner0", "tuner1")
     workers_dir = result.project_dir / "workers"
-    ran = {tid: _worker_summary(workers_dir / f"{tid}.log")["trials"] for tid in ("tuner0", "tuner1")}
+    ran = {tid: _worker_summary(workers_dir / f"{tid}.log")["trials"]
+           for tid in ("tuner0", "tuner1")}
     assert sorted(ran["tuner0"] + ran["tuner1"]) == ["0", "1", "2", "3"]  # none twice
     for tid, trials in ran.items():
         assert all(runs[t][0]["tuner_id"] == tid for t in trials)
@@ -139,6 +140,72 @@ def test_a_worker_killed_mid_trial_is_restarted_and_its_trial_retried(tmp_path):
     assert [p["returncode"] for p in other["processes"]] == [0]
     log = (result.project_dir / "workers" / f"{killed['tuner_id']}.log").read_text()
     assert f"(pid {killed['pid']}) was killed by SIGKILL; restarting it" in log
+
+
+def test_dead_worker_policy_retries_then_fails_the_trial_then_gives_up(tmp_path):
+    """In-process: the chief's reaction to a worker's death, without starting processes."""
+    import zoo
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    from tuning.hypermodel import ZooHyperModel
+    from tuning.tuners import make_tuner
+    from zoo.training import plan_data
+
+    def tuner(failures, name):
+        spec = zoo.get_spec("softmax_regression")
+        return make_tuner("random", ZooHyperModel(spec, plan_data(spec, "blobs_4d3c")),
+                          objective="val_loss", max_trials=4, epochs=1, seed=0,
+                          hyperparameters=None, directory=tmp_path, project_name=name,
+                          max_consecutive_failed_trials=failures)
+
+    oracle = tuner(3, "p").oracle
+    oracle.verbose = 0
+    server = distributed.OracleServer(oracle)
+    starts = []
+    worker = distributed._Worker("tuner0", [], {}, tmp_path / "tuner0.log")
+    worker.start = lambda: starts.append(1)
+    deaths = distributed.collections.Counter()
+
+    def die():
+        worker.exits.append({"pid": 100 + len(worker.exits), "returncode": -9})
+        distributed._on_worker_death(server, worker, -9, deaths)
+
+    try:
+        first = oracle.create_trial("tuner0")
+        die()  # first death: restarted, the trial stays with tuner0 to be run again
+        assert len(starts) == 1 and oracle.ongoing_trials["tuner0"] is first
+        assert oracle.create_trial("tuner0") is first
+        die()  # second death during the same trial: it is recorded as failed
+        assert len(starts) == 2 and "tuner0" not in oracle.ongoing_trials
+        assert first.status == "FAILED"
+        assert first.message == ("The worker tuner0 (pid 101) was killed by SIGKILL during "
+                                 "this trial (2 time(s)).")
+        second = oracle.create_trial("tuner0")
+        assert second.trial_id != first.trial_id
+        die()  # third death: not restarted, its trial failed, the chief stops waiting
+        assert len(starts) == 2
+        assert second.status == "FAILED" and "tuner0" not in oracle.tuner_ids
+        assert "restarting it as tuner0" in worker.log.read_text()
+    finally:
+        server.stop()
+
+    # A failed trial that is one too many ends the search, as in one process; the
+    # oracle's lock is released (Keras Tuner's `synchronized` keeps it on errors).
+    oracle = tuner(1, "q").oracle
+    oracle.verbose = 0
+    server = distributed.OracleServer(oracle)
+    worker = distributed._Worker("tuner1", [], {}, tmp_path / "tuner1.log")
+    worker.start = lambda: None
+    try:
+        oracle.create_trial("tuner1")
+        worker.exits.append({"pid": 1, "returncode": 1})
+        deaths = distributed.collections.Counter({"0": 1})  # its worker died once before
+        distributed._on_worker_death(server, worker, 1, deaths)
+        assert "Number of consecutive failures exceeded the limit of 1" in str(server.error)
+        assert server.done()
+        assert not oracle_module.LOCKS[oracle].locked()
+    finally:
+        server.stop()
 
 
 def test_timeout_stops_the_workers_and_writes_the_table(tmp_path):

@@ -44,6 +44,8 @@ from keras_tuner.src.distribute import oracle_chief
 from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
+from tuning.results import write_json
+
 WORKERS_DIR = "workers"  # in the project folder: search_args.pkl, <tuner_id>.log, launch.json
 RPC_TIMEOUT_ENV = "ZOO_TUNER_RPC_TIMEOUT"
 DEFAULT_RPC_TIMEOUT = 600.0  # seconds; Keras Tuner's own is one hour
@@ -161,7 +163,8 @@ class _Worker:
     env: dict
     log: Path
     process: subprocess.Popen | None = None
-    exits: list = dataclasses.field(default_factory=list)  # [{"pid", "returncode"}] of past processes
+    # {"pid", "returncode"} of each process that has ended
+    exits: list = dataclasses.field(default_factory=list)
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
@@ -267,8 +270,6 @@ def run_chief(
     def record(**extra):
         info.update(extra, processes=[w.summary() for w in pool],
                     seconds=round(time.monotonic() - started, 3))
-        from tuning.results import write_json
-
         write_json(run_dir / "launch.json", info)
 
     status = "failed"

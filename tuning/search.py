@@ -203,7 +203,9 @@ def search(
         raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
     if timeout is not None and (isinstance(timeout, bool)
                                 or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ValueError(f"`timeout` must be a number of seconds > 0. Received: timeout={timeout!r}")
+        raise ValueError(
+            f"`timeout` must be a number of seconds > 0. Received: timeout={timeout!r}"
+        )
     role = distributed.role()
     if workers is not None and role != "single":
         raise ValueError(
