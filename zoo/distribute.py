@@ -241,7 +241,7 @@ def _multiworker_strategy(cluster_workers: int) -> Distribution:
     if "type" not in task or "index" not in task:
         raise ValueError(
             f'TF_CONFIG needs "task": {{"type": "worker", "index": i}}. Received: {config!r}')
-    strategy = _MultiWorkerStrategy(
+    strategy = _multiworker_class()(
         communication_options=tf.distribute.experimental.CommunicationOptions(
             implementation=tf.distribute.experimental.CommunicationImplementation.RING))
     return Distribution(strategy, "multiworker", strategy.num_replicas_in_sync,
@@ -274,10 +274,6 @@ def _multiworker_class():
             return tf.nest.map_structure(one, value)
 
     return MultiWorkerMirroredStrategy
-
-
-def _MultiWorkerStrategy(**kwargs):
-    return _multiworker_class()(**kwargs)
 
 
 def _tpu_strategy() -> Distribution:

@@ -429,8 +429,10 @@ def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, 
         model = spec.builder(**builder_args)
         if policy:
             precision.float32_outputs(model)
-        train_ds = plan.load(plan.train_split, batch_size, seed=seed)
-        val_ds = plan.load(plan.validation_split, batch_size, seed=seed)
+        # TPUs compile for static shapes: no smaller last batch.
+        static = {"drop_remainder": True} if dist.name == "tpu" else {}
+        train_ds = plan.load(plan.train_split, batch_size, seed=seed, **static)
+        val_ds = plan.load(plan.validation_split, batch_size, seed=seed, **static)
         if plan.dataset in _builtin_names():
             train_ds, val_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(val_ds)
         rate = settings["learning_rate"]
