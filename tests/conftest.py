@@ -46,7 +46,16 @@ def zoo_cli(tmp_path):
 
 @pytest.fixture(scope="session", autouse=True)
 def tiny_shakespeare_prepared():
-    """The language models' default corpus, prepared once from ../shared/data (offline)."""
+    """The language models' default corpus, prepared once from ../shared/data (offline).
+
+    Test workers (pytest-xdist) take turns: the first prepares, the others find it ready.
+    """
+    import fcntl
+    import tempfile
+
     from pipelines import tfds_source
 
-    tfds_source.ensure_prepared("tiny_shakespeare", manual_dir=TINY_SHAKESPEARE_DIR, offline=True)
+    with open(Path(tempfile.gettempdir()) / "modelzoo-tests-tfds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        tfds_source.ensure_prepared("tiny_shakespeare", manual_dir=TINY_SHAKESPEARE_DIR,
+                                    offline=True)
