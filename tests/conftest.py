@@ -21,15 +21,44 @@ def shakespeare_dir():
     return TINY_SHAKESPEARE_DIR
 
 
+def zoo_env(**extra) -> dict:
+    """Environment of a `zoo` subprocess: this checkout's packages (whatever an
+    editable install points at), quiet TensorFlow, plus `extra`."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+            **extra}
+
+
+def sigkill_after_epochs(cmd, run_dir, epochs, cwd, env, timeout=300) -> int:
+    """Start `cmd` (a `zoo train` run writing `run_dir`), SIGKILL it once its
+    history holds `epochs` finished epochs, and return how many it had."""
+    import signal
+    import subprocess
+    import time
+
+    from zoo.training import read_history
+
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline, seen = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen = len(read_history(Path(run_dir) / "history.csv"))
+        if seen >= epochs:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return seen
+
+
 @pytest.fixture
 def zoo_cli(tmp_path):
     """Run the `zoo` console command in a subprocess inside tmp_path."""
     import subprocess
 
     def run(*args, timeout=300, check=True):
-        # This checkout's packages, whatever an editable install points at.
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_OFFLINE": "1",
-               "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+        env = zoo_env(ZOO_OFFLINE="1")
         proc = subprocess.run(
             [sys.executable, "-m", "zoo.cli", *map(str, args)],
             cwd=tmp_path, capture_output=True, text=True, timeout=timeout, env=env,

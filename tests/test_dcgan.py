@@ -2,11 +2,8 @@
 
 import json
 import math
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -18,6 +15,8 @@ from zoo.dcgan import (DCGAN, SampleScore, inception_score, mmd, sample_images,
 from zoo.images import read_png, to_uint8
 from zoo.registry import compile_model
 from zoo.training import plan_data, plan_from_run, read_history
+
+from conftest import sigkill_after_epochs, zoo_env
 
 SPEC = zoo.get_spec("dcgan")
 
@@ -284,20 +283,8 @@ def test_sigkill_mid_training_then_rerun_resumes(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "zoo.cli", "train", "dcgan", "--epochs", "6",
            "--set", "filters=8", "--set", "latent_dim=16", "--run-dir", str(run)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_CACHE_DIR": str(tmp_path / "cache"),
-           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
-                                          os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline, seen = time.monotonic() + 300, 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        seen = len(read_history(run / "history.csv"))
-        if seen >= 2:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "training finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    env = zoo_env(ZOO_CACHE_DIR=str(tmp_path / "cache"))
+    seen = sigkill_after_epochs(cmd, run, 2, cwd=tmp_path, env=env, timeout=300)
     rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     resumed = int(rerun.stdout.split("resuming after epoch ")[1].split(")")[0])

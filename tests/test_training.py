@@ -1,16 +1,15 @@
 """Training runs: layout, resume after SIGKILL, completed and conflicting runs."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 import zoo
 from zoo.training import read_history
+
+from conftest import sigkill_after_epochs, zoo_env
 
 
 def test_train_writes_the_run_layout(tmp_path):
@@ -53,19 +52,8 @@ def test_sigkill_mid_training_then_rerun_resumes_without_losing_epochs(tmp_path)
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "zoo.cli", "train", "mlp", "--data", "digits",
            "--epochs", "40", "--batch-size", "16", "--run-dir", str(run_dir)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    seen = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        seen = len(read_history(run_dir / "history.csv"))
-        if seen >= 3:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "training finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    env = zoo_env()
+    seen = sigkill_after_epochs(cmd, run_dir, 3, cwd=tmp_path, env=env, timeout=120)
     assert seen >= 3
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
 
