@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from typing import Any, Iterable
 
 import keras
@@ -41,6 +43,32 @@ def as_shape(arg: str, value: Any, rank: int | None = None) -> tuple[int, ...]:
     if any(d < 1 for d in shape):
         raise ValueError(f"`{arg}` dimensions must be >= 1. Received: {arg}={value!r}")
     return shape
+
+
+FOLDER_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def check_folder_name(arg: str, value: Any) -> None:
+    """Refuse a name that is not one plain folder: letters, digits, `.`, `_`, `-`,
+    not starting with a dot (so no `..`, no separators, nothing hidden)."""
+    if not isinstance(value, str) or not FOLDER_NAME.fullmatch(value):
+        raise ValueError(
+            f"`{arg}` must be a plain folder name: letters, digits, '.', '_' or '-', not "
+            f"starting with a dot. Received: {arg}={value!r}"
+        )
+
+
+def safe_folder_name(text: str, max_length: int = 64) -> str:
+    """A folder name derived from any string (a dataset name or path): the
+    non-empty path parts other than `.`/`..` joined by `_`, other characters
+    replaced by `_`. A name that had to change gets a short hash of the original,
+    so two different strings never share a folder."""
+    parts = [p for p in re.split(r"[\\/]+", str(text)) if p not in ("", ".", "..")]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", "_".join(parts)).lstrip(".") or "data"
+    if name == text and len(name) <= max_length:
+        return name
+    digest = hashlib.sha256(str(text).encode()).hexdigest()[:8]
+    return f"{name[:max_length - 9]}-{digest}"
 
 
 def jsonable(value):
