@@ -63,26 +63,53 @@ class CaffeNormalization(keras.layers.Layer):
         return input_shape
 
 
+class VocabularyLayer(keras.layers.Layer):
+    """Base of the layers that look tokens up in a fixed vocabulary (`TextToIds`,
+    `zoo.word_vectors.WordLookup`), tokenized at `level` ("char", "word", "word_lower").
+
+    `vocabulary` is a list of tokens, `[UNK]` first, and the config saves it
+    as such. The layer never reads a file: a path in a saved config could
+    name any file outside the archive (a crafted `.keras` read `/etc/passwd`,
+    or hung on a FIFO), so `from_config` refuses it before the layer is built,
+    as the ValueError of `pipelines.text.layer_vocabulary`, unopened.
+    """
+
+    def __init__(self, vocabulary, level, **kwargs):
+        super().__init__(**kwargs)
+        from pipelines import text
+
+        self.vocabulary = list(text.layer_vocabulary(vocabulary, type(self).__name__))
+        text.check_options({"level": level})
+        self.level = level
+        self.lookup = text.lookup_layer(self.vocabulary)
+
+    @classmethod
+    def from_config(cls, config):
+        from pipelines import text
+
+        # Checked here, not only in __init__: Keras wraps constructor errors in a TypeError.
+        text.layer_vocabulary(config.get("vocabulary"), cls.__name__)
+        return super().from_config(config)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary, "level": self.level}
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class TextToIds(keras.layers.Layer):
+class TextToIds(VocabularyLayer):
     """Raw strings (B,) -> token ids (B, L) int32, zero-padded, and lengths (B,) int32.
 
     The tokenization of `pipelines.text.tokenize` ("char" or "word") and a
     fixed vocabulary (`[UNK]` = 0), so a served language model takes text.
     With `length`, ids are (B, length): the last `length` tokens, padded
     with zeros in front (for classifiers), and lengths count the kept ones.
-    String ops run on CPU and do not compile with XLA.
+    String ops run on CPU and do not compile with XLA. `vocabulary` is a
+    list of tokens, never a path (see `VocabularyLayer`).
     """
 
     def __init__(self, vocabulary, level="char", length=None, **kwargs):
-        super().__init__(**kwargs)
-        from pipelines import text
-
-        self.vocabulary = list(text.read_vocabulary(vocabulary))
-        text.check_options({"level": level})
-        self.level = level
+        super().__init__(vocabulary, level, **kwargs)
         self.length = length
-        self.lookup = text.lookup_layer(self.vocabulary)
 
     def call(self, texts):
         import tensorflow as tf
@@ -110,5 +137,4 @@ class TextToIds(keras.layers.Layer):
                 keras.KerasTensor((batch,), dtype="int32"))
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary": self.vocabulary, "level": self.level,
-                "length": self.length}
+        return {**super().get_config(), "length": self.length}

@@ -1,12 +1,15 @@
 """Language-modelling pipelines: text corpora -> token ids -> BPTT windows.
 
-A corpus is a TFDS dataset with a text feature and no labels
-(`tiny_shakespeare`, `lm1b`, ...), a labelled one read for its text only
-with the option `corpus=True` (`imdb_reviews`; language models get it
-automatically), or local plain text: a folder holding
-`*train*.txt`, `*valid*.txt` and `*test*.txt` (the Penn Treebank files
-`ptb.train.txt`, `ptb.valid.txt`, `ptb.test.txt` as commonly distributed), or
-one `.txt` file, split by position into 90/5/5% train/validation/test.
+A corpus is a TFDS dataset of text alone: a text feature and no labels
+(`tiny_shakespeare`), or supervised keys naming the text as input and target
+(`lm1b`: ('text', 'text')); a labelled one read for its text only with the
+option `corpus=True` (`imdb_reviews`; language models get it automatically);
+or local UTF-8 text: a folder holding `*train*.txt`, `*valid*.txt` and
+`*test*.txt` (the Penn Treebank files `ptb.train.txt`, `ptb.valid.txt`,
+`ptb.test.txt` as commonly distributed), or one text file, split by position
+into 90/5/5% train/validation/test. A dataset string is read as a local path
+when it names an existing file or folder, starts with `.` or `~`, ends with a
+file suffix or holds a path separator (see `is_local_corpus`).
 
 Tokens are characters (`level="char"`) or whitespace-separated words
 (`level="word"`, with `<eos>` appended at every line end, the PTB
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 from pipelines.info import DatasetInfo, merge_options
@@ -39,16 +43,46 @@ TEXT_OPTIONS = {"level": "char", "seq_len": 100, "max_tokens": None, "stateful":
                 "vocabulary": None, "corpus": False}
 # Split fractions of a single local text file.
 FILE_SPLITS = {"train": (0.0, 0.9), "validation": (0.9, 0.95), "test": (0.95, 1.0)}
+# What a local corpus must be, said in every error about one.
+LOCAL_CORPUS = ("A local text corpus is a UTF-8 text file (split by position into 90/5/5% "
+                "train/validation/test) or a folder holding *train*.txt, *valid*.txt and "
+                "*test*.txt files (e.g. ptb.train.txt, ptb.valid.txt, ptb.test.txt).")
+# A file suffix (`.txt`, `.text`), not a TFDS version (`mnist:3.0.1`).
+FILE_SUFFIX = re.compile(r"\.[A-Za-z]\w*$")
 
 
 def is_local_corpus(name: str) -> bool:
-    """A local text file or a folder of `*train*.txt`/`*valid*.txt`/`*test*.txt`."""
-    path = Path(os.path.expanduser(str(name)))
-    return path.suffix == ".txt" or path.is_dir() or os.sep in str(name)
+    """Whether a dataset string names a local text corpus rather than a dataset.
+
+    A path is a string naming an existing file or folder, or one that starts
+    with `.` or `~`, ends with a file suffix (`corpus.txt`) or holds a path
+    separator. Built-in names and TFDS names, with a config or version
+    (`glue/cola`, `wiki40b/en:1.3.0`, `mnist:3.0.1`), are dataset names.
+    """
+    from pipelines.builtin import BUILTINS
+
+    text = str(name)
+    if text in BUILTINS:
+        return False
+    if Path(os.path.expanduser(text)).exists():
+        return True
+    if "/" in text and text.split("/")[0] in _tfds_names():
+        return False
+    separators = {"/", os.sep, os.altsep} - {None}
+    return (text.startswith((".", "~")) or FILE_SUFFIX.search(text) is not None
+            or any(s in text for s in separators))
+
+
+@functools.lru_cache(maxsize=1)
+def _tfds_names() -> frozenset[str]:
+    import tensorflow_datasets as tfds
+
+    return frozenset(tfds.list_builders(with_community_datasets=False))
 
 
 def is_text_corpus(name: str, data_dir=None) -> bool:
-    """Local text, or a TFDS dataset whose only feature is text (no labels)."""
+    """Local text, or a TFDS dataset of text alone: no labels, or supervised keys
+    naming one text feature as both input and target (lm1b: ('text', 'text'))."""
     if is_local_corpus(name):
         return True
     from pipelines.builtin import BUILTINS
@@ -58,13 +92,20 @@ def is_text_corpus(name: str, data_dir=None) -> bool:
     from pipelines import tfds_source
 
     info = tfds_source.builder(name, data_dir).info
-    return not info.supervised_keys and _text_feature(info.features) is not None
+    keys = info.supervised_keys
+    unlabelled = not keys or (isinstance(keys[0], str) and keys[0] == keys[1])
+    return unlabelled and _text_feature(info) is not None
 
 
-def _text_feature(features) -> str | None:
+def _text_feature(info) -> str | None:
+    """The feature holding a TFDS dataset's text: the one its supervised keys name
+    as input and target alike, else its only text feature (None if not one)."""
     import tensorflow_datasets as tfds
 
-    names = [k for k, f in features.items() if isinstance(f, tfds.features.Text)]
+    keys = info.supervised_keys
+    same = keys and isinstance(keys[0], str) and keys[0] == keys[1]
+    candidates = [keys[0]] if same else list(info.features)
+    names = [k for k in candidates if isinstance(info.features[k], tfds.features.Text)]
     return names[0] if len(names) == 1 else None
 
 
@@ -84,22 +125,39 @@ def check_options(options: dict) -> dict:
     return opts
 
 
-def _local_files(path: Path) -> dict[str, Path]:
+def _local_files(name: str) -> dict[str, Path]:
+    """The file of each split of a local corpus, or a clear error saying what is wrong."""
+    from pipelines.tfds_source import DatasetUnavailableError
+
+    path = Path(os.path.expanduser(str(name)))
     if path.is_file():
         return {split: path for split in FILE_SPLITS}
     if not path.is_dir():
-        raise FileNotFoundError(f"Text corpus {str(path)!r} does not exist.")
-    files = {}
+        problem = "is neither a file nor a folder" if path.exists() else "does not exist"
+        raise DatasetUnavailableError(f"Text corpus {str(name)!r} {problem}. {LOCAL_CORPUS}")
+    files, missing = {}, []
     for split, key in (("train", "train"), ("validation", "valid"), ("test", "test")):
-        found = sorted(path.glob(f"*{key}*.txt"))
+        found = sorted(p for p in path.glob(f"*{key}*.txt") if p.is_file())
         if found:
             files[split] = found[0]
-    if "train" not in files:
-        raise FileNotFoundError(
-            f"Text corpus folder {str(path)!r} has no *train*.txt file "
-            f"(expected e.g. ptb.train.txt, ptb.valid.txt, ptb.test.txt)."
-        )
+        else:
+            missing.append(f"*{key}*.txt")
+    if missing:
+        raise DatasetUnavailableError(
+            f"Text corpus folder {str(path)!r} has no {' or '.join(missing)} file. {LOCAL_CORPUS}")
     return files
+
+
+def _read_text(path: Path) -> str:
+    """A corpus file's text; a file that is not UTF-8 is named in the error."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"Text corpus file {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+            f"at offset {exc.start}). {LOCAL_CORPUS}"
+        ) from None
 
 
 def documents(name: str, split: str, data_dir=None, manual_dir=None, offline=None):
@@ -108,14 +166,13 @@ def documents(name: str, split: str, data_dir=None, manual_dir=None, offline=Non
 
     base = split.split("[")[0]
     if is_local_corpus(name):
-        path = Path(os.path.expanduser(str(name)))
-        files = _local_files(path)
+        files = _local_files(name)
         if base not in files:
             raise ValueError(
                 f"Text corpus {name!r} has no split {split!r}. Available: {', '.join(files)}."
             )
-        text = files[base].read_text(encoding="utf-8")
-        if path.is_file():
+        text = _read_text(files[base])
+        if Path(os.path.expanduser(str(name))).is_file():  # one file, split by position
             start, stop = FILE_SPLITS[base]
             text = text[int(start * len(text)):int(stop * len(text))]
         return tf.data.Dataset.from_tensors(tf.constant(text))
@@ -127,7 +184,7 @@ def documents(name: str, split: str, data_dir=None, manual_dir=None, offline=Non
         raise ValueError(
             f"Dataset {name!r} has no split {split!r}. Available: {', '.join(b.info.splits)}."
         )
-    key = _text_feature(b.info.features)
+    key = _text_feature(b.info)
     return b.as_dataset(split=split, shuffle_files=False).map(lambda ex: ex[key])
 
 
@@ -188,22 +245,64 @@ def vocabulary(name: str, level: str = "char", max_tokens: int | None = None, da
 
 
 def read_vocabulary(vocabulary) -> tuple[str, ...]:
-    """A vocabulary from a token list or a JSON file of one (`write_vocabulary`), `[UNK]` first."""
+    """A vocabulary from a token list or a JSON file of one (`write_vocabulary`), `[UNK]` first.
+
+    For vocabularies a user names (a data option, a run folder's file); a
+    saved layer's config goes through `layer_vocabulary`, which reads no file.
+    """
     import json
 
     if isinstance(vocabulary, (str, os.PathLike)):
-        tokens = json.loads(Path(vocabulary).read_text(encoding="utf-8"))
-    else:
-        tokens = [str(t) for t in vocabulary]
+        try:
+            tokens = json.loads(Path(vocabulary).read_text(encoding="utf-8"))
+        except ValueError as exc:  # not UTF-8, not JSON
+            raise ValueError(
+                f"Vocabulary file {os.fspath(vocabulary)!r} is not a JSON list of tokens: {exc}"
+            ) from None
+        return check_vocabulary(tokens)
+    return check_vocabulary(vocabulary)
+
+
+def check_vocabulary(tokens) -> tuple[str, ...]:
+    """The tokens as a tuple of strings, refused unless a list of unique strings, `[UNK]` first."""
+    import numpy as np
+
+    if not isinstance(tokens, (list, tuple, np.ndarray)) or np.ndim(tokens) != 1:
+        raise ValueError(f"A vocabulary must be a list of strings. Received: vocabulary={tokens!r}")
+    for i, token in enumerate(tokens):
+        if not isinstance(token, str):
+            raise ValueError(f"A vocabulary must be a list of strings. Received: token {token!r} "
+                             f"({type(token).__name__}) at position {i}")
+    tokens = tuple(str(t) for t in tokens)
     if not tokens or tokens[0] != OOV_TOKEN:
         raise ValueError(
             f"A vocabulary must start with the out-of-vocabulary token {OOV_TOKEN!r}. "
             f"Received first token: {tokens[0] if tokens else None!r}"
         )
-    repeated = sorted({t for t in tokens if tokens.count(t) > 1}) if len(set(tokens)) != len(tokens) else []
-    if repeated:
+    if len(set(tokens)) != len(tokens):
+        repeated = sorted({t for t in tokens if tokens.count(t) > 1})
         raise ValueError(f"A vocabulary must not repeat tokens. Repeated: {repeated[:10]}")
-    return tuple(tokens)
+    return tokens
+
+
+def layer_vocabulary(vocabulary, layer: str) -> tuple[str, ...]:
+    """The tokens a vocabulary layer (`TextToIds`, `WordLookup`) is built from.
+
+    A saved layer's config holds its token list; a path there could name any
+    file (a crafted `.keras` read `/etc/passwd`, or hung on a FIFO), so a
+    path is refused, in safe mode or not, and never opened: the wording is
+    Keras' own for a `StringLookup` vocabulary file in safe mode.
+    """
+    if isinstance(vocabulary, (str, bytes, os.PathLike)):
+        raise ValueError(
+            "Requested the loading of a vocabulary file outside of the model archive. This "
+            "carries a potential risk of loading arbitrary and sensitive files and thus it is "
+            f"disallowed: a saved {layer} carries its vocabulary as a list of tokens, and never "
+            "reads a file, even with safe_mode=False. To use a vocabulary file, read it with "
+            "`pipelines.text.read_vocabulary(path)` and pass the tokens. "
+            f"Received: vocabulary={os.fsdecode(vocabulary)!r}"
+        )
+    return check_vocabulary(vocabulary)
 
 
 def write_vocabulary(tokens, path) -> None:

@@ -114,16 +114,18 @@ def ensure_prepared(
 
     where = f"data_dir {data_dir}"
     if needs_manual:
+        # One line, as every `zoo: error:` is: TFDS' instructions span several.
+        instructions = " ".join(b.MANUAL_DOWNLOAD_INSTRUCTIONS.split())
         what = (
             f"It needs files you download by hand. Put them in the manual_dir {manual} "
-            f"(or pass manual_dir=...). TFDS says:\n{b.MANUAL_DOWNLOAD_INSTRUCTIONS.strip()}"
+            f"(or pass manual_dir=...). TFDS says: {instructions}"
         )
     elif missing and all(missing.values()):
-        listing = "\n".join(f"  {fname}  (from {url})" for url, fname in sorted(missing.items()))
+        listing = "; ".join(f"{fname} (from {url})" for url, fname in sorted(missing.items()))
         what = (
             f"Its source files cannot be downloaded ({'offline mode' if offline else 'unreachable: ' + ', '.join(hosts)}). "
             f"Put these files in the manual_dir {manual} (or pass manual_dir=...) and TFDS "
-            f"prepares the dataset offline:\n{listing}"
+            f"prepares the dataset offline: {listing}"
         )
     else:
         what = (

@@ -99,7 +99,8 @@ def test_text_corpus_errors_show_what_was_received(tmp_path, ptb_dir):
     with pytest.raises(ValueError, match=r"^`level` must be one of 'char', 'word', 'word_lower'\. "
                                          r"Received: level='byte'$"):
         pipelines.load(str(ptb_dir), level="byte")
-    with pytest.raises(FileNotFoundError, match=r"has no \*train\*\.txt file"):
+    with pytest.raises(pipelines.DatasetUnavailableError,
+                       match=r"has no \*train\*\.txt or \*valid\*\.txt or \*test\*\.txt file"):
         pipelines.load(str(tmp_path), level="word")
     spec = zoo.get_spec("lstm_lm")
     with pytest.raises(ValueError) as e:

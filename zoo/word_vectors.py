@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from pipelines.layers import VocabularyLayer
 from zoo._common import check_positive_int
 from zoo.registry import register_model
 
@@ -64,21 +65,16 @@ class MeanEmbedding(keras.layers.Embedding):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class WordLookup(keras.layers.Layer):
+class WordLookup(VocabularyLayer):
     """Words (B,) strings -> ids (B,) int32 in a fixed vocabulary; unknown words -> 0 ([UNK]).
 
     Words are normalized as the corpus tokenization does (`level="word_lower"`
-    lowercases), so a served embedding accepts "King" for "king".
+    lowercases), so a served embedding accepts "King" for "king". `vocabulary`
+    is a list of tokens, never a path (see `pipelines.layers.VocabularyLayer`).
     """
 
     def __init__(self, vocabulary, level="word_lower", **kwargs):
-        super().__init__(**kwargs)
-        from pipelines import text
-
-        self.vocabulary = list(text.read_vocabulary(vocabulary))
-        text.check_options({"level": level})
-        self.level = level
-        self.lookup = text.lookup_layer(self.vocabulary)
+        super().__init__(vocabulary, level, **kwargs)
 
     def call(self, words):
         import tensorflow as tf
@@ -90,9 +86,6 @@ class WordLookup(keras.layers.Layer):
 
     def compute_output_spec(self, words):
         return keras.KerasTensor(words.shape, dtype="int32")
-
-    def get_config(self):
-        return {**super().get_config(), "vocabulary": self.vocabulary, "level": self.level}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
