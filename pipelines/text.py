@@ -267,7 +267,7 @@ def check_vocabulary(tokens) -> tuple[str, ...]:
     """The tokens as a tuple of strings, refused unless a list of unique strings, `[UNK]` first."""
     import numpy as np
 
-    if not isinstance(tokens, (list, tuple, np.ndarray)) or np.ndim(tokens) != 1:
+    if not isinstance(tokens, (list, tuple, np.ndarray)) or np.asarray(tokens, object).ndim != 1:
         raise ValueError(f"A vocabulary must be a list of strings. Received: vocabulary={tokens!r}")
     for i, token in enumerate(tokens):
         if not isinstance(token, str):

@@ -25,7 +25,8 @@ REFUSAL = ("Requested the loading of a vocabulary file outside of the model arch
            "carries a potential risk of loading arbitrary and sensitive files and thus it is "
            "disallowed: a saved {layer} carries its vocabulary as a list of tokens, and never "
            "reads a file, even with safe_mode=False. To use a vocabulary file, read it with "
-           "`pipelines.text.read_vocabulary(path)` and pass the tokens. Received: vocabulary={path!r}")
+           "`pipelines.text.read_vocabulary(path)` and pass the tokens. "
+           "Received: vocabulary={path!r}")
 
 
 # --- 1. a saved vocabulary is a token list, never a path --------------------------------
@@ -132,6 +133,15 @@ def test_vocabulary_layers_read_no_files_and_cast_no_tokens(tmp_path):
     assert text.read_vocabulary(path) == tuple(TOKENS)  # reading a file is explicit
 
 
+def test_vocabulary_file_that_is_not_a_json_token_list_is_named(tmp_path):
+    path = tmp_path / "vocabulary.json"
+    path.write_text("[UNK]\na\n")
+    with pytest.raises(ValueError) as info:
+        text.read_vocabulary(path)
+    assert str(info.value) == (f"Vocabulary file {str(path)!r} is not a JSON list of tokens: "
+                               "Expecting value: line 1 column 2 (char 1)")
+
+
 # --- 2. lm1b (supervised keys ('text', 'text')) is a text corpus -----------------------
 
 
@@ -184,6 +194,14 @@ def test_missing_local_corpus_is_one_clear_error(tmp_path, monkeypatch, capsys, 
     assert (code, last) == (2, f"zoo: error: Text corpus {data!r} does not exist. {LOCAL_CORPUS}")
 
 
+def test_local_corpus_that_is_no_file_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    fifo = tmp_path / "corpus.txt"
+    os.mkfifo(fifo)  # reading it would block until a writer comes
+    code, last = _train_error(tmp_path, monkeypatch, capsys, fifo)
+    assert (code, last) == (2, f"zoo: error: Text corpus {str(fifo)!r} is neither a file nor a "
+                               f"folder. {LOCAL_CORPUS}")
+
+
 def test_local_folder_without_training_file_is_one_clear_error(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -200,7 +218,8 @@ def test_non_utf8_corpus_file_is_named(tmp_path, monkeypatch, capsys, layout):
     bad.write_bytes("caf\u00e9 au lait\n".encode("latin-1"))
     for split in ("valid", "test"):
         (bad.parent / f"ptb.{split}.txt").write_text("a b\n")
-    code, last = _train_error(tmp_path, monkeypatch, capsys, bad if layout == "file" else bad.parent)
+    data = bad if layout == "file" else bad.parent
+    code, last = _train_error(tmp_path, monkeypatch, capsys, data)
     assert (code, last) == (2, f"zoo: error: Text corpus file {str(bad)!r} is not UTF-8 text "
                                f"(byte 0xe9 at offset 3). {LOCAL_CORPUS}")
 
