@@ -94,7 +94,7 @@ def test_after_a_refused_command_the_corrected_one_trains(in_tmp, capsys):
     zoo_error(capsys, "train", "mlp", "--epochs", "1", "--set", "dropout_rate=1.5")
     assert main(["train", "mlp", "--epochs", "1", "--set", "dropout_rate=0.5",
                  "--verbose", "0"]) == 0
-    assert "Run folder: runs/mlp-digits (new run)" in capsys.readouterr().out
+    assert "Run folder: runs/mlp-digits\n" in capsys.readouterr().out  # a plain name is kept
     state = json.loads((in_tmp / "runs" / "mlp-digits" / "run.json").read_text())
     assert state["status"] == "completed"
 
