@@ -214,7 +214,7 @@ def test_targets_must_fit_the_models_task(model, dataset, error):
 
 @pytest.mark.parametrize("model, dataset", [
     ("mlp", "gates"), ("mlp", "iris"), ("logistic_regression", "gates"),
-    ("linear_regression", "linear_1d"), ("rnn_regressor", "adding_problem"),
+    ("linear_regression", "linear_1d"), ("linear_regression", "logistic_2d"), ("rnn_regressor", "adding_problem"),
     ("rnn_classifier", "temporal_order"),
 ])
 def test_targets_that_fit_are_accepted(model, dataset):

@@ -1,6 +1,7 @@
 """Training: build, compile with the spec's defaults, fit, resume after a kill.
 
-A run lives in one folder (printed at start):
+A run lives in one folder (printed at start), the dataset made one plain folder
+name (a dataset path becomes e.g. `corpus_tiny.txt-<hash>`):
 
     runs/<model>-<dataset>/
         run.json          settings and status ("running" or "completed")
@@ -11,7 +12,9 @@ A run lives in one folder (printed at start):
         model.keras       the final model
 
 Rerunning the same command after an interruption (even SIGKILL) resumes from
-the last finished epoch; rerunning a completed run returns it unchanged.
+the last finished epoch; rerunning a completed run returns it unchanged. Every
+setting, the model and its data are checked before the folder is written, and a
+new run that fails before its first epoch ends is removed again.
 
 Distributed runs (`strategy`, see `zoo.distribute`) build, compile and read their
 data inside the strategy's scope; `batch_size` is the global batch. In a
@@ -218,7 +221,9 @@ def _check_targets(spec: ModelSpec, dataset, info, args: dict) -> None:
                 f"Model {spec.name!r} has classes={classes} outputs, but {data}: labels "
                 f"{classes}..{info.num_classes - 1} do not fit its head. Leave `classes` unset "
                 f"(it follows the data) or set classes={info.num_classes}.")
-    elif spec.task in REGRESSOR_TASKS and info.task in LABEL_DATA_TASKS:
+    elif spec.task in REGRESSOR_TASKS and info.task == "classification":
+        # Class ids are no quantities; binary 0/1 targets may be regressed (a linear
+        # probability model).
         raise ValueError(f"Model {spec.name!r} is a regressor (task {spec.task!r}), but "
                          f"{data}. {_models_for(info)}")
 
@@ -332,7 +337,9 @@ def train(
             zero over the run (Loshchilov & Hutter 2017, without restarts).
         overrides: Builder arguments (e.g. `{"depth": 3}`).
         data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
-        run_dir: The run folder; default `runs_root/<model>-<dataset>`.
+        run_dir: The run folder; default `runs_root/<model>-<dataset>`, the dataset
+            made one plain folder name (`zoo._common.safe_folder_name`: a path such
+            as `../corpus/tiny.txt` becomes `corpus_tiny.txt-<hash>`).
         callbacks: Extra Keras callbacks.
         strategy: "auto", "default", "mirrored", "multiworker" or "tpu" (see
             `zoo.distribute`); the choice is printed. `batch_size` is the
