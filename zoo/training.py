@@ -150,6 +150,22 @@ def plan_data(
     if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
         args["classes"] = info.num_classes
     _check_targets(spec, dataset, info, args)
+    _vocabulary_size(spec, dataset, info, overrides, args)
+    if info.is_image:
+        _image_options(spec, info, args, overrides, options, image_size, channels)
+
+    splits = set(info.splits)
+    if "validation" in splits:
+        train_split, val_split = "train", "validation"
+    else:
+        train_split, val_split = "train[:90%]", "train[90%:]"
+    test_split = "test" if "test" in splits else None
+    targets = "features" if spec.task == "autoencoder" else "labels"
+    return DataPlan(dataset, info, args, options, train_split, val_split, test_split, targets)
+
+
+def _vocabulary_size(spec: ModelSpec, dataset, info, overrides: dict, args: dict) -> None:
+    """A token model's `vocab_size` follows the data's vocabulary; another is refused."""
     takes_tokens = info.task in ("language_model", "sequence_to_sequence", "embedding")
     if (takes_tokens or info.vocabulary is not None) and "vocab_size" in spec.defaults:
         # Text classifiers: ids into info.vocabulary; the others: ids are the classes.
@@ -162,17 +178,6 @@ def plan_data(
                 f"set max_tokens={overrides['vocab_size']} in the data options."
             )
         args["vocab_size"] = tokens
-    if info.is_image:
-        _image_options(spec, info, args, overrides, options, image_size, channels)
-
-    splits = set(info.splits)
-    if "validation" in splits:
-        train_split, val_split = "train", "validation"
-    else:
-        train_split, val_split = "train[:90%]", "train[90%:]"
-    test_split = "test" if "test" in splits else None
-    targets = "features" if spec.task == "autoencoder" else "labels"
-    return DataPlan(dataset, info, args, options, train_split, val_split, test_split, targets)
 
 
 def _image_options(spec: ModelSpec, info, args: dict, overrides: dict, options: dict,
