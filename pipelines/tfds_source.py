@@ -70,7 +70,8 @@ def builder(name: str, data_dir: str | os.PathLike | None = None):
 
         from pipelines.builtin import BUILTINS
 
-        candidates = list(BUILTINS) + list(tfds.list_builders())
+        # A built-in name may also be a TFDS name (iris): each candidate once.
+        candidates = list(dict.fromkeys([*BUILTINS, *tfds.list_builders()]))
         close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(

@@ -93,8 +93,11 @@ def _data_options(args) -> dict:
 
 
 def cmd_train(args) -> int:
+    from zoo._common import check_folder_name
     from zoo.training import train
 
+    if args.export and args.name is not None:
+        check_folder_name("name", args.name)  # refused before training, not after it
     result = train(
         args.model,
         args.data,

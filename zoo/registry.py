@@ -156,9 +156,9 @@ class ModelSpec:
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
             accepted = ", ".join(sorted(self.defaults))
-            close = [
+            close = list(dict.fromkeys(  # each suggestion once, in order
                 m for u in unknown for m in difflib.get_close_matches(u, list(self.defaults), n=1)
-            ]
+            ))
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
             raise ArgumentError(
                 f"{self.name}() got unexpected argument(s) {', '.join(unknown)}.{hint} "

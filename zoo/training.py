@@ -1,6 +1,7 @@
 """Training: build, compile with the spec's defaults, fit, resume after a kill.
 
-A run lives in one folder (printed at start):
+A run lives in one folder (printed at start), the dataset made one plain folder
+name (a dataset path becomes e.g. `corpus_tiny.txt-<hash>`):
 
     runs/<model>-<dataset>/
         run.json          settings and status ("running" or "completed")
@@ -11,7 +12,9 @@ A run lives in one folder (printed at start):
         model.keras       the final model
 
 Rerunning the same command after an interruption (even SIGKILL) resumes from
-the last finished epoch; rerunning a completed run returns it unchanged.
+the last finished epoch; rerunning a completed run returns it unchanged. Every
+setting, the model and its data are checked before the folder is written, and a
+new run that fails before its first epoch ends is removed again.
 
 Distributed runs (`strategy`, see `zoo.distribute`) build, compile and read their
 data inside the strategy's scope; `batch_size` is the global batch. In a
@@ -24,14 +27,17 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import itertools
 import json
+import math
+import numbers
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from zoo._common import jsonable
+from zoo._common import check_positive_int, jsonable, safe_folder_name
 from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
 
 
@@ -143,6 +149,23 @@ def plan_data(
             args["input_shape"] = data_shape
     if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
         args["classes"] = info.num_classes
+    _check_targets(spec, dataset, info, args)
+    _vocabulary_size(spec, dataset, info, overrides, args)
+    if info.is_image:
+        _image_options(spec, info, args, overrides, options, image_size, channels)
+
+    splits = set(info.splits)
+    if "validation" in splits:
+        train_split, val_split = "train", "validation"
+    else:
+        train_split, val_split = "train[:90%]", "train[90%:]"
+    test_split = "test" if "test" in splits else None
+    targets = "features" if spec.task == "autoencoder" else "labels"
+    return DataPlan(dataset, info, args, options, train_split, val_split, test_split, targets)
+
+
+def _vocabulary_size(spec: ModelSpec, dataset, info, overrides: dict, args: dict) -> None:
+    """A token model's `vocab_size` follows the data's vocabulary; another is refused."""
     takes_tokens = info.task in ("language_model", "sequence_to_sequence", "embedding")
     if (takes_tokens or info.vocabulary is not None) and "vocab_size" in spec.defaults:
         # Text classifiers: ids into info.vocabulary; the others: ids are the classes.
@@ -155,7 +178,12 @@ def plan_data(
                 f"set max_tokens={overrides['vocab_size']} in the data options."
             )
         args["vocab_size"] = tokens
-    if info.is_image and spec.task == "generative" and "image_size" in spec.defaults:
+
+
+def _image_options(spec: ModelSpec, info, args: dict, overrides: dict, options: dict,
+                   image_size, channels) -> None:
+    """Image size, channels and normalization of the pipeline, from the model's input."""
+    if spec.task == "generative" and "image_size" in spec.defaults:
         # A generator's output is the data's image: size (square) and channels follow it.
         size = overrides.get("image_size", info.feature_shape[0])
         if image_size is not None and "image_size" not in overrides:
@@ -167,22 +195,61 @@ def plan_data(
         args["channels"] = overrides.get("channels", channels or info.feature_shape[-1])
         options["image_size"] = (args["image_size"], args["image_size"])
         options["channels"] = args["channels"]
-        options.setdefault("normalization", spec.input_normalization)
-    elif info.is_image:
+    else:
         shape = tuple(args["input_shape"])
         if len(shape) == 3:
             options["image_size"] = shape[:2]
             options["channels"] = shape[2]
-        options.setdefault("normalization", spec.input_normalization)
+    options.setdefault("normalization", spec.input_normalization)
 
-    splits = set(info.splits)
-    if "validation" in splits:
-        train_split, val_split = "train", "validation"
-    else:
-        train_split, val_split = "train[:90%]", "train[90%:]"
-    test_split = "test" if "test" in splits else None
-    targets = "features" if spec.task == "autoencoder" else "labels"
-    return DataPlan(dataset, info, args, options, train_split, val_split, test_split, targets)
+
+# Model tasks that learn class ids, or float values, and data tasks by target kind.
+CLASSIFIER_TASKS = ("binary_classification", "classification", "image_classification")
+REGRESSOR_TASKS = ("regression", "sequence_forecasting")
+LABEL_DATA_TASKS = ("binary_classification", "classification")
+
+
+def _check_targets(spec: ModelSpec, dataset, info, args: dict) -> None:
+    """Refuse data whose targets the model's head cannot learn, read from the
+    dataset's info (no data is read): float targets for a classifier, more
+    classes than its head has, class labels for a regressor."""
+    data = f"dataset {dataset!r} has {_target_kind(info)}"
+    if spec.task in CLASSIFIER_TASKS:
+        kind = "a binary classifier" if spec.task == "binary_classification" else "a classifier"
+        classes = 2 if spec.task == "binary_classification" else args.get("classes")
+        if info.task not in LABEL_DATA_TASKS or (
+                spec.task == "binary_classification" and (info.num_classes or 0) > 2):
+            raise ValueError(f"Model {spec.name!r} is {kind} (task {spec.task!r}), but "
+                             f"{data}. {_models_for(info)}")
+        if isinstance(classes, int) and info.num_classes and classes < info.num_classes:
+            raise ValueError(
+                f"Model {spec.name!r} has classes={classes} outputs, but {data}: labels "
+                f"{classes}..{info.num_classes - 1} do not fit its head. Leave `classes` unset "
+                f"(it follows the data) or set classes={info.num_classes}.")
+    elif spec.task in REGRESSOR_TASKS and info.task == "classification":
+        # Class ids are no quantities; binary 0/1 targets may be regressed (a linear
+        # probability model).
+        raise ValueError(f"Model {spec.name!r} is a regressor (task {spec.task!r}), but "
+                         f"{data}. {_models_for(info)}")
+
+
+def _target_kind(info) -> str:
+    """What a dataset's targets are, for error messages."""
+    if info.task == "regression":
+        return "float targets (task 'regression')"
+    if info.task == "binary_classification":
+        return "binary labels 0/1 (task 'binary_classification')"
+    if info.task == "classification":
+        return f"class labels (task 'classification', {info.num_classes} classes)"
+    return f"targets of task {info.task!r}"
+
+
+def _models_for(info) -> str:
+    """Which models fit a dataset's targets, for error messages."""
+    tasks = {"regression": REGRESSOR_TASKS, "classification": CLASSIFIER_TASKS[1:],
+             "binary_classification": CLASSIFIER_TASKS}.get(info.task, (info.task,))
+    names = " or ".join(filter(None, [", ".join(map(repr, tasks[:-1])), repr(tasks[-1])]))
+    return f"Choose a model of task {names} for it (`zoo list` shows each model's task)."
 
 
 def _word_pair_options(spec: ModelSpec, dataset, options: dict) -> None:
@@ -275,7 +342,9 @@ def train(
             zero over the run (Loshchilov & Hutter 2017, without restarts).
         overrides: Builder arguments (e.g. `{"depth": 3}`).
         data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
-        run_dir: The run folder; default `runs_root/<model>-<dataset>`.
+        run_dir: The run folder; default `runs_root/<model>-<dataset>`, the dataset
+            made one plain folder name (`zoo._common.safe_folder_name`: a path such
+            as `../corpus/tiny.txt` becomes `corpus_tiny.txt-<hash>`).
         callbacks: Extra Keras callbacks.
         strategy: "auto", "default", "mirrored", "multiworker" or "tpu" (see
             `zoo.distribute`); the choice is printed. `batch_size` is the
@@ -296,8 +365,6 @@ def train(
         >>> result.history[-1]["val_accuracy"] > 0.9
         True
     """
-    import keras
-
     from zoo import distribute, precision
 
     say = print if verbose else (lambda *a, **k: None)
@@ -305,30 +372,16 @@ def train(
     # TensorFlow's first operation.
     dist = distribute.make_strategy(strategy, cpu_replicas=cpu_replicas, say=say)
     spec = get_spec(model_name)
-    plan = plan_data(spec, dataset, overrides, data_options)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(
-            f"`lr_schedule` must be one of {', '.join(map(repr, LR_SCHEDULES))}. "
-            f"Received: lr_schedule={lr_schedule!r}"
-        )
     optimizer = spec.optimizer if optimizer is None else optimizer
-    make_optimizer(optimizer, 0.0)  # an unknown name fails before the run folder exists
     if learning_rate is None:
         learning_rate = spec.learning_rates.get(optimizer, spec.learning_rate)
-    if jit_compile not in (True, False, "auto"):
-        raise ValueError(
-            f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
-    if batch_size % dist.replicas:
-        raise ValueError(
-            f"`batch_size` is the global batch, split evenly across the {dist.replicas} "
-            f"replicas of the {dist.name} strategy, so it must be a multiple of "
-            f"{dist.replicas}. Received: batch_size={batch_size}")
+    _check_settings(dist, epochs, batch_size, learning_rate, optimizer, weight_decay,
+                    lr_schedule, jit_compile)
+    plan = plan_data(spec, dataset, overrides, data_options)
     policy = precision.mixed_policy_name() if mixed_precision else None
-    run_dir = Path(run_dir) if run_dir else Path(runs_root) / f"{spec.name}-{plan.dataset}"
+    # The dataset may be a path (../corpus/tiny.txt): the folder name is made safe.
+    run_dir = Path(run_dir) if run_dir else (
+        Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}")
     settings = {
         "model": spec.name,
         "dataset": plan.dataset,
@@ -348,22 +401,11 @@ def train(
         # the same global batch (they are recorded under "distribution").
         settings["mixed_precision"] = policy
     runtime = {**dist.describe(), "jit_compile": jit_compile}
-    run_file = run_dir / "run.json"
-    if run_file.exists():
-        previous = json.loads(run_file.read_text())
-        if previous.get("settings") != settings:
-            before = previous.get("settings", {})
-            changed = sorted(k for k in set(settings) | set(before)
-                             if before.get(k) != settings.get(k))
-            raise ValueError(
-                f"Run folder {run_dir} holds a run with other settings (differs in: "
-                f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
-            )
-        if previous.get("status") == "completed" and (run_dir / "model.keras").exists():
-            if verbose:
-                print(f"Run {run_dir} is already complete; loading its model.")
-            model = load_model(run_dir / "model.keras")
-            return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
+    if _previous_run_completed(run_dir, settings):
+        if verbose:
+            print(f"Run {run_dir} is already complete; loading its model.")
+        model = load_model(run_dir / "model.keras")
+        return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
     # Only the chief writes the run folder; other workers write into a temporary one.
     write_dir = run_dir if dist.is_chief else Path(
         tempfile.mkdtemp(prefix=f"zoo-{dist.task_type}{dist.task_id}-"))
@@ -376,36 +418,114 @@ def train(
             verbose, say)
 
 
+def _check_settings(dist, epochs, batch_size, learning_rate, optimizer, weight_decay,
+                    lr_schedule, jit_compile) -> None:
+    """Refuse a training setting before anything is read or written."""
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    if batch_size % dist.replicas:
+        raise ValueError(
+            f"`batch_size` is the global batch, split evenly across the {dist.replicas} "
+            f"replicas of the {dist.name} strategy, so it must be a multiple of "
+            f"{dist.replicas}. Received: batch_size={batch_size}")
+    # A negative rate climbs the loss (to 1e9 in one epoch); NaN or inf ruins the weights.
+    _check_finite_number("learning_rate", learning_rate)
+    if weight_decay is not None:
+        _check_finite_number("weight_decay", weight_decay, allow_zero=True)
+    make_optimizer(optimizer, 0.0)  # an unknown name fails before the run folder exists
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"`lr_schedule` must be one of {', '.join(map(repr, LR_SCHEDULES))}. "
+            f"Received: lr_schedule={lr_schedule!r}"
+        )
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(
+            f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
+
+
+def _check_finite_number(arg: str, value, allow_zero: bool = False) -> None:
+    """Refuse anything but a finite real number > 0 (>= 0 with `allow_zero`)."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)))
+    if not ok:
+        raise ValueError(f"`{arg}` must be a finite number {'>=' if allow_zero else '>'} 0. "
+                         f"Received: {arg}={value!r}")
+
+
+def _previous_run_completed(run_dir: Path, settings: dict) -> bool:
+    """Whether `run_dir` holds this run, completed; refuses a run with other settings."""
+    run_file = run_dir / "run.json"
+    if not run_file.exists():
+        return False
+    previous = json.loads(run_file.read_text())
+    if previous.get("settings") != settings:
+        before = previous.get("settings", {})
+        changed = sorted(k for k in set(settings) | set(before)
+                         if before.get(k) != settings.get(k))
+        raise ValueError(
+            f"Run folder {run_dir} holds a run with other settings (differs in: "
+            f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
+        )
+    return previous.get("status") == "completed" and (run_dir / "model.keras").exists()
+
+
 def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, epochs,
                batch_size, seed, lr_schedule, optimizer, weight_decay, jit_compile, callbacks,
                verbose, say) -> TrainResult:
-    """`train` once the settings are checked: `write_dir` is `run_dir` on the chief."""
-    import keras
+    """`train` once the settings are checked: `write_dir` is `run_dir` on the chief.
 
-    from zoo import distribute, precision
+    The model, its data and its optimizer are made before the run folder is
+    written, so a bad builder argument or data that cannot be loaded leaves
+    nothing behind; a failure before the first epoch ends removes what a new
+    run wrote.
+    """
+    from zoo import precision
 
     chief = write_dir == run_dir
     run_file = run_dir / "run.json"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if chief:
-        _write_json(run_file, {"settings": settings, "status": "running",
-                               "distribution": runtime})
-    if chief and plan.info.task in ("language_model", "embedding"):
-        # The vocabulary travels with the model (`zoo generate`, exports).
-        from pipelines.text import write_vocabulary
+    new_run = chief and not run_file.exists()
+    model, train_ds, val_ds, extra_callbacks = _prepare_model(
+        spec, plan, dist, policy, settings, epochs, batch_size, seed, lr_schedule, optimizer,
+        weight_decay, jit_compile)
+    with _removed_unless_an_epoch_finishes(run_dir, new_run):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if chief:
+            _write_json(run_file, {"settings": settings, "status": "running",
+                                   "distribution": runtime})
+        if chief and plan.info.task in ("language_model", "embedding"):
+            # The vocabulary travels with the model (`zoo generate`, exports).
+            from pipelines.text import write_vocabulary
 
-        write_vocabulary(plan.info.class_names, run_dir / VOCABULARY_FILE)
+            write_vocabulary(plan.info.class_names, run_dir / VOCABULARY_FILE)
 
-    backup_dir = run_dir / "backup"
-    resumed_from = _backup_epoch(backup_dir)
-    history_rows = read_history(run_dir / "history.csv")
-    # Drop CSV rows newer than the backup: they will be recomputed.
-    if chief and len(history_rows) > resumed_from:
-        _rewrite_history(run_dir / "history.csv", history_rows[:resumed_from])
-    say(
-        f"Run folder: {run_dir} "
-        + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)")
-    )
+        resumed_from = _backup_epoch(run_dir / "backup")
+        history_rows = read_history(run_dir / "history.csv")
+        # Drop CSV rows newer than the backup: they will be recomputed.
+        if chief and len(history_rows) > resumed_from:
+            _rewrite_history(run_dir / "history.csv", history_rows[:resumed_from])
+        say(
+            f"Run folder: {run_dir} "
+            + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)")
+        )
+        with dist.strategy.scope(), precision.dtype_policy(policy):
+            if spec.fit is not None:
+                return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings,
+                                              seed, say, chief)
+            if spec.pretrain is not None and not resumed_from:
+                pretrained = spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
+                say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
+        return _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_dir,
+                    epochs, history_rows[:resumed_from], [*extra_callbacks, *(callbacks or [])],
+                    verbose)
+
+
+def _prepare_model(spec, plan, dist, policy, settings, epochs, batch_size, seed, lr_schedule,
+                   optimizer, weight_decay, jit_compile):
+    """The compiled model, its training and validation data and the callbacks the data
+    needs, all made inside the strategy's scope (nothing is written)."""
+    import keras
+
+    from zoo import distribute, precision
 
     keras.utils.set_random_seed(seed)
     builder_args, stateful_callbacks = dict(plan.builder_args), []
@@ -443,35 +563,35 @@ def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, 
         compile_model(model, spec, learning_rate=rate, optimizer=optimizer,
                       weight_decay=weight_decay, jit_compile=jit_compile)
         train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
-        if spec.fit is not None:
-            return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed,
-                                          say, chief)
+    return model, train_ds, val_ds, stateful_callbacks
 
-        if spec.pretrain is not None and not resumed_from:
-            pretrained = spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
-            say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
-    monitor = spec.monitor
-    best_so_far = None
-    prior = [r[monitor] for r in history_rows[:resumed_from] if monitor in r]
-    if prior:
-        best_so_far = min(prior)
+
+def _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_dir, epochs,
+         prior_rows, callbacks, verbose) -> TrainResult:
+    """`model.fit` with the run folder's callbacks: backup, best checkpoint, CSV
+    history and TensorBoard; then the final model and the completed status."""
+    import keras
+
+    from zoo import distribute
+
+    chief, resumed_from = write_dir == run_dir, len(prior_rows)
+    prior = [r[spec.monitor] for r in prior_rows if spec.monitor in r]
     cbs = [
         # The spec's callbacks first: values they add to the epoch logs (e.g. a GAN's
         # sample score) then reach the checkpoint, the CSV history and TensorBoard.
         *(spec.callbacks(model, plan, write_dir) if spec.callbacks else []),
         # Every worker restores the chief's backup; the others save into write_dir.
         distribute.worker_backup(
-            str(backup_dir), str(write_dir / "backup"), save_freq="epoch",
+            str(run_dir / "backup"), str(write_dir / "backup"), save_freq="epoch",
             delete_checkpoint=True, double_checkpoint=True,
         ),
         keras.callbacks.ModelCheckpoint(
-            str(write_dir / "best.keras"), monitor=monitor, mode="min", save_best_only=True,
-            initial_value_threshold=best_so_far,
+            str(write_dir / "best.keras"), monitor=spec.monitor, mode="min",
+            save_best_only=True, initial_value_threshold=min(prior) if prior else None,
         ),
         keras.callbacks.CSVLogger(str(write_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
-        *stateful_callbacks,
-        *(callbacks or []),
+        *callbacks,
     ]
     model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose,
@@ -479,12 +599,34 @@ def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, 
     )
     model.save(write_dir / "model.keras")  # every worker saves; only the chief's is kept
     if chief:
-        _write_json(run_file, {"settings": settings, "status": "completed",
-                               "distribution": runtime})
+        _write_json(run_dir / "run.json", {"settings": settings, "status": "completed",
+                                           "distribution": runtime})
         history = read_history(run_dir / "history.csv")
     else:  # the chief may still be writing its history: this worker's own rows
-        history = history_rows[:resumed_from] + read_history(write_dir / "history.csv")
+        history = prior_rows + read_history(write_dir / "history.csv")
     return TrainResult(model, history, run_dir, spec, plan, resumed_from)
+
+
+@contextlib.contextmanager
+def _removed_unless_an_epoch_finishes(run_dir: Path, new_run: bool):
+    """Undo a new run that fails before its first epoch ends: remove the files and
+    folders it created (never anything that was there before), so the corrected
+    command starts afresh instead of meeting a "running" stub with other settings."""
+    created = list(itertools.takewhile(lambda p: not p.exists(), (run_dir, *run_dir.parents)))
+    before = set(run_dir.iterdir()) if run_dir.is_dir() else set()
+    try:
+        yield
+    except BaseException:
+        if new_run and not read_history(run_dir / "history.csv"):
+            for path in (set(run_dir.iterdir()) if run_dir.is_dir() else set()) - before:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            for folder in created:  # deepest first; a folder others wrote into stays
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
 
 
 def _builtin_names() -> set[str]:
