@@ -313,3 +313,50 @@ def test_the_manifest_alone_decides_dtype_errors(tmp_path, capsys):
     code, _, err = run(capsys, folder, tmp_path / "ids.npy")
     assert code == 2 and err == (f"zoo: error: {tmp_path / 'ids.npy'}: the export's input 'text' "
                                  "takes strings. Received: an array of dtype int32.")
+
+
+# Exports with a fixed batch, and exports that check their input in the graph.
+
+def test_a_fixed_batch_export_serves_any_number_of_examples(tmp_path, capsys):
+    from zoo.exporter import export_trained
+    from zoo.training import plan_data
+
+    spec = zoo.get_spec("softmax_regression")
+    plan = plan_data(spec)
+    folder = export_trained(spec.builder(**plan.builder_args), spec, plan, base_dir=tmp_path,
+                            static_batch=4, verify=False).path
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    code, _, _ = run(capsys, folder, tmp_path / "x.npy", "--out", tmp_path / "p.npy")
+    assert code == 0
+    expected = np.concatenate([served(folder, x[:4]), served(folder, x[2:])[2:]])
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), expected, atol=1e-6)
+    code, _, err = run(capsys, folder, tmp_path / "x.npy", "--batch-size", 3)
+    assert code == 2 and err == ("zoo: error: `batch_size` must be 4: the export's batch size "
+                                 "is fixed. Received: batch_size=3")
+
+
+def test_a_refusal_inside_the_signature_is_one_line(tmp_path, capsys):
+    import tensorflow as tf
+
+    class Doubler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="ids")])
+        def serve(self, ids):
+            tf.debugging.assert_positive(ids, message="token ids must be >= 1")
+            return {"doubled": ids * 2}
+
+    module = Doubler()
+    tf.saved_model.save(module, str(tmp_path / "export"),
+                        signatures={"serving_default": module.serve})
+    (tmp_path / "export" / "manifest.json").write_text(json.dumps({
+        "inputs": {"ids": {"shape": [None], "dtype": "int32"}},
+        "outputs": {"doubled": {"shape": [None], "dtype": "int32"}}}))
+    np.save(tmp_path / "ids.npy", np.array([3, 1, 0, 2], "int32"))
+    code, out, err = run(capsys, tmp_path / "export", tmp_path / "ids.npy", "--batch-size", 2)
+    assert code == 2 and out == "[0] doubled=6.0000\n[1] doubled=2.0000\n"  # printing streams
+    assert err.startswith(f"zoo: error: The export refused rows 2-3 of {tmp_path / 'ids.npy'}: "
+                          "assertion failed: [token ids must be >= 1"), err
+    code, out, err = run(capsys, tmp_path / "export", tmp_path / "ids.npy", "--batch-size", 2,
+                         "--out", tmp_path / "doubled.npy")
+    assert code == 2 and err.startswith("zoo: error: The export refused rows 2-3")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "ids.npy"]  # no half file

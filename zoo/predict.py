@@ -226,21 +226,22 @@ def prepare(saved_model_dir, input_path, batch_size=None, scale=None,
                               or not math.isfinite(scale) or scale <= 0):
         raise ValueError(f"`scale` must be a finite number > 0. Received: scale={scale!r}")
     manifest, spec = read_manifest(saved_model_dir)
+    source = Path(input_path)
     if scale is not None and spec.dtype == "string":
         raise ValueError(f"`scale` applies to numeric inputs; the export's input '{spec.name}' "
                          f"takes strings. Received: scale={scale!r}")
     if spec.batch is not None and batch_size not in (None, spec.batch):
         raise ValueError(f"`batch_size` must be {spec.batch}: the export's batch size is fixed. "
                          f"Received: batch_size={batch_size}")
-    examples = open_input(input_path, spec)
+    examples = open_input(source, spec)
     if max_rows is not None and len(examples) > max_rows:
         raise ValueError(
-            f"{input_path} holds {len(examples)} examples; zoo predict prints at most "
+            f"{source} holds {len(examples)} examples; zoo predict prints at most "
             f"{max_rows}. Pass --out FILE.npy or --out FILE.csv to write them all."
         )
-    job = Job(Path(saved_model_dir), manifest, spec, Path(input_path), examples,
+    job = Job(Path(saved_model_dir), manifest, spec, source, examples,
               batch_size or spec.batch or DEFAULT_BATCH_SIZE, scale)
-    for _ in checked_batches(examples, spec, job.batch_size, scale, input_path):
+    for _ in checked_batches(examples, spec, job.batch_size, scale, source):
         pass  # refuse a bad value at row 900,000 before serving the first row
     return job
 
@@ -261,8 +262,21 @@ def served(job: Job) -> Iterator[tuple[int, np.ndarray]]:
         rows = len(batch)
         if static is not None and rows < static:  # a fixed batch: repeat the last example
             batch = np.concatenate([batch, np.repeat(batch[-1:], static - rows, axis=0)])
-        outputs = serve(**{job.spec.name: tf.constant(batch)})[output_name].numpy()
+        try:
+            outputs = serve(**{job.spec.name: tf.constant(batch)})[output_name].numpy()
+        except tf.errors.InvalidArgumentError as exc:  # a check inside the signature
+            raise ValueError(f"The export refused rows {start}-{start + rows - 1} of "
+                             f"{job.source}: {_graph_error(exc.message)}") from None
         yield start, outputs[:rows]
+
+
+def _graph_error(message: str) -> str:
+    """The line of a TensorFlow graph error that says what failed, without the
+    node names and stack that surround it."""
+    noise = ("Graph execution error", "Detected at node", "<stack traces", "[[", "File ")
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    meaningful = [line for line in lines if not line.startswith(noise)]
+    return (meaningful or lines or ["(no message)"])[0]
 
 
 def _classes(manifest: dict, width: int) -> str | None:
@@ -347,7 +361,7 @@ def _alive(pid: int) -> bool:
     except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:  # it exists, under another user
-        return True
+        pass
     return True
 
 
