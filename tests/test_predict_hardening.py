@@ -216,7 +216,8 @@ def test_scale_maps_unit_floats_onto_uint8(lenet_export, tmp_path, capsys):
     for bad in ("0", "-1", "nan"):
         code, _, err = run(capsys, lenet_export, tmp_path / "x.npy", "--scale", bad)
         assert code == 2
-        assert err == f"zoo: error: `scale` must be a finite number > 0. Received: scale={float(bad)}"
+        assert err == ("zoo: error: `scale` must be a finite number > 0. "
+                       f"Received: scale={float(bad)}")
 
 
 # 3. --top and --batch-size.
@@ -250,7 +251,8 @@ def test_unreadable_inputs_are_one_line_errors(lenet_export, tmp_path, capsys):
                             r"image \(corrupt, truncated or not an image\): .+", err), err
     (tmp_path / "random.npy").write_bytes(b"\x00" * 100)
     code, _, err = run(capsys, lenet_export, tmp_path / "random.npy")
-    assert code == 2 and err == f"zoo: error: {tmp_path / 'random.npy'} is not a .npy file (no .npy header)."
+    assert code == 2
+    assert err == f"zoo: error: {tmp_path / 'random.npy'} is not a .npy file (no .npy header)."
     # The complete image still predicts.
     code, out, _ = run(capsys, lenet_export, tmp_path / "full.png", "--top", 2)
     assert code == 0 and out.startswith("[0] ") and out.count(": ") == 2

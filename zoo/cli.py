@@ -509,7 +509,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, help="multiply the inputs by SCALE first; integer "
                    "inputs are then rounded to the nearest integer (--scale 255 maps [0, 1] "
                    "floats onto uint8 images)")
-    p.add_argument("--out", help="write every output to FILE.npy (the raw array) or FILE.csv "
+    p.add_argument("--out", metavar="FILE", help="write every output to FILE.npy (the raw array) or FILE.csv "
                    "(one row per example) instead of printing; needed above 10,000 examples")
     p.set_defaults(func=cmd_predict)
 

@@ -236,8 +236,8 @@ def prepare(saved_model_dir, input_path, batch_size=None, scale=None,
     examples = open_input(source, spec)
     if max_rows is not None and len(examples) > max_rows:
         raise ValueError(
-            f"{source} holds {len(examples)} examples; zoo predict prints at most "
-            f"{max_rows}. Pass --out FILE.npy or --out FILE.csv to write them all."
+            f"{source} holds {len(examples):,} examples; zoo predict prints at most "
+            f"{max_rows:,}. Pass --out FILE.npy or --out FILE.csv to write them all."
         )
     job = Job(Path(saved_model_dir), manifest, spec, source, examples,
               batch_size or spec.batch or DEFAULT_BATCH_SIZE, scale)
