@@ -373,9 +373,16 @@ def cmd_train_style(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from zoo.predict import predict_file
+    from zoo._common import check_positive_int
+    from zoo.predict import predict_file, predict_to_file
 
-    for line in predict_file(args.saved_model_dir, args.input, top=args.top):
+    check_positive_int("top", args.top)  # also with --out, where it is unused
+    options = dict(batch_size=args.batch_size, scale=args.scale)
+    if args.out:
+        path, rows = predict_to_file(args.saved_model_dir, args.input, args.out, **options)
+        print(f"Wrote {rows} predictions to {path}")
+        return 0
+    for line in predict_file(args.saved_model_dir, args.input, top=args.top, **options):
         print(line)
     return 0
 
@@ -497,8 +504,16 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict with an exported SavedModel")
     p.add_argument("saved_model_dir", help="saved_models/<name>/<version>")
-    p.add_argument("input", help=".npy file or image (PNG/JPEG)")
-    p.add_argument("--top", type=int, default=3)
+    p.add_argument("input", help=".npy file (memory-mapped, served in batches) or image "
+                   "(PNG/JPEG)")
+    p.add_argument("--top", type=int, default=3, help="classes printed per example (>= 1)")
+    p.add_argument("--batch-size", type=int, help="examples per call (default 256, or the "
+                   "export's fixed batch size)")
+    p.add_argument("--scale", type=float, help="multiply the inputs by SCALE first; integer "
+                   "inputs are then rounded to the nearest integer (--scale 255 maps [0, 1] "
+                   "floats onto uint8 images)")
+    p.add_argument("--out", metavar="FILE", help="write every output to FILE.npy (the raw array) or FILE.csv "
+                   "(one row per example) instead of printing; needed above 10,000 examples")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("stylize", help="neural style transfer (Gatys et al. 2015): render "
