@@ -95,6 +95,10 @@ def _data_options(args) -> dict:
 def cmd_train(args) -> int:
     from zoo.training import train
 
+    if args.export:  # a bad name or base folder fails now, not after training
+        from zoo.exporter import check_export_target
+
+        check_export_target(args.base_dir, args.name)
     result = train(
         args.model,
         args.data,
@@ -148,6 +152,10 @@ def cmd_launch(args) -> int:
 def cmd_tune(args) -> int:
     import tuning
 
+    if args.export:  # a bad name or base folder fails now, not after the search
+        from zoo.exporter import check_export_target
+
+        check_export_target(args.base_dir, args.name)
     result = tuning.search(
         args.model,
         args.data,
@@ -181,15 +189,13 @@ def cmd_tune(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from zoo.exporter import export_trained
+    from zoo.exporter import check_export_target, export_trained
     from zoo.training import checkpoint_path, load_model, plan_from_run
 
-    try:
-        spec, plan = plan_from_run(args.run_dir)
-        model_path = checkpoint_path(args.run_dir, args.checkpoint)
-    except FileNotFoundError as e:
-        raise SystemExit(f"zoo: error: {e}") from None
-    model = load_model(model_path)
+    check_export_target(args.base_dir, args.name, args.static_batch)
+    # A folder that is not a run, a damaged run.json or .keras: ValueErrors naming it.
+    spec, plan = plan_from_run(args.run_dir)
+    model = load_model(checkpoint_path(args.run_dir, args.checkpoint))
     result = export_trained(model, spec, plan, args.name, base_dir=args.base_dir,
                             version=args.version, static_batch=args.static_batch)
     check = result.manifest["verification"]
