@@ -2,13 +2,13 @@
 
 Run as a script (never imported):
     python _verify_export.py EXPORT_DIR CHECK.npz PLAN.json PARENT_PID
-It exits as soon as PARENT_PID (the exporting process) dies, so a killed
-export leaves no check running on. PLAN.json lists the signatures to check (name, tensor names, whether XLA
+PLAN.json lists the signatures to check (name, tensor names, whether XLA
 must compile it, the index of its `inputs<i>`/`expected<i>` arrays in
 CHECK.npz; `labels` optionally). Prints one JSON line: the largest abs
 difference over all signatures, plain and under XLA, per-signature figures,
 accuracy of `serving_default` when labels are given, and whether any zoo
-module was imported (it must not be).
+module was imported (it must not be). It exits as soon as PARENT_PID, the
+exporting process, dies: a killed export leaves no check running on.
 """
 
 import json

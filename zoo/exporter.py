@@ -20,8 +20,8 @@ those whose process is gone (on this host), never one still being written.
 
 from __future__ import annotations
 
-import dataclasses
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -294,27 +294,32 @@ def export(
             "keras_version": keras.__version__,
             **jsonable(dict(metadata or {})),
         }
-        # Claim the version at the last moment; retry if another export won.
-        for _ in range(100):
-            version_now = version or next_version(base_dir, name)
-            final = model_dir / str(version_now)
-            manifest["version"] = version_now
-            (saved / "manifest.json").write_text(json.dumps(manifest, indent=2))
-            if final.exists():
-                if version is not None:
-                    raise FileExistsError(f"Export {final} already exists; exports are never overwritten.")
-                continue
-            try:
-                os.rename(saved, final)
-            except OSError:
-                if version is not None:
-                    raise
-                continue
-            return ExportResult(final, version_now, manifest)
-        raise ExportError(f"Could not claim a version folder under {model_dir}.")
+        return _claim_version(saved, model_dir, version, manifest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _claim_version(saved: Path, model_dir: Path, version: int | None, manifest: dict):
+    """Rename the verified export `saved` to `model_dir/<version>`: `version`, or the
+    next free one, claimed at the last moment (retried if another export won)."""
+    for _ in range(100):
+        version_now = version or next_version(model_dir.parent, model_dir.name)
+        final = model_dir / str(version_now)
+        manifest["version"] = version_now
+        (saved / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if final.exists():
+            if version is not None:
+                raise FileExistsError(f"Export {final} already exists; exports are never overwritten.")
+            continue
+        try:
+            os.rename(saved, final)
+        except OSError:
+            if version is not None:
+                raise
+            continue
+        return ExportResult(final, version_now, manifest)
+    raise ExportError(f"Could not claim a version folder under {model_dir}.")
 
 
 def _serve_function(endpoint: Endpoint):
