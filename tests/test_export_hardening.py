@@ -96,6 +96,13 @@ def test_tune_export_refuses_a_bad_name_before_searching(tmp_path, capsys):
     assert not (tmp_path / "tuning").exists() and not (tmp_path / "sm").exists()
 
 
+def test_train_style_refuses_a_bad_name_before_training(tmp_path, capsys):
+    code, line = zoo(capsys, "train-style", tmp_path / "style.png", "--weights", "none",
+                     "--name", "", "--base-dir", tmp_path / "sm")
+    assert (code, line) == (2, name_error(""))
+    assert not (tmp_path / "sm").exists()
+
+
 def test_train_best_refuses_a_bad_export_name_before_training(tmp_path):
     from tuning import train_best
 

@@ -337,8 +337,10 @@ def cmd_train_style(args) -> int:
     from zoo.fast_style import FastStyleTrainer, content_crops, export_fast_style
     from zoo.images import save_png
     from zoo.style_transfer import load_image, resolve_weights, sample_images
+    from zoo.exporter import check_export_target
     from zoo.weights import WeightsUnavailableError
 
+    check_export_target(args.base_dir, args.name)  # a bad name fails now, not after training
     try:
         weights = resolve_weights(args.weights)  # first: offline without the file fails now
     except (WeightsUnavailableError, FileNotFoundError) as e:
