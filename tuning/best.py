@@ -82,6 +82,12 @@ def train_best(
         >>> best.model.output_shape
         (None, 3)
     """
+    if export:  # a bad name or base folder fails now, not after training
+        from zoo.exporter import check_export_target
+
+        options = dict(export_options or {})
+        check_export_target(options.get("base_dir", "saved_models"), export_name,
+                            options.get("static_batch"))
     if result.best_trial_id is None:
         raise ValueError(
             f"The search in {result.project_dir} has no completed trial; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from pathlib import Path
 from typing import Any, Iterable
 
 import keras
@@ -69,6 +70,23 @@ def safe_folder_name(text: str, max_length: int = 64) -> str:
         return name
     digest = hashlib.sha256(str(text).encode()).hexdigest()[:8]
     return f"{name[:max_length - 9]}-{digest}"
+
+
+def check_writable_folder(arg: str, value: Any) -> None:
+    """Refuse, before anything is written, a folder this process can neither write
+    nor create: the nearest existing one of it and its parents must be a folder
+    it may write (a read-only folder or filesystem fails here, not half-way)."""
+    path = existing = Path(value).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"`{arg}` must be a folder; {existing} is a file. "
+                         f"Received: {arg}={os.fspath(value)!r}")
+    effective = os.access in os.supports_effective_ids
+    if not os.access(existing, os.W_OK | os.X_OK, effective_ids=effective):
+        where = "" if existing == path else " (where it would be created)"
+        raise ValueError(f"`{arg}` must be a folder this process can write (or create); "
+                         f"{existing}{where} is not writable. Received: {arg}={os.fspath(value)!r}")
 
 
 def jsonable(value):

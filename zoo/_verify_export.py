@@ -1,20 +1,49 @@
 """Check a SavedModel export in a process that imports only TensorFlow.
 
 Run as a script (never imported):
-    python _verify_export.py EXPORT_DIR CHECK.npz PLAN.json
+    python _verify_export.py EXPORT_DIR CHECK.npz PLAN.json PARENT_PID
 PLAN.json lists the signatures to check (name, tensor names, whether XLA
 must compile it, the index of its `inputs<i>`/`expected<i>` arrays in
 CHECK.npz; `labels` optionally). Prints one JSON line: the largest abs
 difference over all signatures, plain and under XLA, per-signature figures,
 accuracy of `serving_default` when labels are given, and whether any zoo
-module was imported (it must not be).
+module was imported (it must not be). It exits as soon as PARENT_PID, the
+exporting process, dies: a killed export leaves no check running on.
 """
 
 import json
+import os
 import sys
 
-import numpy as np
-import tensorflow as tf
+
+def exit_with_parent(parent: int) -> None:
+    """Die when the exporting process `parent` dies: the kernel sends SIGKILL
+    (Linux PR_SET_PDEATHSIG), elsewhere a thread polls the parent pid. Exit at
+    once if it died before this ran."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    else:
+        import threading
+        import time
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    exit_with_parent(int(sys.argv[4]))  # before TensorFlow's import, which takes seconds
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 
 def main(export_dir: str, check_path: str, plan_path: str) -> None:

@@ -93,11 +93,12 @@ def _data_options(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from zoo._common import check_folder_name
     from zoo.training import train
 
-    if args.export and args.name is not None:
-        check_folder_name("name", args.name)  # refused before training, not after it
+    if args.export:  # a bad name or base folder fails now, not after training
+        from zoo.exporter import check_export_target
+
+        check_export_target(args.base_dir, args.name)
     result = train(
         args.model,
         args.data,
@@ -151,6 +152,10 @@ def cmd_launch(args) -> int:
 def cmd_tune(args) -> int:
     import tuning
 
+    if args.export:  # a bad name or base folder fails now, not after the search
+        from zoo.exporter import check_export_target
+
+        check_export_target(args.base_dir, args.name)
     result = tuning.search(
         args.model,
         args.data,
@@ -184,15 +189,13 @@ def cmd_tune(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from zoo.exporter import export_trained
+    from zoo.exporter import check_export_target, export_trained
     from zoo.training import checkpoint_path, load_model, plan_from_run
 
-    try:
-        spec, plan = plan_from_run(args.run_dir)
-        model_path = checkpoint_path(args.run_dir, args.checkpoint)
-    except FileNotFoundError as e:
-        raise SystemExit(f"zoo: error: {e}") from None
-    model = load_model(model_path)
+    check_export_target(args.base_dir, args.name, args.static_batch)
+    # A folder that is not a run, a damaged run.json or .keras: ValueErrors naming it.
+    spec, plan = plan_from_run(args.run_dir)
+    model = load_model(checkpoint_path(args.run_dir, args.checkpoint))
     result = export_trained(model, spec, plan, args.name, base_dir=args.base_dir,
                             version=args.version, static_batch=args.static_batch)
     check = result.manifest["verification"]
@@ -334,8 +337,10 @@ def cmd_train_style(args) -> int:
     from zoo.fast_style import FastStyleTrainer, content_crops, export_fast_style
     from zoo.images import save_png
     from zoo.style_transfer import load_image, resolve_weights, sample_images
+    from zoo.exporter import check_export_target
     from zoo.weights import WeightsUnavailableError
 
+    check_export_target(args.base_dir, args.name)  # a bad name fails now, not after training
     try:
         weights = resolve_weights(args.weights)  # first: offline without the file fails now
     except (WeightsUnavailableError, FileNotFoundError) as e:

@@ -621,9 +621,9 @@ def sample_images(source, count: int = 64, seed: int = 0, checkpoint: str = "bes
         return next(iter(outputs.values())).numpy()
     if (source / "run.json").exists():
         from zoo.registry import get_spec
-        from zoo.training import checkpoint_path, load_model
+        from zoo.training import checkpoint_path, load_model, read_run_file
 
-        settings = json.loads((source / "run.json").read_text())["settings"]
+        settings = read_run_file(source)["settings"]
         if get_spec(settings["model"]).family != "gan":
             raise ValueError(f"{source} is a run of {settings['model']!r}, not of a generator.")
         model = load_model(checkpoint_path(source, checkpoint), compile=False)

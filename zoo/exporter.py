@@ -8,26 +8,36 @@
 
 The export is written to a hidden temporary folder beside the versions
 (TF Serving ignores non-numeric folders), verified, then renamed into place,
-so a crash never leaves a half-written version.
+so a crash never leaves a half-written version:
+
+    saved_models/<name>/.tmp-<host>-<pid>-<random>/
+        export/      the SavedModel, renamed to <version>/ once verified
+        verify/      the fresh-process check's inputs (never in the export)
+
+A killed export leaves such a folder; the next export of the name removes
+those whose process is gone (on this host), never one still being written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from zoo._common import jsonable
+from zoo._common import (check_folder_name, check_positive_int, check_writable_folder, jsonable,
+                         safe_folder_name)
 
 TOLERANCE = 1e-5  # SavedModel vs live model
 XLA_TOLERANCE = 1e-4  # XLA may fuse and reorder float operations
@@ -71,8 +81,67 @@ def _versions(model_dir: Path) -> list[int]:
 
 def next_version(base_dir: str | os.PathLike, name: str) -> int:
     """The next free version number of `name` under `base_dir` (1 for the first)."""
+    check_folder_name("name", name)
     versions = _versions(Path(base_dir) / name)
     return versions[-1] + 1 if versions else 1
+
+
+def check_export_target(base_dir: str | os.PathLike, name: str | None = None,
+                        static_batch: int | None = None) -> None:
+    """Refuse a bad export name (None: the model's, checked later), batch size or
+    base folder before anything is trained, loaded or written."""
+    if name is not None:
+        check_folder_name("name", name)
+    if static_batch is not None:
+        check_positive_int("static_batch", static_batch)
+    check_writable_folder("base_dir", base_dir)
+
+
+def temp_prefix(pid: int | None = None) -> str:
+    """Name prefix of an export's temporary folder: this host and the owning process,
+    so that a later export can tell a dead export's folder from a live one's."""
+    return f".tmp-{_host()}-{os.getpid() if pid is None else pid}-"
+
+
+def _host() -> str:
+    return safe_folder_name(socket.gethostname() or "host")
+
+
+_TEMP = re.compile(r"\.tmp-(?P<host>.+)-(?P<pid>\d+)-[a-z0-9_]+")
+
+
+def _remove_stale_temps(model_dir: Path) -> list[Path]:
+    """Remove the temporary folders of exports killed on this host (their process is
+    gone); a live export's folder, or another host's, is kept."""
+    host, removed = _host(), []
+    for folder in model_dir.glob(".tmp-*"):
+        match = _TEMP.fullmatch(folder.name)
+        if match and match["host"] == host and not _alive(int(match["pid"])):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _make_temp(model_dir: Path) -> Path:
+    """`model_dir` (created if needed, stale temporary folders removed) and a new
+    temporary folder in it; an unwritable folder is an ExportError naming it."""
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(model_dir)
+        return Path(tempfile.mkdtemp(prefix=temp_prefix(), dir=model_dir))
+    except OSError as exc:
+        raise ExportError(f"Cannot write the export under {model_dir}: "
+                          f"{exc.strerror or exc}.") from None
 
 
 def serving_model(model, preprocessor=None, raw_shape=None, raw_dtype="float32",
@@ -147,14 +216,16 @@ def export(
         An `ExportResult` with the version folder, its number and the manifest.
 
     Raises:
+        ValueError: a bad `name`, `version` or `static_batch`, or a `base_dir`
+            this process cannot write (before anything is written).
         FileExistsError: `version` already exists.
         ExportError: verification failed (nothing is left behind).
     """
     import keras
     import tensorflow as tf
 
-    if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"`name` must be a plain folder name. Received: name={name!r}")
+    check_folder_name("name", name)
+    check_export_target(base_dir, static_batch=static_batch)
     model_dir = (Path(base_dir) / name).resolve()
     if version is not None:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -164,7 +235,6 @@ def export(
                 f"Export {model_dir / str(version)} already exists; exports are never "
                 f"overwritten. The next free version is {next_version(base_dir, name)}."
             )
-    model_dir.mkdir(parents=True, exist_ok=True)
     if serving is None:
         serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
     else:
@@ -178,8 +248,8 @@ def export(
     }
     checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{uuid.uuid4().hex[:8]}-", dir=model_dir))
-    tmp.chmod(0o755)  # mkdtemp makes it private; servers often run as another user
+    tmp = _make_temp(model_dir)
+    saved = tmp / "export"  # renamed into place; its sibling verify/ holds the check's scratch
     try:
         archive = keras.export.ExportArchive()
         for sig, endpoint in signatures.items():
@@ -189,12 +259,12 @@ def export(
                 sig, _serve_function(endpoint),
                 input_signature=[tf.TensorSpec(shape, endpoint.dtype, name=endpoint.input_name)],
             )
-        archive.write_out(str(tmp), verbose=False)
-        serving.save(tmp / "model.keras")
+        archive.write_out(str(saved), verbose=False)
+        serving.save(saved / "model.keras")
 
         check = {"max_abs_diff": None, "xla_max_abs_diff": None}
         if verify:
-            check = verify_export(tmp, checks, labels)
+            check = verify_export(saved, checks, labels, work_dir=tmp / "verify")
         raw_shape = tuple(serving.input_shape[1:])
         manifest = {
             "name": name,
@@ -224,27 +294,32 @@ def export(
             "keras_version": keras.__version__,
             **jsonable(dict(metadata or {})),
         }
-        # Claim the version at the last moment; retry if another export won.
-        for _ in range(100):
-            version_now = version or next_version(base_dir, name)
-            final = model_dir / str(version_now)
-            manifest["version"] = version_now
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-            if final.exists():
-                if version is not None:
-                    raise FileExistsError(f"Export {final} already exists; exports are never overwritten.")
-                continue
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if version is not None:
-                    raise
-                continue
-            return ExportResult(final, version_now, manifest)
-        raise ExportError(f"Could not claim a version folder under {model_dir}.")
+        return _claim_version(saved, model_dir, version, manifest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _claim_version(saved: Path, model_dir: Path, version: int | None, manifest: dict):
+    """Rename the verified export `saved` to `model_dir/<version>`: `version`, or the
+    next free one, claimed at the last moment (retried if another export won)."""
+    for _ in range(100):
+        version_now = version or next_version(model_dir.parent, model_dir.name)
+        final = model_dir / str(version_now)
+        manifest["version"] = version_now
+        (saved / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if final.exists():
+            if version is not None:
+                raise FileExistsError(f"Export {final} already exists; exports are never overwritten.")
+            continue
+        try:
+            os.rename(saved, final)
+        except OSError:
+            if version is not None:
+                raise
+            continue
+        return ExportResult(final, version_now, manifest)
+    raise ExportError(f"Could not claim a version folder under {model_dir}.")
 
 
 def _serve_function(endpoint: Endpoint):
@@ -284,14 +359,22 @@ def _check_inputs(endpoint: Endpoint, static_batch: int | None) -> dict:
             "inputs": sample, "expected": expected, "xla": endpoint.xla}
 
 
-def verify_export(export_dir, checks: Mapping[str, dict], labels=None) -> dict:
+def verify_export(export_dir, checks: Mapping[str, dict], labels=None, work_dir=None) -> dict:
     """Reload `export_dir` in a fresh process (TensorFlow only) and compare.
 
     `checks` maps each signature to its inputs, the live model's outputs on
-    them, tensor names and whether it must compile with XLA.
+    them, tensor names and whether it must compile with XLA. The inputs go to
+    `work_dir` (`export` gives a folder inside its temporary folder, so a killed
+    export leaves them where the next one cleans up; default: a temporary folder).
+    The checking process exits when this one dies.
     """
     script = Path(__file__).with_name("_verify_export.py")
-    with tempfile.TemporaryDirectory() as work:
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work = stack.enter_context(tempfile.TemporaryDirectory())
+        else:
+            work = Path(work_dir)
+            work.mkdir(parents=True, exist_ok=True)
         check_path = Path(work) / "check.npz"
         arrays, plan = {}, []
         for i, (sig, c) in enumerate(checks.items()):
@@ -305,7 +388,7 @@ def verify_export(export_dir, checks: Mapping[str, dict], labels=None) -> dict:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
         proc = subprocess.run(
             [sys.executable, str(script), str(export_dir), str(check_path),
-             str(Path(work) / "plan.json")],
+             str(Path(work) / "plan.json"), str(os.getpid())],
             capture_output=True, text=True, cwd=work, env=env, timeout=600,
         )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("VERIFY_RESULT ")]
@@ -359,28 +442,30 @@ def export_trained(
 
     from zoo.precision import float32_copy
 
+    name = spec.name if name is None else name  # "" is refused, never replaced
+    check_folder_name("name", name)  # before any data is read for the verification
     # A mixed-precision model is served in float32 (its weights are float32 already):
     # exact against the verification's 1e-5, and any device can serve it.
     model = float32_copy(model)
     info = plan.info
     if info.task == "language_model":
         arguments = _language_model_export(model, spec, plan, metrics, hyperparameters)
-        return export(arguments.pop("model"), name or spec.name, **{**arguments, **kwargs})
+        return export(arguments.pop("model"), name, **{**arguments, **kwargs})
     if info.task == "embedding":  # words in, vectors out (zoo.word_vectors)
         from zoo.word_vectors import export_arguments
 
         arguments = export_arguments(model, spec, plan,
                                      _metadata(spec, plan, metrics, hyperparameters))
-        return export(model, name or spec.name, **{**arguments, **kwargs})
+        return export(model, name, **{**arguments, **kwargs})
     if spec.family == "gan":  # the generator alone: latents or seeds in, uint8 images out
         from zoo.dcgan import export_arguments
 
         arguments = export_arguments(model, spec, plan,
                                      _metadata(spec, plan, metrics, hyperparameters))
-        return export(model, name or spec.name, **{**arguments, **kwargs})
+        return export(model, name, **{**arguments, **kwargs})
     if info.vocabulary is not None:  # labelled text: text in, class probabilities out
         arguments = _text_classifier_export(model, spec, plan, metrics, hyperparameters)
-        return export(model, name or spec.name, **{**arguments, **kwargs})
+        return export(model, name, **{**arguments, **kwargs})
     sample = labels = None
     if info.source == "builtin":
         x, y = pipelines.load_arrays(
@@ -403,7 +488,7 @@ def export_trained(
         endpoints=spec.signatures(model, plan) if spec.signatures else None,
     )
     defaults.update(kwargs)
-    return export(model, name or spec.name, **defaults)
+    return export(model, name, **defaults)
 
 
 def _text_classifier_export(model, spec, plan, metrics=None, hyperparameters=None,

@@ -457,7 +457,7 @@ def _previous_run_completed(run_dir: Path, settings: dict) -> bool:
     run_file = run_dir / "run.json"
     if not run_file.exists():
         return False
-    previous = json.loads(run_file.read_text())
+    previous = read_run_file(run_dir)
     if previous.get("settings") != settings:
         before = previous.get("settings", {})
         changed = sorted(k for k in set(settings) | set(before)
@@ -661,6 +661,47 @@ def _steps_per_epoch(ds) -> int:
     return max(steps, 1)
 
 
+class RunFolderError(FileNotFoundError, ValueError):
+    """A folder is not a `zoo train` run folder, or lacks the checkpoint asked for.
+
+    A FileNotFoundError for the callers that catch one, and a ValueError, so that
+    `zoo` reports it as one `zoo: error: ...` line.
+    """
+
+
+RUN_FOLDER = ("A run folder is what `zoo train` writes: runs/<model>-<dataset>, holding "
+              "run.json and best.keras.")
+
+
+def _not_a_run_folder(run_dir: Path) -> str:
+    """Why `run_dir` is no run folder, with what one is (and, for a search, what to run)."""
+    if (run_dir / "oracle.json").is_file():
+        return (f"{run_dir} is a search project (oracle.json), not a run folder. {RUN_FOLDER} "
+                "To export a search's best model, run `zoo tune ... --export` (it trains the "
+                "best configuration in <project>/best_trial_<id>, a run folder).")
+    reason = "no run.json" if run_dir.is_dir() else "it does not exist"
+    return f"{run_dir} is not a run folder ({reason}). {RUN_FOLDER}"
+
+
+def read_run_file(run_dir: str | os.PathLike) -> dict:
+    """The run.json of a run folder (settings and status), checked: a folder without
+    one raises `RunFolderError`, a damaged one a ValueError naming the file."""
+    run_dir = Path(run_dir)
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise RunFolderError(_not_a_run_folder(run_dir))
+    try:
+        record = json.loads(path.read_text())
+        problem = None if isinstance(record, dict) and isinstance(
+            record.get("settings"), dict) else 'no "settings" object'
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        problem = str(exc)
+    if problem is not None:
+        raise ValueError(f"{path} is corrupt: not the JSON that `zoo train` writes ({problem}). "
+                         "Restore it, or train again in a new run folder.")
+    return record
+
+
 def plan_from_run(run_dir: str | os.PathLike) -> tuple[ModelSpec, DataPlan]:
     """The spec and data plan a `zoo train` run folder was trained with.
 
@@ -668,12 +709,7 @@ def plan_from_run(run_dir: str | os.PathLike) -> tuple[ModelSpec, DataPlan]:
     a changed corpus cannot silently change token ids.
     """
     run_dir = Path(run_dir)
-    run_file = run_dir / "run.json"
-    if not run_file.exists():
-        raise FileNotFoundError(
-            f"{run_dir} is not a run folder (no run.json); train one with `zoo train`."
-        )
-    settings = json.loads(run_file.read_text())["settings"]
+    settings = read_run_file(run_dir)["settings"]
     spec = get_spec(settings["model"])
 
     def tuples(d):
@@ -696,12 +732,18 @@ def checkpoint_path(run_dir: str | os.PathLike, checkpoint: str = "best") -> Pat
                          f"Received: checkpoint={checkpoint!r}")
     path = Path(run_dir) / CHECKPOINTS[checkpoint]
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist (has the run finished an epoch?).")
+        raise RunFolderError(f"{path} does not exist (has the run finished an epoch?).")
     return path
 
 
 def load_model(path: str | os.PathLike, compile: bool = True):
-    """Load a `.keras` file with `safe_mode=True` (never arbitrary code)."""
+    """Load a `.keras` file with `safe_mode=True` (never arbitrary code).
+
+    A truncated, random or damaged file is a ValueError naming it (Keras itself
+    says "File not found" for a file that is there but no zip archive).
+    """
+    import zipfile
+
     import keras
 
     import pipelines.layers  # noqa: F401  (registers preprocessing layers)
@@ -709,10 +751,22 @@ def load_model(path: str | os.PathLike, compile: bool = True):
     import zoo.models  # noqa: F401
     from zoo.precision import dtype_policy, saved_policy
 
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a Keras model file (a .keras zip archive): it is "
+                         "truncated or corrupt.")
     # A mixed-precision model loads under its own policy: a few Keras ops read the
     # global policy when called, not the layer's.
     with dtype_policy(saved_policy(path)):
-        return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+        try:
+            return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+        except (zipfile.BadZipFile, KeyError, EOFError, OSError, json.JSONDecodeError) as exc:
+            # Missing or damaged members: config.json, metadata.json, model.weights.h5.
+            raise ValueError(
+                f"{path} is a corrupt Keras model file ({type(exc).__name__}: {exc})."
+            ) from None
 
 
 def _rewrite_history(path: Path, rows: list[dict]) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 from pathlib import Path
 
 import keras
@@ -351,10 +350,10 @@ class WordVectors:
     def from_run(cls, run_dir) -> "WordVectors":
         """The vectors of a `zoo train` run folder (its final model and saved vocabulary)."""
         from pipelines import text
-        from zoo.training import VOCABULARY_FILE, load_model
+        from zoo.training import VOCABULARY_FILE, load_model, read_run_file
 
         run_dir = Path(run_dir)
-        settings = json.loads((run_dir / "run.json").read_text())["settings"]
+        settings = read_run_file(run_dir)["settings"]
         model = load_model(run_dir / "model.keras", compile=False)
         tokens = text.read_vocabulary(run_dir / VOCABULARY_FILE)
         level = settings["data_options"].get("level", "word_lower")
