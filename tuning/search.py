@@ -43,10 +43,20 @@ from tuning.results import (
     write_table,
 )
 from tuning.tuners import TUNERS, make_tuner
+from zoo._common import check_folder_name, safe_folder_name
 from zoo.registry import ModelSpec, get_spec
 from zoo.training import plan_data
 
 SETTINGS_JSON = "search.json"
+ORACLE_JSON = "oracle.json"  # Keras Tuner's state; with tuner0.json, what a rerun reloads
+TUNER_JSON = "tuner0.json"
+
+
+class SearchFailedError(RuntimeError):
+    """No trial of a search completed: every trial failed, or too many failed in a row.
+
+    Raised after the results table is written; the message names its last error.
+    """
 
 
 @dataclasses.dataclass
@@ -152,7 +162,9 @@ def search(
         data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
         fixed: Hyperparameter name -> value to hold fixed (e.g. `{"depth": 2}`).
         directory, project_name: The project folder is `directory/project_name`,
-            by default `tuning_runs/<model>-<dataset>-<tuner>`.
+            by default `tuning_runs/<model>-<dataset>-<tuner>` (a dataset given as a
+            path becomes a plain folder name, `zoo._common.safe_folder_name`); an
+            explicit `project_name` must be a plain folder name.
         max_consecutive_failed_trials: Failed trials in a row that stop the search.
         train_best: Train the best configuration afterwards (`tuning.train_best`).
         export: Train the best configuration and export it (`tuning.export_best`).
@@ -172,9 +184,15 @@ def search(
 
     Raises:
         ValueError: before any trial, for an unknown tuner or objective, an
-            invalid search space, or an invalid `fixed` name or value.
-        RuntimeError: when `max_consecutive_failed_trials` trials failed in a
-            row (the results table is written first).
+            invalid search space, an invalid `fixed` name or value, a
+            `project_name` that is not a plain folder name, search arguments
+            that are not JSON values (with `workers`), or a project to resume
+            whose `oracle.json` is missing or damaged.
+        pipelines.DatasetUnavailableError, OptionError: before any trial, when
+            the data cannot be loaded (as `zoo.train` raises them).
+        SearchFailedError: a `RuntimeError`, when no trial completed: every
+            trial failed, or `max_consecutive_failed_trials` failed in a row
+            (the results table is written first).
         TimeoutError: when a distributed search passed `timeout`.
 
     Example:
@@ -213,8 +231,8 @@ def search(
             f"{role} of a distributed search (KERASTUNER_TUNER_ID="
             f"{os.environ['KERASTUNER_TUNER_ID']!r}). Received: workers={workers!r}"
         )
-    if workers is not None:
-        role = "launcher"
+    if project_name is not None:
+        check_folder_name("project_name", project_name)
     # What a worker needs to run the same search (the chief trains and exports the best).
     search_args = dict(
         model_name=model_name, dataset=dataset, tuner=tuner, max_trials=max_trials,
@@ -223,15 +241,21 @@ def search(
         directory=str(Path(directory).resolve()), project_name=project_name,
         max_consecutive_failed_trials=max_consecutive_failed_trials, verbose=verbose,
     )
+    if workers is not None:
+        role = "launcher"
+        distributed.encode_args(search_args)  # refuses what cannot reach the workers as JSON
 
     spec = get_spec(model_name)
     plan = plan_data(spec, dataset, overrides, data_options)
     objective = _check_objective(spec, objective)
     hypermodel = ZooHyperModel(spec, plan, batch_size=batch_size, seed=seed)
+    hypermodel.check_data()
     fixed_hp = check_search_space(hypermodel, overrides, fixed)
 
-    project_name = project_name or f"{spec.name}-{plan.dataset}-{tuner}"
+    project_name = project_name or f"{spec.name}-{safe_folder_name(plan.dataset)}-{tuner}"
     project_dir = Path(directory) / project_name
+    if role != "worker":  # a worker reads no state: it asks the chief
+        _check_resumable(project_dir)
     settings = {
         "model": spec.name,
         "dataset": plan.dataset,
@@ -275,7 +299,7 @@ def search(
             best_builder_args=None, best_path=None, tuner_id=kt_tuner.tuner_id,
             worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
         )
-    launch = None
+    launch = stopped = None
     try:
         if role == "single":
             kt_tuner.search(epochs=epochs, verbose=verbose)
@@ -295,13 +319,12 @@ def search(
     except RuntimeError as e:
         if "consecutive failures" not in str(e):
             raise
-        raise RuntimeError(
-            f"The search stopped: {max_consecutive_failed_trials} trial(s) failed in a row. "
-            f"See the error column of {project_dir / 'results.csv'}.\n{e}"
-        ) from e
+        stopped = e
     finally:
         rows = trial_rows(kt_tuner)
         write_table(rows, project_dir)
+    if stopped is not None or (rows and all(r["status"] != "COMPLETED" for r in rows)):
+        raise _failed(rows, project_dir, stopped and max_consecutive_failed_trials) from stopped
 
     best = best_trial(kt_tuner)
     best_values = best_args = best_path = None
@@ -365,6 +388,48 @@ def _check_objective(spec: ModelSpec, objective):
                 f"Expected one of: {', '.join(accepted)}."
             )
     return objective
+
+
+def _failed(rows: list[dict], project_dir: Path, in_a_row: int | None) -> SearchFailedError:
+    """The one-line error of a search in which no trial completed."""
+    errors = [r["error"] for r in rows if r.get("error")]
+    last = errors[-1].rstrip(".") if errors else "unknown"
+    what = (f"The search stopped: {in_a_row} trial(s) failed in a row" if in_a_row
+            else f"All {len(rows)} trial(s) of the search failed")
+    return SearchFailedError(
+        f"{what}; the last error: {last}. See the error column of {project_dir / RESULTS_CSV}."
+    )
+
+
+def _check_resumable(project_dir: Path) -> None:
+    """Refuse, naming the file, to resume a project whose Keras Tuner state is gone or damaged.
+
+    Keras Tuner reloads a project holding `tuner0.json` and then needs
+    `oracle.json`: without it, or with a file cut short, it fails with a
+    traceback; and a project holding trials but neither file would be started
+    over, its trial folders overwritten.
+    """
+    tuner_file = project_dir / TUNER_JSON
+    if not tuner_file.exists() and not any(project_dir.glob("trial_*")):
+        return  # a new project (or one stopped before its first trial)
+    for path, required in ((project_dir / ORACLE_JSON, True), (tuner_file, False)):
+        problem = _state_problem(path, required)
+        if problem is not None:
+            raise ValueError(
+                f"Cannot resume the search in {project_dir}: {path} {problem}. "
+                f"Delete the folder {project_dir} to start the search over."
+            )
+
+
+def _state_problem(path: Path, required: bool) -> str | None:
+    """What is wrong with a Keras Tuner state file, or None."""
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        return "is missing" if required else None
+    except (OSError, ValueError):
+        state = None
+    return None if isinstance(state, dict) else "is not a JSON object (damaged or cut short)"
 
 
 def _claim_project(project_dir: Path, settings: dict) -> None:
