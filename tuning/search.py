@@ -10,7 +10,12 @@ A search lives in one project folder (printed by Keras Tuner on reload):
         results.csv, results.json   one row per trial
         best_hyperparameters.json   the best trial's values and builder arguments
         best_trial_<id>/            `zoo.train` run of the best configuration (optional)
-        workers/                    distributed search: worker logs, launch.json
+        workers/                    distributed search: search_args.json (what the local
+                                    workers run; JSON, never a pickle), worker logs, launch.json
+
+The dataset part of the default folder name is `zoo._common.safe_folder_name`
+of the dataset string, so a dataset given as a path never leads outside
+`directory`.
 
 With `workers=N` the search runs in Keras Tuner's distributed mode: this
 process is the chief (it serves the oracle over gRPC on loopback) and N
@@ -202,37 +207,11 @@ def search(
         3
         >>> print(result.table)
     """
-    if tuner not in TUNERS:
-        raise ValueError(
-            f"Unknown tuner {tuner!r}. Expected one of: {', '.join(sorted(TUNERS))}."
-        )
-    for arg, value in [
-        ("max_trials", max_trials),
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("max_consecutive_failed_trials", max_consecutive_failed_trials),
-    ]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
-    if timeout is not None and (isinstance(timeout, bool)
-                                or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ValueError(
-            f"`timeout` must be a number of seconds > 0. Received: timeout={timeout!r}"
-        )
-    role = distributed.role()
-    if workers is not None and role != "single":
-        raise ValueError(
-            f"`workers` starts a chief and local workers; this process is already the "
-            f"{role} of a distributed search (KERASTUNER_TUNER_ID="
-            f"{os.environ['KERASTUNER_TUNER_ID']!r}). Received: workers={workers!r}"
-        )
-    if project_name is not None:
-        check_folder_name("project_name", project_name)
+    role = _check_arguments(
+        tuner, seed=seed, workers=workers, timeout=timeout, project_name=project_name,
+        counts=dict(max_trials=max_trials, epochs=epochs, batch_size=batch_size,
+                    max_consecutive_failed_trials=max_consecutive_failed_trials),
+    )
     # What a worker needs to run the same search (the chief trains and exports the best).
     search_args = dict(
         model_name=model_name, dataset=dataset, tuner=tuner, max_trials=max_trials,
@@ -256,19 +235,13 @@ def search(
     project_dir = Path(directory) / project_name
     if role != "worker":  # a worker reads no state: it asks the chief
         _check_resumable(project_dir)
-    settings = {
-        "model": spec.name,
-        "dataset": plan.dataset,
-        "tuner": tuner,
-        "objective": _objective_name(objective),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "seed": seed,
-        "builder_args": plan.builder_args,
-        "data_options": plan.data_options,
+    what = {"model": spec.name, "dataset": plan.dataset, "tuner": tuner,
+            "objective": _objective_name(objective)}
+    _claim_project(project_dir, {
+        **what, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+        "builder_args": plan.builder_args, "data_options": plan.data_options,
         "fixed": dict(fixed or {}),
-    }
-    _claim_project(project_dir, settings)
+    })
     if role == "worker":
         # Bounded: a call the chief does not answer in time raises (Keras Tuner waits an hour).
         from keras_tuner.src.distribute import oracle_client
@@ -276,15 +249,8 @@ def search(
         oracle_client.TIMEOUT = distributed.rpc_timeout()
 
     kt_tuner = make_tuner(
-        tuner,
-        hypermodel,
-        objective=objective,
-        max_trials=max_trials,
-        epochs=epochs,
-        seed=seed,
-        hyperparameters=fixed_hp,
-        directory=directory,
-        project_name=project_name,
+        tuner, hypermodel, objective=objective, max_trials=max_trials, epochs=epochs,
+        seed=seed, hyperparameters=fixed_hp, directory=directory, project_name=project_name,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
     common = dict(model=spec.name, dataset=plan.dataset, tuner_name=tuner,
@@ -299,6 +265,67 @@ def search(
             best_builder_args=None, best_path=None, tuner_id=kt_tuner.tuner_id,
             worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
         )
+    rows, launch = _run_search(
+        kt_tuner, role, epochs=epochs, verbose=verbose, workers=workers, timeout=timeout,
+        search_args={**search_args, "project_name": project_name},
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
+    result = SearchResult(
+        rows=rows, **_write_best(kt_tuner, hypermodel, project_dir, what),
+        tuner_id=None if role == "single" else "chief", distributed=launch,
+        worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
+    )
+    if train_best or export:
+        from tuning.best import train_best as train_best_fn
+
+        result.best_model = train_best_fn(
+            result, export=export, export_options=export_options, verbose=verbose
+        )
+    return result
+
+
+def _check_arguments(tuner, *, seed, workers, timeout, project_name, counts: dict) -> str:
+    """Refuse bad arguments before anything is read or written; returns `distributed.role()`."""
+    if tuner not in TUNERS:
+        raise ValueError(
+            f"Unknown tuner {tuner!r}. Expected one of: {', '.join(sorted(TUNERS))}."
+        )
+    for arg, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
+    if timeout is not None and (isinstance(timeout, bool)
+                                or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValueError(
+            f"`timeout` must be a number of seconds > 0. Received: timeout={timeout!r}"
+        )
+    if project_name is not None:
+        check_folder_name("project_name", project_name)
+    role = distributed.role()
+    if workers is not None and role != "single":
+        raise ValueError(
+            f"`workers` starts a chief and local workers; this process is already the "
+            f"{role} of a distributed search (KERASTUNER_TUNER_ID="
+            f"{os.environ['KERASTUNER_TUNER_ID']!r}). Received: workers={workers!r}"
+        )
+    return role
+
+
+def _run_search(kt_tuner, role: str, *, epochs, verbose, workers, timeout, search_args,
+                max_consecutive_failed_trials) -> tuple[list[dict], dict | None]:
+    """Run the trials (one process) or serve them (the chief); write the results table.
+
+    Returns:
+        The table's rows and, for a chief, what `distributed.run_chief` ran.
+
+    Raises:
+        SearchFailedError: when no trial completed (the table is written first).
+    """
+    project_dir = Path(kt_tuner.project_dir)
     launch = stopped = None
     try:
         if role == "single":
@@ -307,10 +334,8 @@ def search(
             kt_tuner.oracle.verbose = verbose
             kt_tuner.save()
             if role == "launcher":
-                launch = distributed.run_chief(
-                    kt_tuner, workers=workers, timeout=timeout,
-                    search_args={**search_args, "project_name": project_name},
-                )
+                launch = distributed.run_chief(kt_tuner, workers=workers, timeout=timeout,
+                                               search_args=search_args)
             else:
                 launch = distributed.run_chief(
                     kt_tuner, host=os.environ["KERASTUNER_ORACLE_IP"],
@@ -325,45 +350,23 @@ def search(
         write_table(rows, project_dir)
     if stopped is not None or (rows and all(r["status"] != "COMPLETED" for r in rows)):
         raise _failed(rows, project_dir, stopped and max_consecutive_failed_trials) from stopped
+    return rows, launch
 
+
+def _write_best(kt_tuner, hypermodel, project_dir: Path, what: dict) -> dict:
+    """Write `best_hyperparameters.json` for the best completed trial; return the
+    `SearchResult` fields about it (all None when no trial completed)."""
     best = best_trial(kt_tuner)
-    best_values = best_args = best_path = None
-    if best is not None:
-        best_values = {
-            k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")
-        }
-        best_args = hypermodel.builder_args(best.hyperparameters.copy())
-        best_path = project_dir / BEST_JSON
-        write_json(best_path, {
-            "model": spec.name,
-            "dataset": plan.dataset,
-            "tuner": tuner,
-            "objective": _objective_name(objective),
-            "trial_id": best.trial_id,
-            "score": best.score,
-            "hyperparameters": best_values,
-            "builder_args": best_args,
-        })
-
-    result = SearchResult(
-        rows=rows,
-        best_trial_id=best.trial_id if best is not None else None,
-        best_score=best.score if best is not None else None,
-        best_hyperparameters=best_values,
-        best_builder_args=best_args,
-        best_path=best_path,
-        tuner_id=None if role == "single" else "chief",
-        distributed=launch,
-        worker_trials=list(getattr(kt_tuner, "trials_run", [])),
-        **common,
-    )
-    if train_best or export:
-        from tuning.best import train_best as train_best_fn
-
-        result.best_model = train_best_fn(
-            result, export=export, export_options=export_options, verbose=verbose
-        )
-    return result
+    if best is None:
+        return dict(best_trial_id=None, best_score=None, best_hyperparameters=None,
+                    best_builder_args=None, best_path=None)
+    values = {k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")}
+    builder_args = hypermodel.builder_args(best.hyperparameters.copy())
+    path = project_dir / BEST_JSON
+    write_json(path, {**what, "trial_id": best.trial_id, "score": best.score,
+                      "hyperparameters": values, "builder_args": builder_args})
+    return dict(best_trial_id=best.trial_id, best_score=best.score, best_hyperparameters=values,
+                best_builder_args=builder_args, best_path=path)
 
 
 def _objective_name(objective) -> str:
