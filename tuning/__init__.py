@@ -13,11 +13,12 @@ rate, batch size), runs the tuner resumably and writes a results table.
 from tuning.best import BestModel, export_best, train_best
 from tuning.hypermodel import ZooHyperModel, check_search_space, training_space
 from tuning.results import format_table, read_table
-from tuning.search import SearchResult, search
+from tuning.search import SearchFailedError, SearchResult, search
 from tuning.tuners import TUNERS
 
 __all__ = [
     "BestModel",
+    "SearchFailedError",
     "SearchResult",
     "TUNERS",
     "ZooHyperModel",

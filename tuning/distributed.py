@@ -7,7 +7,9 @@ a tuner started with `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and
 (`OracleClient`), runs them and reports their metrics.
 
 `tuning.search(..., workers=N)` makes the calling process the chief and starts
-N workers on loopback (`worker_main`, given the search's arguments).
+N workers on loopback (`worker_main`, given the search's arguments as JSON in
+`workers/search_args.json`: never a pickle, which would run any code planted
+in the tuning folder).
 What this module adds to Keras Tuner, all with bounded waits:
 
 - `OracleServer`, the chief's serving loop. Keras Tuner's own
@@ -21,6 +23,8 @@ What this module adds to Keras Tuner, all with bounded waits:
   everything is stopped at the deadline.
 - Workers started here exit when their parent (the chief) dies, and every
   gRPC call of a worker gives up after `ZOO_TUNER_RPC_TIMEOUT` seconds.
+- The chief saves the oracle after each trial ends, so a finished search
+  rerun starts no trial (Keras Tuner leaves the last one listed as ongoing).
 """
 
 from __future__ import annotations
@@ -29,16 +33,17 @@ import collections
 import dataclasses
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from concurrent import futures
 from pathlib import Path
 
 import grpc
+import keras_tuner
 from keras_tuner.src import protos
 from keras_tuner.src.distribute import oracle_chief
 from keras_tuner.src.engine import oracle as oracle_module
@@ -46,7 +51,8 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tuning.results import write_json
 
-WORKERS_DIR = "workers"  # in the project folder: search_args.pkl, <tuner_id>.log, launch.json
+WORKERS_DIR = "workers"  # in the project folder: search_args.json, <tuner_id>.log, launch.json
+ARGS_FILE = "search_args.json"
 RPC_TIMEOUT_ENV = "ZOO_TUNER_RPC_TIMEOUT"
 DEFAULT_RPC_TIMEOUT = 600.0  # seconds; Keras Tuner's own is one hour
 PARENT_ENV = "ZOO_TUNER_PARENT_PID"
@@ -96,7 +102,8 @@ class _ChiefServicer(oracle_chief.OracleServicer):
 
     def EndTrial(self, request, context):
         try:
-            return super().EndTrial(request, context)
+            _end_trial(self.oracle, trial_module.Trial.from_proto(request.trial))
+            return protos.get_service().EndTrialResponse()
         except RuntimeError as e:
             if "consecutive failures" not in str(e):
                 raise
@@ -220,12 +227,25 @@ def _forget_tuner(oracle, tuner_id) -> None:
     oracle.tuner_ids.discard(tuner_id)
 
 
+@oracle_module.synchronized
+def _end_trial(oracle, trial) -> None:
+    """`oracle.end_trial`, then save the oracle.
+
+    Keras Tuner's `end_trial` saves the oracle before it drops the trial from
+    the ongoing ones, and only a tuner's `on_trial_end` saves it again. A chief
+    runs no tuner loop: without this save its `oracle.json` lists the last
+    trial as ongoing, and rerunning the finished search runs that trial again.
+    """
+    oracle.end_trial(trial)
+    oracle.save()
+
+
 def _fail_trial(oracle, trial, message: str) -> None:
     """End `trial` as FAILED in the chief, as a worker would report a failed trial."""
     ended = trial_module.Trial(trial.hyperparameters.copy(), trial_id=trial.trial_id,
                                status=trial_module.TrialStatus.FAILED, message=message)
     try:
-        oracle.end_trial(ended)
+        _end_trial(oracle, ended)
     except RuntimeError:
         _release(oracle)
         raise
@@ -276,8 +296,8 @@ def run_chief(
     try:
         if workers:
             run_dir.mkdir(parents=True, exist_ok=True)
-            args_path = run_dir / "search_args.pkl"
-            args_path.write_bytes(pickle.dumps(search_args))
+            args_path = run_dir / ARGS_FILE
+            write_json(args_path, encode_args(search_args or {}))
             pool = [_make_worker(f"tuner{i}", args_path, host, server.port, run_dir)
                     for i in range(workers)]
             for worker in pool:
@@ -402,15 +422,85 @@ def _watch_parent() -> None:
 
 
 def worker_main(argv: list[str] | None = None) -> int:
-    """A local worker's main: runs `tuning.search(**<search_args.pkl>)` (started by the chief)."""
+    """A local worker's main: runs `tuning.search(**<search_args.json>)` (started by the chief)."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: worker_main SEARCH_ARGS_PKL", file=sys.stderr)
+        print("usage: worker_main SEARCH_ARGS_JSON", file=sys.stderr)
         return 2
     _watch_parent()
-    search_args = pickle.loads(Path(argv[0]).read_bytes())  # written by our chief
+    path = Path(argv[0])
+    try:
+        search_args = json.loads(path.read_text())
+        if not isinstance(search_args, dict):
+            raise ValueError(type(search_args).__name__)
+        search_args = decode_args(search_args)
+    except (OSError, ValueError, TypeError):  # a pickle is not UTF-8, let alone JSON
+        print(f"worker_main: error: {path} does not hold the JSON search arguments a chief "
+              f"writes ({ARGS_FILE}).", file=sys.stderr)
+        return 2
     import tuning
 
     result = tuning.search(**search_args)
     print(json.dumps({"tuner_id": result.tuner_id, "trials": result.worker_trials}))
     return 0
+
+
+# Search arguments as JSON. Tuples and a `keras_tuner.Objective` are tagged so that a
+# worker gets the very values the chief was given; anything else is refused.
+_TUPLE, _OBJECTIVE = "__tuple__", "__objective__"
+_JSON_VALUES = ("None, booleans, numbers, strings, and lists, tuples and string-keyed "
+                "dicts of them")
+
+
+class _NotJSON(Exception):
+    pass
+
+
+def encode_args(search_args: Mapping) -> dict:
+    """`tuning.search` keyword arguments as JSON values, for `worker_main`.
+
+    Raises:
+        ValueError: naming the first argument that holds something else
+            (a function, a set, a NumPy array, ...): a worker must never unpickle.
+    """
+    encoded = {}
+    for name, value in search_args.items():
+        try:
+            encoded[name] = _encode(value)
+        except _NotJSON:
+            raise ValueError(
+                f"`{name}` must hold only JSON values ({_JSON_VALUES}) to reach the workers "
+                f"of a distributed search. Received: {name}={value!r}"
+            ) from None
+    return encoded
+
+
+def decode_args(data: Mapping) -> dict:
+    """The inverse of `encode_args`."""
+    return {name: _decode(value) for name, value in data.items()}
+
+
+def _encode(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v) for v in value]
+        return {_TUPLE: items} if isinstance(value, tuple) else items
+    if type(value) is keras_tuner.Objective:
+        return {_OBJECTIVE: [value.name, value.direction]}
+    if (isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+            and not {_TUPLE, _OBJECTIVE} & set(value)):
+        return {k: _encode(v) for k, v in value.items()}
+    raise _NotJSON
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {_TUPLE}:
+        return tuple(_decode(v) for v in value[_TUPLE])
+    if set(value) == {_OBJECTIVE}:
+        return keras_tuner.Objective(*value[_OBJECTIVE])
+    return {k: _decode(v) for k, v in value.items()}

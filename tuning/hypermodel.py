@@ -69,7 +69,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
     `build(hp)` merges the spec's search-space choices over the data plan's
     builder arguments, builds with the spec's builder and compiles with the
     spec's defaults and the trial's learning rate. `fit(hp, model, **kwargs)`
-    feeds the plan's training and validation splits at the trial's batch size.
+    feeds the plan's training and validation splits at the trial's batch size,
+    from pipelines built afresh for each trial: a pipeline reshuffles on each
+    pass, so one reused across trials would give a trial a data order that
+    depends on the trials run before it in the same process. With the seed
+    set in `build`, the same trial gets the same weights and data order
+    whatever ran before it, and a resumed search reproduces its scores.
 
     Args:
         spec: The model's `ModelSpec`.
@@ -89,7 +94,6 @@ class ZooHyperModel(keras_tuner.HyperModel):
         self.plan = plan
         self.batch_size = batch_size
         self.seed = seed
-        self._datasets: dict[tuple[str, int], Any] = {}
 
     def architecture_args(self, hp) -> dict:
         """The builder arguments the spec's search space chooses (may be empty)."""
@@ -144,12 +148,19 @@ class ZooHyperModel(keras_tuner.HyperModel):
         # The pipeline shuffles, seeded; Keras must not shuffle again.
         return model.fit(train, validation_data=validation, shuffle=False, **kwargs)
 
+    def check_data(self) -> None:
+        """Build the training and validation pipelines once, before any trial.
+
+        Data that cannot be loaded (e.g. a TFDS dataset not prepared, offline)
+        then fails the search at once with `zoo.train`'s error, instead of
+        failing every trial.
+        """
+        for split in (self.plan.train_split, self.plan.validation_split):
+            self._dataset(split, self.batch_size)
+
     def _dataset(self, split: str, batch_size: int):
-        # One pipeline per (split, batch size), reused across trials so its cache stays warm.
-        key = (split, batch_size)
-        if key not in self._datasets:
-            self._datasets[key] = self.plan.load(split, batch_size, seed=self.seed)
-        return self._datasets[key]
+        # A new pipeline on every call (see the class docstring): never reused across trials.
+        return self.plan.load(split, batch_size, seed=self.seed)
 
 
 def check_search_space(

@@ -10,7 +10,12 @@ A search lives in one project folder (printed by Keras Tuner on reload):
         results.csv, results.json   one row per trial
         best_hyperparameters.json   the best trial's values and builder arguments
         best_trial_<id>/            `zoo.train` run of the best configuration (optional)
-        workers/                    distributed search: worker logs, launch.json
+        workers/                    distributed search: search_args.json (what the local
+                                    workers run; JSON, never a pickle), worker logs, launch.json
+
+The dataset part of the default folder name is `zoo._common.safe_folder_name`
+of the dataset string, so a dataset given as a path never leads outside
+`directory`.
 
 With `workers=N` the search runs in Keras Tuner's distributed mode: this
 process is the chief (it serves the oracle over gRPC on loopback) and N
@@ -43,10 +48,20 @@ from tuning.results import (
     write_table,
 )
 from tuning.tuners import TUNERS, make_tuner
+from zoo._common import check_folder_name, safe_folder_name
 from zoo.registry import ModelSpec, get_spec
 from zoo.training import plan_data
 
 SETTINGS_JSON = "search.json"
+ORACLE_JSON = "oracle.json"  # Keras Tuner's state; with tuner0.json, what a rerun reloads
+TUNER_JSON = "tuner0.json"
+
+
+class SearchFailedError(RuntimeError):
+    """No trial of a search completed: every trial failed, or too many failed in a row.
+
+    Raised after the results table is written; the message names its last error.
+    """
 
 
 @dataclasses.dataclass
@@ -152,7 +167,9 @@ def search(
         data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
         fixed: Hyperparameter name -> value to hold fixed (e.g. `{"depth": 2}`).
         directory, project_name: The project folder is `directory/project_name`,
-            by default `tuning_runs/<model>-<dataset>-<tuner>`.
+            by default `tuning_runs/<model>-<dataset>-<tuner>` (a dataset given as a
+            path becomes a plain folder name, `zoo._common.safe_folder_name`); an
+            explicit `project_name` must be a plain folder name.
         max_consecutive_failed_trials: Failed trials in a row that stop the search.
         train_best: Train the best configuration afterwards (`tuning.train_best`).
         export: Train the best configuration and export it (`tuning.export_best`).
@@ -172,9 +189,15 @@ def search(
 
     Raises:
         ValueError: before any trial, for an unknown tuner or objective, an
-            invalid search space, or an invalid `fixed` name or value.
-        RuntimeError: when `max_consecutive_failed_trials` trials failed in a
-            row (the results table is written first).
+            invalid search space, an invalid `fixed` name or value, a
+            `project_name` that is not a plain folder name, search arguments
+            that are not JSON values (with `workers`), or a project to resume
+            whose `oracle.json` is missing or damaged.
+        pipelines.DatasetUnavailableError, OptionError: before any trial, when
+            the data cannot be loaded (as `zoo.train` raises them).
+        SearchFailedError: a `RuntimeError`, when no trial completed: every
+            trial failed, or `max_consecutive_failed_trials` failed in a row
+            (the results table is written first).
         TimeoutError: when a distributed search passed `timeout`.
 
     Example:
@@ -184,37 +207,11 @@ def search(
         3
         >>> print(result.table)
     """
-    if tuner not in TUNERS:
-        raise ValueError(
-            f"Unknown tuner {tuner!r}. Expected one of: {', '.join(sorted(TUNERS))}."
-        )
-    for arg, value in [
-        ("max_trials", max_trials),
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("max_consecutive_failed_trials", max_consecutive_failed_trials),
-    ]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
-    if timeout is not None and (isinstance(timeout, bool)
-                                or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ValueError(
-            f"`timeout` must be a number of seconds > 0. Received: timeout={timeout!r}"
-        )
-    role = distributed.role()
-    if workers is not None and role != "single":
-        raise ValueError(
-            f"`workers` starts a chief and local workers; this process is already the "
-            f"{role} of a distributed search (KERASTUNER_TUNER_ID="
-            f"{os.environ['KERASTUNER_TUNER_ID']!r}). Received: workers={workers!r}"
-        )
-    if workers is not None:
-        role = "launcher"
+    role = _check_arguments(
+        tuner, seed=seed, workers=workers, timeout=timeout, project_name=project_name,
+        counts=dict(max_trials=max_trials, epochs=epochs, batch_size=batch_size,
+                    max_consecutive_failed_trials=max_consecutive_failed_trials),
+    )
     # What a worker needs to run the same search (the chief trains and exports the best).
     search_args = dict(
         model_name=model_name, dataset=dataset, tuner=tuner, max_trials=max_trials,
@@ -223,28 +220,28 @@ def search(
         directory=str(Path(directory).resolve()), project_name=project_name,
         max_consecutive_failed_trials=max_consecutive_failed_trials, verbose=verbose,
     )
+    if workers is not None:
+        role = "launcher"
+        distributed.encode_args(search_args)  # refuses what cannot reach the workers as JSON
 
     spec = get_spec(model_name)
     plan = plan_data(spec, dataset, overrides, data_options)
     objective = _check_objective(spec, objective)
     hypermodel = ZooHyperModel(spec, plan, batch_size=batch_size, seed=seed)
+    hypermodel.check_data()
     fixed_hp = check_search_space(hypermodel, overrides, fixed)
 
-    project_name = project_name or f"{spec.name}-{plan.dataset}-{tuner}"
+    project_name = project_name or f"{spec.name}-{safe_folder_name(plan.dataset)}-{tuner}"
     project_dir = Path(directory) / project_name
-    settings = {
-        "model": spec.name,
-        "dataset": plan.dataset,
-        "tuner": tuner,
-        "objective": _objective_name(objective),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "seed": seed,
-        "builder_args": plan.builder_args,
-        "data_options": plan.data_options,
+    if role != "worker":  # a worker reads no state: it asks the chief
+        _check_resumable(project_dir)
+    what = {"model": spec.name, "dataset": plan.dataset, "tuner": tuner,
+            "objective": _objective_name(objective)}
+    _claim_project(project_dir, {
+        **what, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+        "builder_args": plan.builder_args, "data_options": plan.data_options,
         "fixed": dict(fixed or {}),
-    }
-    _claim_project(project_dir, settings)
+    })
     if role == "worker":
         # Bounded: a call the chief does not answer in time raises (Keras Tuner waits an hour).
         from keras_tuner.src.distribute import oracle_client
@@ -252,15 +249,8 @@ def search(
         oracle_client.TIMEOUT = distributed.rpc_timeout()
 
     kt_tuner = make_tuner(
-        tuner,
-        hypermodel,
-        objective=objective,
-        max_trials=max_trials,
-        epochs=epochs,
-        seed=seed,
-        hyperparameters=fixed_hp,
-        directory=directory,
-        project_name=project_name,
+        tuner, hypermodel, objective=objective, max_trials=max_trials, epochs=epochs,
+        seed=seed, hyperparameters=fixed_hp, directory=directory, project_name=project_name,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
     common = dict(model=spec.name, dataset=plan.dataset, tuner_name=tuner,
@@ -275,64 +265,15 @@ def search(
             best_builder_args=None, best_path=None, tuner_id=kt_tuner.tuner_id,
             worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
         )
-    launch = None
-    try:
-        if role == "single":
-            kt_tuner.search(epochs=epochs, verbose=verbose)
-        else:  # the chief: serve the oracle (Keras Tuner's chief mode) until the search ends
-            kt_tuner.oracle.verbose = verbose
-            kt_tuner.save()
-            if role == "launcher":
-                launch = distributed.run_chief(
-                    kt_tuner, workers=workers, timeout=timeout,
-                    search_args={**search_args, "project_name": project_name},
-                )
-            else:
-                launch = distributed.run_chief(
-                    kt_tuner, host=os.environ["KERASTUNER_ORACLE_IP"],
-                    port=int(os.environ["KERASTUNER_ORACLE_PORT"]), timeout=timeout,
-                )
-    except RuntimeError as e:
-        if "consecutive failures" not in str(e):
-            raise
-        raise RuntimeError(
-            f"The search stopped: {max_consecutive_failed_trials} trial(s) failed in a row. "
-            f"See the error column of {project_dir / 'results.csv'}.\n{e}"
-        ) from e
-    finally:
-        rows = trial_rows(kt_tuner)
-        write_table(rows, project_dir)
-
-    best = best_trial(kt_tuner)
-    best_values = best_args = best_path = None
-    if best is not None:
-        best_values = {
-            k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")
-        }
-        best_args = hypermodel.builder_args(best.hyperparameters.copy())
-        best_path = project_dir / BEST_JSON
-        write_json(best_path, {
-            "model": spec.name,
-            "dataset": plan.dataset,
-            "tuner": tuner,
-            "objective": _objective_name(objective),
-            "trial_id": best.trial_id,
-            "score": best.score,
-            "hyperparameters": best_values,
-            "builder_args": best_args,
-        })
-
+    rows, launch = _run_search(
+        kt_tuner, role, epochs=epochs, verbose=verbose, workers=workers, timeout=timeout,
+        search_args={**search_args, "project_name": project_name},
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
     result = SearchResult(
-        rows=rows,
-        best_trial_id=best.trial_id if best is not None else None,
-        best_score=best.score if best is not None else None,
-        best_hyperparameters=best_values,
-        best_builder_args=best_args,
-        best_path=best_path,
-        tuner_id=None if role == "single" else "chief",
-        distributed=launch,
-        worker_trials=list(getattr(kt_tuner, "trials_run", [])),
-        **common,
+        rows=rows, **_write_best(kt_tuner, hypermodel, project_dir, what),
+        tuner_id=None if role == "single" else "chief", distributed=launch,
+        worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
     )
     if train_best or export:
         from tuning.best import train_best as train_best_fn
@@ -341,6 +282,91 @@ def search(
             result, export=export, export_options=export_options, verbose=verbose
         )
     return result
+
+
+def _check_arguments(tuner, *, seed, workers, timeout, project_name, counts: dict) -> str:
+    """Refuse bad arguments before anything is read or written; returns `distributed.role()`."""
+    if tuner not in TUNERS:
+        raise ValueError(
+            f"Unknown tuner {tuner!r}. Expected one of: {', '.join(sorted(TUNERS))}."
+        )
+    for arg, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
+    if timeout is not None and (isinstance(timeout, bool)
+                                or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValueError(
+            f"`timeout` must be a number of seconds > 0. Received: timeout={timeout!r}"
+        )
+    if project_name is not None:
+        check_folder_name("project_name", project_name)
+    role = distributed.role()
+    if workers is not None and role != "single":
+        raise ValueError(
+            f"`workers` starts a chief and local workers; this process is already the "
+            f"{role} of a distributed search (KERASTUNER_TUNER_ID="
+            f"{os.environ['KERASTUNER_TUNER_ID']!r}). Received: workers={workers!r}"
+        )
+    return role
+
+
+def _run_search(kt_tuner, role: str, *, epochs, verbose, workers, timeout, search_args,
+                max_consecutive_failed_trials) -> tuple[list[dict], dict | None]:
+    """Run the trials (one process) or serve them (the chief); write the results table.
+
+    Returns:
+        The table's rows and, for a chief, what `distributed.run_chief` ran.
+
+    Raises:
+        SearchFailedError: when no trial completed (the table is written first).
+    """
+    project_dir = Path(kt_tuner.project_dir)
+    launch = stopped = None
+    try:
+        if role == "single":
+            kt_tuner.search(epochs=epochs, verbose=verbose)
+        else:  # the chief: serve the oracle (Keras Tuner's chief mode) until the search ends
+            kt_tuner.oracle.verbose = verbose
+            kt_tuner.save()
+            if role == "launcher":
+                launch = distributed.run_chief(kt_tuner, workers=workers, timeout=timeout,
+                                               search_args=search_args)
+            else:
+                launch = distributed.run_chief(
+                    kt_tuner, host=os.environ["KERASTUNER_ORACLE_IP"],
+                    port=int(os.environ["KERASTUNER_ORACLE_PORT"]), timeout=timeout,
+                )
+    except RuntimeError as e:
+        if "consecutive failures" not in str(e):
+            raise
+        stopped = e
+    finally:
+        rows = trial_rows(kt_tuner)
+        write_table(rows, project_dir)
+    if stopped is not None or (rows and all(r["status"] != "COMPLETED" for r in rows)):
+        raise _failed(rows, project_dir, stopped and max_consecutive_failed_trials) from stopped
+    return rows, launch
+
+
+def _write_best(kt_tuner, hypermodel, project_dir: Path, what: dict) -> dict:
+    """Write `best_hyperparameters.json` for the best completed trial; return the
+    `SearchResult` fields about it (all None when no trial completed)."""
+    best = best_trial(kt_tuner)
+    if best is None:
+        return dict(best_trial_id=None, best_score=None, best_hyperparameters=None,
+                    best_builder_args=None, best_path=None)
+    values = {k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")}
+    builder_args = hypermodel.builder_args(best.hyperparameters.copy())
+    path = project_dir / BEST_JSON
+    write_json(path, {**what, "trial_id": best.trial_id, "score": best.score,
+                      "hyperparameters": values, "builder_args": builder_args})
+    return dict(best_trial_id=best.trial_id, best_score=best.score, best_hyperparameters=values,
+                best_builder_args=builder_args, best_path=path)
 
 
 def _objective_name(objective) -> str:
@@ -365,6 +391,48 @@ def _check_objective(spec: ModelSpec, objective):
                 f"Expected one of: {', '.join(accepted)}."
             )
     return objective
+
+
+def _failed(rows: list[dict], project_dir: Path, in_a_row: int | None) -> SearchFailedError:
+    """The one-line error of a search in which no trial completed."""
+    errors = [r["error"] for r in rows if r.get("error")]
+    last = errors[-1].rstrip(".") if errors else "unknown"
+    what = (f"The search stopped: {in_a_row} trial(s) failed in a row" if in_a_row
+            else f"All {len(rows)} trial(s) of the search failed")
+    return SearchFailedError(
+        f"{what}; the last error: {last}. See the error column of {project_dir / RESULTS_CSV}."
+    )
+
+
+def _check_resumable(project_dir: Path) -> None:
+    """Refuse, naming the file, to resume a project whose Keras Tuner state is gone or damaged.
+
+    Keras Tuner reloads a project holding `tuner0.json` and then needs
+    `oracle.json`: without it, or with a file cut short, it fails with a
+    traceback; and a project holding trials but neither file would be started
+    over, its trial folders overwritten.
+    """
+    tuner_file = project_dir / TUNER_JSON
+    if not tuner_file.exists() and not any(project_dir.glob("trial_*")):
+        return  # a new project (or one stopped before its first trial)
+    for path, required in ((project_dir / ORACLE_JSON, True), (tuner_file, False)):
+        problem = _state_problem(path, required)
+        if problem is not None:
+            raise ValueError(
+                f"Cannot resume the search in {project_dir}: {path} {problem}. "
+                f"Delete the folder {project_dir} to start the search over."
+            )
+
+
+def _state_problem(path: Path, required: bool) -> str | None:
+    """What is wrong with a Keras Tuner state file, or None."""
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        return "is missing" if required else None
+    except (OSError, ValueError):
+        state = None
+    return None if isinstance(state, dict) else "is not a JSON object (damaged or cut short)"
 
 
 def _claim_project(project_dir: Path, settings: dict) -> None:

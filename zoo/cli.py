@@ -156,22 +156,26 @@ def cmd_tune(args) -> int:
         from zoo.exporter import check_export_target
 
         check_export_target(args.base_dir, args.name)
-    result = tuning.search(
-        args.model,
-        args.data,
-        tuner=args.tuner,
-        max_trials=args.max_trials,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        directory=args.directory,
-        overrides=_key_values(args.set, "--set"),
-        data_options=_data_options(args),
-        fixed=_key_values(args.fix, "--fix"),
-        max_consecutive_failed_trials=args.max_failures,
-        workers=args.workers,
-        timeout=args.timeout,
-    )
+    try:
+        result = tuning.search(
+            args.model,
+            args.data,
+            tuner=args.tuner,
+            max_trials=args.max_trials,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            directory=args.directory,
+            overrides=_key_values(args.set, "--set"),
+            data_options=_data_options(args),
+            fixed=_key_values(args.fix, "--fix"),
+            max_consecutive_failed_trials=args.max_failures,
+            workers=args.workers,
+            timeout=args.timeout,
+        )
+    except tuning.SearchFailedError as e:  # no trial completed; the table names each error
+        print(f"zoo: error: {e}", file=sys.stderr)
+        return 2
     if result.tuner_id not in (None, "chief"):  # a worker of a distributed search
         print(f"Worker {result.tuner_id} ran trial(s) {', '.join(result.worker_trials) or '-'}; "
               f"the chief writes {result.results_csv}")
