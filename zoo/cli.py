@@ -12,6 +12,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+class CommandError(ValueError):
+    """An expected failure of a command: `main` prints it as one `zoo: error:` line, exit 2."""
+
+
 def _parse_value(text: str):
     """CLI values: JSON when it parses (3, 0.5, true, [32, 32, 1]), else a string."""
     try:
@@ -24,7 +28,7 @@ def _key_values(pairs: list[str] | None, what: str) -> dict:
     result = {}
     for pair in pairs or []:
         if "=" not in pair:
-            raise SystemExit(f"zoo: error: {what} must look like NAME=VALUE. Received: {pair!r}")
+            raise CommandError(f"{what} must look like NAME=VALUE. Received: {pair!r}")
         key, value = pair.split("=", 1)
         value = _parse_value(value)
         result[key] = tuple(value) if isinstance(value, list) else value
@@ -215,7 +219,7 @@ def cmd_generate(args) -> int:
         text = generate(args.source, args.prompt, args.length, args.temperature, args.top_k,
                         args.seed)
     except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"zoo: error: {e}") from None
+        raise CommandError(str(e)) from None
     print(text)
     return 0
 
@@ -227,7 +231,7 @@ def cmd_sample(args) -> int:
     try:
         images = sample_images(args.source, args.count, args.seed, args.checkpoint)
     except FileNotFoundError as e:
-        raise SystemExit(f"zoo: error: {e}") from None
+        raise CommandError(str(e)) from None
     path = save_grid(images, args.out, columns=args.columns,
                      scale=args.scale or grid_scale(images.shape[1]))
     print(f"Wrote {path}: {len(images)} images {images.shape[1]}x{images.shape[2]}, "
@@ -241,7 +245,7 @@ def cmd_vectors(args) -> int:
     try:
         vectors = WordVectors.from_run(args.run_dir)
     except FileNotFoundError as e:
-        raise SystemExit(f"zoo: error: {args.run_dir} is not a finished word-vector run ({e}).") from None
+        raise CommandError(f"{args.run_dir} is not a finished word-vector run ({e}).") from None
     try:
         for word in args.neighbors or []:
             print(f"Nearest to {word!r} (cosine):")
@@ -253,7 +257,7 @@ def cmd_vectors(args) -> int:
             for answer, cosine in vectors.analogy(a, b, c, args.k):
                 print(f"  {answer:<16} {cosine:.3f}")
     except UnknownWordError as e:
-        raise SystemExit(f"zoo: error: {e}") from None
+        raise CommandError(str(e)) from None
     if args.projector:
         paths = vectors.write_projector(args.projector)
         print(f"Projector files: {paths['vectors']} ({len(vectors.vocabulary)} x "
@@ -266,7 +270,7 @@ def _analogy_words(query: str) -> tuple[str, str, str]:
     left, sep, c = query.partition("::")
     a, colon, b = left.partition(":")
     if not (sep and colon and a and b and c):
-        raise SystemExit(f"zoo: error: --analogy must look like A:B::C (e.g. man:king::woman). "
+        raise CommandError(f"--analogy must look like A:B::C (e.g. man:king::woman). "
                          f"Received: {query!r}")
     return a, b, c
 
@@ -278,10 +282,10 @@ def cmd_stylize(args) -> int:
     try:
         weights = resolve_weights(args.weights)  # first: offline without the file fails now
     except (WeightsUnavailableError, FileNotFoundError) as e:
-        raise SystemExit(f"zoo: error: {e}") from None
+        raise CommandError(str(e)) from None
     for path in (args.content, args.style):
         if not Path(path).is_file():
-            raise SystemExit(f"zoo: error: image file {path} does not exist.")
+            raise CommandError(f"image file {path} does not exist.")
     layer_weights = _key_values(args.layer_weight, "--layer-weight") or None
     result = stylize(
         args.content, args.style, steps=args.steps, content_weight=args.content_weight,
@@ -311,7 +315,7 @@ def cmd_tiles(args) -> int:
     try:
         model = load_autoencoder(args.source, args.checkpoint)
     except FileNotFoundError as e:
-        raise SystemExit(f"zoo: error: {e}") from None
+        raise CommandError(str(e)) from None
     path, (rows, columns) = save_hidden_units(model, args.out, args.columns, args.scale)
     print(f"Wrote {path}: {rows} x {columns} tiles, the input weights of each hidden unit")
     return 0
@@ -325,7 +329,7 @@ def cmd_codes(args) -> int:
         _, plan = plan_from_run(args.run_dir)
         model = load_autoencoder(args.run_dir, args.checkpoint)
     except FileNotFoundError as e:
-        raise SystemExit(f"zoo: error: {e}") from None
+        raise CommandError(str(e)) from None
     figures = compare_codes_with_pca(model, plan, args.out, k=args.k)
     print(json.dumps(figures))
     print(code_figures_table(figures))
@@ -348,11 +352,11 @@ def cmd_train_style(args) -> int:
     try:
         weights = resolve_weights(args.weights)  # first: offline without the file fails now
     except (WeightsUnavailableError, FileNotFoundError) as e:
-        raise SystemExit(f"zoo: error: {e}") from None
+        raise CommandError(str(e)) from None
     if not Path(args.style).is_file():
-        raise SystemExit(f"zoo: error: image file {args.style} does not exist.")
+        raise CommandError(f"image file {args.style} does not exist.")
     if args.size < 4 or args.size % 4:
-        raise SystemExit(f"zoo: error: --size must be a multiple of 4. Received: {args.size}")
+        raise CommandError(f"--size must be a multiple of 4. Received: {args.size}")
     keras.utils.set_random_seed(args.seed)
     network = zoo.build("fast_style_network", filters=args.filters,
                         residual_blocks=args.residual_blocks)
@@ -631,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.registry import ArgumentError, UnknownModelError
 
     expected = (ValueError, FileExistsError, UnknownModelError, ArgumentError, OptionError,
-                DatasetUnavailableError)
+                DatasetUnavailableError, TimeoutError)  # TimeoutError: a search's --timeout
     try:
         return args.func(args)
     except expected as exc:
