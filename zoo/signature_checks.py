@@ -18,11 +18,13 @@ outputs as the model. XLA drops assertions (its shapes are static anyway);
 
     assertion failed: [`token_ids` must hold values in [0, 66). Received: min and max] [-1 2]
 
-Python and Grappler fold what the declared spec makes static: with a fully
-static spec (`--static-batch`) and for an input of higher rank, the shape
-assertion is folded away and `tf.ensure_shape` refuses the input with
-TensorFlow's own message ("Shape of tensor image [...] is not compatible with
-expected shape [...]").
+Python and Grappler fold what the declared spec makes static (a fully static
+spec, with `--static-batch`, folds the whole shape assertion to true; the
+declared rank is static too, so the assertion sees a wrong rank only through
+a missing size or the element count). There, and for an input of higher rank
+whose extra sizes are all 1, `tf.ensure_shape` refuses the input with
+TensorFlow's own message: "Shape of tensor image [2,8,8,1,1] is not compatible
+with expected shape [?,8,8,1]."
 """
 
 from __future__ import annotations
