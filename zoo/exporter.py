@@ -62,7 +62,11 @@ class Endpoint:
     """An extra serving signature: `model` maps `input_name` to `output_name`.
 
     `sample` are inputs to verify it with; `xla` says whether its function
-    must also compile with XLA (string inputs cannot).
+    must also compile with XLA (string inputs cannot). The signature checks
+    its input in the graph (`zoo.signature_checks`): the declared shape, not
+    empty, floats finite, and integers in `value_range` = (low, high), i.e.
+    [low, high), when given (ids); `size_multiple`: every open size but the
+    batch's must be a multiple of it.
     """
 
     model: Any
@@ -71,6 +75,8 @@ class Endpoint:
     dtype: str
     sample: Any
     xla: bool = True
+    value_range: tuple[int, int] | None = None
+    size_multiple: int = 1
 
 
 def _versions(model_dir: Path) -> list[int]:
@@ -184,6 +190,8 @@ def export(
     verify: bool = True,
     serving=None,
     endpoints: Mapping[str, Endpoint] | None = None,
+    value_range: tuple[int, int] | None = None,
+    size_multiple: int = 1,
 ) -> ExportResult:
     """Export `model` (with its preprocessing) as a versioned SavedModel.
 
@@ -211,6 +219,9 @@ def export(
             probabilities out).
         endpoints: Extra signatures by name, exported and verified beside
             `serving_default`.
+        value_range, size_multiple: What `serving_default` accepts beyond its
+            shape and dtype (see `Endpoint`): integer inputs in [low, high),
+            open sizes that are multiples of `size_multiple`.
 
     Returns:
         An `ExportResult` with the version folder, its number and the manifest.
@@ -243,7 +254,8 @@ def export(
         labels = np.asarray(labels)[:static_batch]
     signatures = {
         "serving_default": Endpoint(serving, input_name, output_name, raw_dtype, sample,
-                                    xla=raw_dtype != "string"),
+                                    xla=raw_dtype != "string", value_range=value_range,
+                                    size_multiple=size_multiple),
         **dict(endpoints or {}),
     }
     checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
@@ -256,7 +268,7 @@ def export(
             archive.track(endpoint.model)
             shape = (static_batch, *endpoint.model.input_shape[1:])
             archive.add_endpoint(
-                sig, _serve_function(endpoint),
+                sig, _serve_function(endpoint, shape),
                 input_signature=[tf.TensorSpec(shape, endpoint.dtype, name=endpoint.input_name)],
             )
         archive.write_out(str(saved), verbose=False)
@@ -280,8 +292,7 @@ def export(
             },
             "signatures": {
                 sig: {
-                    "inputs": {e.input_name: {"shape": [static_batch, *e.model.input_shape[1:]],
-                                              "dtype": e.dtype}},
+                    "inputs": {e.input_name: _input_manifest(e, static_batch)},
                     "outputs": {e.output_name: {"shape": [static_batch, *e.model.output_shape[1:]]}},
                     "xla": e.xla,
                 }
@@ -322,11 +333,26 @@ def _claim_version(saved: Path, model_dir: Path, version: int | None, manifest: 
     raise ExportError(f"Could not claim a version folder under {model_dir}.")
 
 
-def _serve_function(endpoint: Endpoint):
+def _serve_function(endpoint: Endpoint, shape):
+    """The signature's function: the input checked in the graph, then the model."""
+    from zoo.signature_checks import checked
+
     def serve(inputs):
+        inputs = checked(inputs, endpoint.input_name, shape, endpoint.value_range,
+                         endpoint.size_multiple)
         return {endpoint.output_name: endpoint.model(inputs, training=False)}
 
     return serve
+
+
+def _input_manifest(endpoint: Endpoint, static_batch: int | None) -> dict:
+    """A signature's input in the manifest: shape, dtype, and what else it checks."""
+    entry = {"shape": [static_batch, *endpoint.model.input_shape[1:]], "dtype": endpoint.dtype}
+    if endpoint.value_range is not None:
+        entry["value_range"] = list(endpoint.value_range)
+    if endpoint.size_multiple > 1:
+        entry["size_multiple"] = endpoint.size_multiple
+    return entry
 
 
 def _check_inputs(endpoint: Endpoint, static_batch: int | None) -> dict:
@@ -336,7 +362,8 @@ def _check_inputs(endpoint: Endpoint, static_batch: int | None) -> dict:
     shape = tuple(endpoint.model.input_shape[1:])
     sample = endpoint.sample
     if sample is None:
-        sample = _random_raw(shape, endpoint.dtype, static_batch or 8)
+        sample = _random_raw(shape, endpoint.dtype, static_batch or 8, endpoint.value_range,
+                             endpoint.size_multiple)
     sample = np.asarray(sample)
     if endpoint.dtype != "string":
         sample = sample.astype(endpoint.dtype)
@@ -419,11 +446,14 @@ def verify_export(export_dir, checks: Mapping[str, dict], labels=None, work_dir=
     return result
 
 
-def _random_raw(shape, dtype, batch) -> np.ndarray:
+def _random_raw(shape, dtype, batch, value_range=None, size_multiple=1) -> np.ndarray:
+    """Random raw inputs that pass the signature's checks (open sizes: 8, rounded up)."""
     rng = np.random.default_rng(0)
-    shape = tuple(8 if d is None else d for d in shape)
+    open_size = -(-8 // size_multiple) * size_multiple
+    shape = tuple(open_size if d is None else d for d in shape)
     if np.dtype(dtype).kind in "ui":
-        return rng.integers(0, 256 if dtype == "uint8" else 100, size=(batch, *shape)).astype(dtype)
+        low, high = value_range or (0, 256 if dtype == "uint8" else 100)
+        return rng.integers(low, high, size=(batch, *shape)).astype(dtype)
     return rng.normal(size=(batch, *shape)).astype(dtype)
 
 
@@ -486,6 +516,8 @@ def export_trained(
         sample=sample,
         labels=labels,
         endpoints=spec.signatures(model, plan) if spec.signatures else None,
+        # Token ids (source and decoder input) index the dataset's vocabulary.
+        value_range=(0, info.num_classes) if spec.task == "sequence_to_sequence" else None,
     )
     defaults.update(kwargs)
     return export(model, name, **defaults)
@@ -519,7 +551,9 @@ def _text_classifier_export(model, spec, plan, metrics=None, hyperparameters=Non
         output_name=spec.output_name,
         sample=texts,
         labels=labels,
-        endpoints={"token_ids": Endpoint(ids_model, "token_ids", spec.output_name, "int32", ids)},
+        # Id 0 is `[UNK]` and the padding in front of short texts, as in training.
+        endpoints={"token_ids": Endpoint(ids_model, "token_ids", spec.output_name, "int32", ids,
+                                         value_range=(0, len(info.vocabulary)))},
         class_names=info.class_names,
         metadata={**_metadata(spec, plan, metrics, hyperparameters), "level": info.text_level,
                   "vocabulary_size": len(info.vocabulary)},
@@ -547,15 +581,17 @@ def text_serving_model(model, vocabulary, level, input_name="text", output_name=
 
     Tokenization and the vocabulary are inside the graph; texts of different
     lengths are right-padded, and the output is read at each text's last
-    token, which padding cannot change in a causal model.
+    token, which padding cannot change in a causal model. An empty text reads
+    as [UNK] (id 0), the way `zoo generate` starts an empty prompt.
     """
     import keras
 
     from pipelines.layers import TextToIds
-    from zoo.layers import LastStep
+    from zoo.layers import AtLeastOneStep, LastStep
 
     text = keras.Input(shape=(), dtype="string", name=input_name)
     ids, lengths = TextToIds(vocabulary, level, name="tokenize")(text)
+    ids = AtLeastOneStep(name="at_least_one_step")(ids)  # a batch of empty texts
     probabilities = LastStep(name=output_name)(model(ids), lengths)
     return keras.Model(text, probabilities, name=f"{model.name}_serving")
 
@@ -592,8 +628,10 @@ def _language_model_export(model, spec, plan, metrics=None, hyperparameters=None
         input_name="text",
         output_name=spec.output_name,
         sample=texts,
+        # Id 0 is `[UNK]`: unknown tokens of a text, and `zoo generate`'s empty prompt.
         endpoints={"token_ids": Endpoint(token_ids_model(model, spec.output_name), "token_ids",
-                                         spec.output_name, "int32", ids)},
+                                         spec.output_name, "int32", ids,
+                                         value_range=(0, len(tokens)))},
         class_names=[str(t) for t in tokens],
         metadata={**_metadata(spec, plan, metrics, hyperparameters), "level": level},
     )

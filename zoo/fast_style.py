@@ -215,5 +215,7 @@ def export_fast_style(network, name: str = "fast_style_network", sample=None, **
         sample = content_crops(32, count=4)
     metadata = {"model": "fast_style_network", "family": "fast_style", "task": "stylization",
                 "reference": _PAPER, **kwargs.pop("metadata", {})}
+    # Two stride-2 convolutions down and two up: other sizes come back changed.
     return export(network, name, serving=serving_model(network), input_name="image",
-                  output_name="stylized", sample=sample, metadata=metadata, **kwargs)
+                  output_name="stylized", sample=sample, metadata=metadata, size_multiple=4,
+                  **kwargs)

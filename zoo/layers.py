@@ -47,3 +47,22 @@ class LastStep(keras.layers.Layer):
 
     def compute_output_shape(self, sequences_shape, lengths_shape=None):
         return (sequences_shape[0], *sequences_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class AtLeastOneStep(keras.layers.Layer):
+    """Token ids (B, T) -> (B, max(T, 1)): one zero id appended when T is 0.
+
+    A batch of empty texts tokenizes to (B, 0), which a recurrent model cannot
+    run. With one zero ([UNK]) step it reads as an empty text beside others
+    does (`LastStep` reads its step 0), and as `zoo generate` starts an empty
+    prompt: from [UNK].
+    """
+
+    def call(self, ids):
+        missing = ops.maximum(1 - ops.shape(ids)[1], 0)
+        return ops.concatenate([ids, ops.zeros((ops.shape(ids)[0], missing), ids.dtype)], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        return (input_shape[0], None if steps is None else max(steps, 1))

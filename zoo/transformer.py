@@ -275,15 +275,21 @@ def greedy_decoder(model, source_length: int, start_id: int = 1):
 
 
 def _seq2seq_signatures(model, plan) -> dict:
-    """The `translate` signature: source ids -> greedy output ids."""
+    """The `translate` signature: source ids -> greedy output ids.
+
+    A source holds tokens only: ids after [START] (0 [PAD] and 1 [START] never
+    occur in one), below the vocabulary size.
+    """
     import pipelines
+    from pipelines.sequences import START_ID
     from zoo.exporter import Endpoint
 
     length = model.input_shape[1] // 2
     x, _ = pipelines.load_arrays(plan.dataset, plan.test_split or "train",
                                  **plan.dataset_options())
-    decoder = greedy_decoder(model, length)
-    return {"translate": Endpoint(decoder, "source", "tokens", "int32", x[:8, :length])}
+    decoder = greedy_decoder(model, length, START_ID)
+    return {"translate": Endpoint(decoder, "source", "tokens", "int32", x[:8, :length],
+                                  value_range=(START_ID + 1, plan.info.num_classes))}
 
 
 @register_model(

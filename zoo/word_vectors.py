@@ -470,8 +470,10 @@ def export_arguments(model, spec, plan, metadata: dict) -> dict:
         input_name="words",
         output_name=spec.output_name,
         sample=words,
+        # Id 0 is `[UNK]`, the vector `serving_default` gives an unknown word.
         endpoints={"word_ids": Endpoint(vector_ids_model(model, spec.output_name), "word_ids",
-                                        spec.output_name, "int32", ids)},
+                                        spec.output_name, "int32", ids,
+                                        value_range=(0, len(tokens)))},
         class_names=tokens,
         metadata={**metadata, "level": level},
     )
