@@ -209,5 +209,5 @@ def test_cli_lists_neighbours_analogies_and_writes_projector_files(zoo_cli, tmp_
     assert lines[4].split()[0] == "queen"
     assert (tmp_path / "projector" / "vectors.tsv").exists()
     failed = zoo_cli("vectors", "run", "--neighbors", "kingg", check=False)
-    assert failed.returncode == 1
+    assert failed.returncode == 2
     assert failed.stderr.strip().endswith("'kingg' is not in the vocabulary. Close matches: king.")
