@@ -73,6 +73,28 @@ def zoo_cli(tmp_path):
     return run
 
 
+@pytest.fixture
+def zoo_main(tmp_path, monkeypatch, capsys):
+    """`zoo ARGS` run in this process inside tmp_path, with the result `zoo_cli`
+    gives (returncode, stdout, stderr), without a TensorFlow start-up per call."""
+    import subprocess
+
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args, check=True):
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        if check and code != 0:
+            raise AssertionError(f"zoo {' '.join(map(str, args))} failed ({code}):\n"
+                                 f"{out[-3000:]}\n{err[-3000:]}")
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tiny_shakespeare_prepared():
     """The language models' default corpus, prepared once from ../shared/data (offline).
