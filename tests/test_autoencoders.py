@@ -145,9 +145,9 @@ def test_hidden_unit_tiles_png_has_one_tile_per_unit(tmp_path):
         ae.hidden_unit_images(zoo.build("autoencoder", input_shape=(6,)))
 
 
-def test_zoo_tiles_command_writes_the_grid(zoo_cli, tmp_path):
+def test_zoo_tiles_command_writes_the_grid(zoo_main, tmp_path):
     zoo.build("tied_autoencoder", code_size=6).save(tmp_path / "tied.keras")
-    proc = zoo_cli("tiles", "tied.keras", "--out", "units.png", "--columns", "3", "--scale", "2")
+    proc = zoo_main("tiles", "tied.keras", "--out", "units.png", "--columns", "3", "--scale", "2")
     assert "2 x 3 tiles" in proc.stdout
     assert read_png(tmp_path / "units.png").shape == (2 * 17, 2 * 26)
 
@@ -180,9 +180,9 @@ def test_two_unit_codes_against_pca(tmp_path):
 
 
 @pytest.mark.slow
-def test_zoo_codes_command(zoo_cli, tmp_path):
-    zoo_cli("train", "autoencoder", "--set", "code_size=2", "--epochs", "1")
-    proc = zoo_cli("codes", "runs/autoencoder-digits", "--out", "codes.png")
+def test_zoo_codes_command(zoo_main, tmp_path):
+    zoo_main("train", "autoencoder", "--set", "code_size=2", "--epochs", "1")
+    proc = zoo_main("codes", "runs/autoencoder-digits", "--out", "codes.png")
     assert "pca" in proc.stdout and "5-NN accuracy" in proc.stdout
     assert read_png(tmp_path / "codes.png").ndim == 3
 

@@ -136,21 +136,21 @@ def test_text_serving_reads_each_text_at_its_last_token():
     np.testing.assert_allclose(batch[1], short[0], atol=1e-6)  # padding changed nothing
 
 
-def test_train_generate_export_generate_give_the_same_text(tmp_path, shakespeare_dir, zoo_cli):
+def test_train_generate_export_generate_give_the_same_text(tmp_path, shakespeare_dir, zoo_main):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text((shakespeare_dir / "input.txt").read_text()[:20_000])
-    zoo_cli("train", "char_rnn", "--data", corpus, "--epochs", "1", "--set", "units=32",
+    zoo_main("train", "char_rnn", "--data", corpus, "--epochs", "1", "--set", "units=32",
             "--set", "embedding_dim=16", "--set", "layers=1", "--data-option", "seq_len=40",
             "--run-dir", "run")
     vocabulary = json.loads((tmp_path / "run" / "vocabulary.json").read_text())
     assert vocabulary[0] == "[UNK]" and "\n" in vocabulary and len(vocabulary) > 40
     args = ["--prompt", "ROMEO:", "--length", "40", "--temperature", "0.8", "--seed", "3"]
-    from_run = zoo_cli("generate", "run", *args).stdout
-    zoo_cli("export", "run", "--base-dir", "exports")
+    from_run = zoo_main("generate", "run", *args).stdout
+    zoo_main("export", "run", "--base-dir", "exports")
     manifest = json.loads((tmp_path / "exports" / "char_rnn" / "1" / "manifest.json").read_text())
     assert manifest["signatures"]["serving_default"]["inputs"]["text"]["dtype"] == "string"
     assert manifest["signatures"]["token_ids"]["xla"] is True
-    from_export = zoo_cli("generate", "exports/char_rnn/1", *args).stdout
+    from_export = zoo_main("generate", "exports/char_rnn/1", *args).stdout
     assert from_run == from_export
     # 40 characters sampled, never the unknown token.
     assert from_run.startswith("ROMEO:") and len(from_run) == len("ROMEO:") + 40 + 1

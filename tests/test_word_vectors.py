@@ -196,18 +196,18 @@ def test_embedding_models_refuse_a_dataset_that_is_not_text_and_a_foreign_pairin
     assert str(e.value) == "Model 'word2vec_cbow' trains on 'cbow' pairs. Received: pairs='skipgram'"
 
 
-def test_cli_lists_neighbours_analogies_and_writes_projector_files(zoo_cli, tmp_path):
+def test_cli_lists_neighbours_analogies_and_writes_projector_files(zoo_main, tmp_path):
     corpus = _corpus(tmp_path, "\n".join(["he man common", "he king royal", "she woman common",
                                           "she queen royal"] * 20) + "\n")
-    zoo_cli("train", "ppmi_svd", "--data", corpus, "--data-option", "window=1",
+    zoo_main("train", "ppmi_svd", "--data", corpus, "--data-option", "window=1",
             "--set", "dim=6", "--run-dir", "run")
-    out = zoo_cli("vectors", "run", "--neighbors", "king", "--analogy", "man:king::woman",
+    out = zoo_main("vectors", "run", "--neighbors", "king", "--analogy", "man:king::woman",
                   "-k", "2", "--projector", "projector").stdout
     lines = out.splitlines()
     assert lines[0] == "Nearest to 'king' (cosine):"
     assert lines[3] == "man : king :: woman : ? (nearest to king - man + woman)"
     assert lines[4].split()[0] == "queen"
     assert (tmp_path / "projector" / "vectors.tsv").exists()
-    failed = zoo_cli("vectors", "run", "--neighbors", "kingg", check=False)
+    failed = zoo_main("vectors", "run", "--neighbors", "kingg", check=False)
     assert failed.returncode == 2
     assert failed.stderr.strip().endswith("'kingg' is not in the vocabulary. Close matches: king.")
