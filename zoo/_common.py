@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 import os
 import re
 from pathlib import Path
@@ -24,6 +26,15 @@ def check_choice(arg: str, value: Any, choices: Iterable[Any]) -> None:
 def check_positive_int(arg: str, value: Any, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"`{arg}` must be an integer >= {minimum}. Received: {arg}={value!r}")
+
+
+def check_finite_number(arg: str, value: Any, allow_zero: bool = False) -> None:
+    """Refuse anything but a finite real number > 0 (>= 0 with `allow_zero`)."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)))
+    if not ok:
+        raise ValueError(f"`{arg}` must be a finite number {'>=' if allow_zero else '>'} 0. "
+                         f"Received: {arg}={value!r}")
 
 
 def check_rate(arg: str, value: Any) -> None:

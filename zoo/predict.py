@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from zoo._common import check_positive_int
+from zoo._common import check_finite_number, check_positive_int
 
 DEFAULT_BATCH_SIZE = 256
 PRINT_LIMIT = 10_000  # examples printed to stdout; more need `out`
@@ -222,9 +222,8 @@ def prepare(saved_model_dir, input_path, batch_size=None, scale=None,
     """Check the arguments, the manifest and every input value, before any model loads."""
     if batch_size is not None:
         check_positive_int("batch_size", batch_size)
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
-                              or not math.isfinite(scale) or scale <= 0):
-        raise ValueError(f"`scale` must be a finite number > 0. Received: scale={scale!r}")
+    if scale is not None:
+        check_finite_number("scale", scale)
     manifest, spec = read_manifest(saved_model_dir)
     source = Path(input_path)
     if scale is not None and spec.dtype == "string":

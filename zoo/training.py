@@ -29,15 +29,13 @@ import csv
 import dataclasses
 import itertools
 import json
-import math
-import numbers
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from zoo._common import check_positive_int, jsonable, safe_folder_name
+from zoo._common import check_finite_number, check_positive_int, jsonable, safe_folder_name
 from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
 
 
@@ -429,9 +427,9 @@ def _check_settings(dist, epochs, batch_size, learning_rate, optimizer, weight_d
             f"replicas of the {dist.name} strategy, so it must be a multiple of "
             f"{dist.replicas}. Received: batch_size={batch_size}")
     # A negative rate climbs the loss (to 1e9 in one epoch); NaN or inf ruins the weights.
-    _check_finite_number("learning_rate", learning_rate)
+    check_finite_number("learning_rate", learning_rate)
     if weight_decay is not None:
-        _check_finite_number("weight_decay", weight_decay, allow_zero=True)
+        check_finite_number("weight_decay", weight_decay, allow_zero=True)
     make_optimizer(optimizer, 0.0)  # an unknown name fails before the run folder exists
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(
@@ -441,15 +439,6 @@ def _check_settings(dist, epochs, batch_size, learning_rate, optimizer, weight_d
     if jit_compile not in (True, False, "auto"):
         raise ValueError(
             f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
-
-
-def _check_finite_number(arg: str, value, allow_zero: bool = False) -> None:
-    """Refuse anything but a finite real number > 0 (>= 0 with `allow_zero`)."""
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
-          and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)))
-    if not ok:
-        raise ValueError(f"`{arg}` must be a finite number {'>=' if allow_zero else '>'} 0. "
-                         f"Received: {arg}={value!r}")
 
 
 def _previous_run_completed(run_dir: Path, settings: dict) -> bool:
