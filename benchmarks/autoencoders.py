@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import autoencoders as ae  # noqa: E402
+from zoo.models import autoencoders as ae  # noqa: E402
 
 
 def train(name, overrides, epochs, seed, work, tag):

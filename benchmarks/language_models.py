@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.generate import generate  # noqa: E402
+from zoo.runtime.generate import generate  # noqa: E402
 
 SHAKESPEARE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tiny_shakespeare"
 

@@ -34,7 +34,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import precision  # noqa: E402
+from zoo.runtime import precision  # noqa: E402
 from zoo.registry import compile_model  # noqa: E402
 
 # name -> (model, builder arguments, batch size, input maker)

@@ -38,8 +38,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.stacked_autoencoder import layer_gradient_norms  # noqa: E402
-from zoo.training import plan_data  # noqa: E402
+from zoo.models.stacked_autoencoder import layer_gradient_norms  # noqa: E402
+from zoo.runtime.training import plan_data  # noqa: E402
 
 MODEL = "stacked_autoencoder"
 INITS = ("random", "pretrained")

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import pipelines  # noqa: E402
 import zoo  # noqa: E402
 from pipelines import sequences  # noqa: E402
-from zoo.darnn import darnn_attention  # noqa: E402
+from zoo.models.darnn import darnn_attention  # noqa: E402
 from zoo.registry import compile_model  # noqa: E402
 
 

@@ -64,7 +64,7 @@ def waves(height: int, width: int) -> np.ndarray:
 
 
 def styles(size: int) -> dict[str, np.ndarray]:
-    from zoo.style_transfer import sample_images
+    from zoo.models.style_transfer import sample_images
 
     _, flower = sample_images(size)
     h, w = flower.shape[:2]
@@ -86,8 +86,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from zoo.style_transfer import resolve_weights, sample_images, style_transfer, stylize
-    from zoo.weights import WeightsUnavailableError
+    from zoo.models.style_transfer import resolve_weights, sample_images, style_transfer, stylize
+    from zoo.models.weights import WeightsUnavailableError
 
     try:
         weights = resolve_weights(args.weights)  # first: fail at once without the file
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         return 2
     import keras
 
-    from zoo.images import save_grid
+    from zoo.runtime.images import save_grid
 
     content, _ = sample_images(args.size)
     h, w = content.shape[:2]

@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import zoo  # noqa: E402
-from zoo.word_vectors import UnknownWordError, WordVectors  # noqa: E402
+from zoo.models.word_vectors import UnknownWordError, WordVectors  # noqa: E402
 
 SHAKESPEARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
                            "shared", "data", "tiny_shakespeare")

@@ -65,7 +65,7 @@ class CaffeNormalization(keras.layers.Layer):
 
 class VocabularyLayer(keras.layers.Layer):
     """Base of the layers that look tokens up in a fixed vocabulary (`TextToIds`,
-    `zoo.word_vectors.WordLookup`), tokenized at `level` ("char", "word", "word_lower").
+    `zoo.models.word_vectors.WordLookup`), tokenized at `level` ("char", "word", "word_lower").
 
     `vocabulary` is a list of tokens, `[UNK]` first, and the config saves it
     as such. The layer never reads a file: a path in a saved config could

@@ -10,8 +10,8 @@ import pytest
 
 import pipelines
 import zoo
-from zoo import autoencoders as ae
-from zoo.images import read_png
+from zoo.models import autoencoders as ae
+from zoo.runtime.images import read_png
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +106,8 @@ def test_denoising_corruption_acts_in_training_only(digits, corruption):
 def test_export_encode_then_decode_equals_reconstruct(tmp_path):
     import tensorflow as tf
 
-    from zoo.exporter import export_trained
-    from zoo.training import plan_data
+    from zoo.runtime.exporter import export_trained
+    from zoo.runtime.training import plan_data
 
     spec = zoo.get_spec("conv_autoencoder")
     plan = plan_data(spec, overrides=spec.test_args)
@@ -170,7 +170,7 @@ def test_two_unit_codes_against_pca(tmp_path):
         assert 0 < figures[method]["reconstruction_mse"] < 0.2
         assert 0.1 <= figures[method]["knn_accuracy"] <= 1
     # The run folder gives back its plan (image runs save their normalization too).
-    from zoo.training import plan_from_run
+    from zoo.runtime.training import plan_from_run
 
     assert plan_from_run(tmp_path / "run")[1].data_options == result.plan.data_options
     image = read_png(tmp_path / "codes.png")

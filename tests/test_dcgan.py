@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.dcgan import (DCGAN, SampleScore, inception_score, mmd, sample_images,
+from zoo.models.dcgan import (DCGAN, SampleScore, inception_score, mmd, sample_images,
                        score_classifier, score_classifier_path, serving_models)
-from zoo.images import read_png, to_uint8
+from zoo.runtime.images import read_png, to_uint8
 from zoo.registry import compile_model
-from zoo.training import plan_data, plan_from_run, read_history
+from zoo.runtime.training import plan_data, plan_from_run, read_history
 
 from conftest import sigkill_after_epochs, zoo_env
 
@@ -220,7 +220,7 @@ def test_interrupted_training_resumes_from_the_backup_without_losing_epochs(tmp_
 def test_export_serves_uint8_images_from_latents_and_from_seeds(tmp_path):
     import tensorflow as tf
 
-    from zoo.exporter import export_trained
+    from zoo.runtime.exporter import export_trained
 
     model, plan, _ = _tiny_gan()
     exported = export_trained(model, SPEC, plan, base_dir=tmp_path, verify=False)
@@ -246,7 +246,7 @@ def test_export_serves_uint8_images_from_latents_and_from_seeds(tmp_path):
 def test_seed_latents_are_standard_normal_per_seed_and_identical_under_xla():
     import tensorflow as tf
 
-    from zoo.dcgan import LatentFromSeeds
+    from zoo.models.dcgan import LatentFromSeeds
 
     layer = LatentFromSeeds(64)
     seeds = tf.constant(np.arange(-3, 1000, dtype="int32"))

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import distribute
-from zoo.launch import worker_command
-from zoo.training import read_history
+from zoo.runtime import distribute
+from zoo.runtime.launch import worker_command
+from zoo.runtime.training import read_history
 
 from conftest import REPO_ROOT
 

@@ -7,9 +7,9 @@ import pytest
 
 import pipelines
 import zoo
-from zoo import exporter as export_module
-from zoo.exporter import ExportError, export, export_trained, next_version
-from zoo.training import plan_data
+from zoo.runtime import exporter as export_module
+from zoo.runtime.exporter import ExportError, export, export_trained, next_version
+from zoo.runtime.training import plan_data
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_keras_copy_reloads_in_safe_mode(lenet_digits, tmp_path):
 
 
 def test_zoo_export_is_the_export_function():
-    import zoo.exporter
+    import zoo.runtime.exporter
 
-    assert zoo.export is zoo.exporter.export
-    assert zoo.train is zoo.training.train
+    assert zoo.export is zoo.runtime.exporter.export
+    assert zoo.train is zoo.runtime.training.train

@@ -24,7 +24,7 @@ RUN_FILES = ["assets", "fingerprint.pb", "manifest.json", "model.keras", "saved_
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A finished one-epoch softmax-regression run (exported by the tests, never changed)."""
-    from zoo.training import train
+    from zoo.runtime.training import train
 
     folder = tmp_path_factory.mktemp("hardening") / "run"
     train("softmax_regression", epochs=1, run_dir=folder, verbose=0)
@@ -70,7 +70,7 @@ def test_zoo_export_refuses_a_bad_name_before_writing(run_dir, tmp_path, capsys,
 
 def test_export_function_refuses_a_bad_name_before_writing(tmp_path):
     import zoo as zoo_package
-    from zoo.exporter import export
+    from zoo.runtime.exporter import export
 
     model = zoo_package.build("linear_regression")
     for name in ("a\\b", "", None):
@@ -204,7 +204,7 @@ def test_a_corrupt_checkpoint_is_named(run_dir, tmp_path, capsys, damage):
 
 
 def test_a_damaged_member_of_a_keras_file_is_named(run_dir, tmp_path):
-    from zoo.training import load_model
+    from zoo.runtime.training import load_model
 
     path = tmp_path / "damaged.keras"
     with zipfile.ZipFile(run_dir / "best.keras") as source, zipfile.ZipFile(path, "w") as copy:
@@ -314,7 +314,7 @@ def test_a_killed_export_leaves_no_process_and_the_next_export_no_folder(
 
 def test_stale_temporary_folders_of_dead_exports_go_live_ones_stay(tmp_path):
     import zoo as zoo_package
-    from zoo import exporter
+    from zoo.runtime import exporter
 
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()

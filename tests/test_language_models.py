@@ -11,8 +11,8 @@ import pipelines
 import zoo
 from pipelines import text
 from pipelines.layers import TextToIds
-from zoo.exporter import text_serving_model
-from zoo.training import plan_data
+from zoo.runtime.exporter import text_serving_model
+from zoo.runtime.training import plan_data
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ def test_train_generate_export_generate_give_the_same_text(tmp_path, shakespeare
 
 
 def test_generate_rejects_bad_settings(tmp_path):
-    from zoo.generate import generate
+    from zoo.runtime.generate import generate
 
     with pytest.raises(ValueError, match=r"^`temperature` must be > 0\. Received: temperature=0$"):
         generate(tmp_path, temperature=0)
@@ -167,8 +167,8 @@ def test_generate_rejects_bad_settings(tmp_path):
 
 
 def test_tied_model_round_trips_and_exports_with_xla(tmp_path):
-    from zoo.exporter import export_trained
-    from zoo.training import load_model
+    from zoo.runtime.exporter import export_trained
+    from zoo.runtime.training import load_model
 
     spec = zoo.get_spec("lstm_lm")
     plan = plan_data(spec, overrides={"embedding_dim": 8, "units": 8, "layers": 1,
@@ -185,8 +185,8 @@ def test_tied_model_round_trips_and_exports_with_xla(tmp_path):
 
 
 def test_stateful_training_carries_state_and_exports_stateless(tmp_path, shakespeare_dir):
-    from zoo.exporter import export_trained
-    from zoo.language_models import StatefulReset
+    from zoo.runtime.exporter import export_trained
+    from zoo.models.language_models import StatefulReset
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text((shakespeare_dir / "input.txt").read_text()[:12_000])

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.exporter import export_trained
+from zoo.runtime.exporter import export_trained
 from zoo.registry import compile_model
-from zoo.training import load_model, plan_data
+from zoo.runtime.training import load_model, plan_data
 
 from conftest import TINY_SHAKESPEARE_DIR
 
@@ -114,10 +114,10 @@ def _fixed_batch(spec, batch_size=32):
     return plan, keras.tree.map_structure(np.asarray, x), y.numpy()
 
 
-# Style transfer (zoo.style_transfer) is not a compile/fit model: its forward pass maps
+# Style transfer (zoo.models.style_transfer) is not a compile/fit model: its forward pass maps
 # an image of any size to content features and Gram matrices (a dict), and its training
 # step optimises the image, not the weights. These are its harness inputs and shapes.
-# The feed-forward style network (zoo.fast_style, task "stylization") maps images to
+# The feed-forward style network (zoo.models.fast_style, task "stylization") maps images to
 # images; its training step is one Adam step on perceptual losses. Neither has a dataset.
 STYLE_TASKS = ("style_transfer", "stylization")
 STYLE_IMAGES = (2, 32, 48, 3)  # (B, H, W, 3) RGB in [0, 255]
@@ -161,15 +161,15 @@ def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
     spec = zoo.get_spec(name)
     keras.utils.set_random_seed(0)
     if spec.task == "style_transfer":  # a training step is one Adam step on the image
-        from zoo.style_transfer import StyleTransfer, sample_images
+        from zoo.models.style_transfer import StyleTransfer, sample_images
 
         transfer = StyleTransfer(zoo.build(name, **spec.test_args), *sample_images(48))
         losses = [transfer.step()["loss"] for _ in range(20)]
         assert min(losses[-3:]) < losses[0], f"{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
         return
     if spec.task == "stylization":  # one Adam step of the network on perceptual losses
-        from zoo.fast_style import FastStyleTrainer
-        from zoo.style_transfer import sample_images
+        from zoo.models.fast_style import FastStyleTrainer
+        from zoo.models.style_transfer import sample_images
 
         trainer = FastStyleTrainer(zoo.build(name, **spec.test_args), zoo.build("style_transfer"),
                                    sample_images(32)[1])
@@ -189,7 +189,7 @@ def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
     key = "loss"
     if spec.family == "gan":
         # Adversarial: no joint loss falls. With the generator frozen, the training
-        # step must lower the discriminator's loss on the fixed batch (zoo/dcgan.py).
+        # step must lower the discriminator's loss on the fixed batch (zoo/models/dcgan.py).
         model.generator.trainable = False
         key = "d_loss"
     # Training-mode losses (train_on_batch reports the loss before its update):
@@ -223,8 +223,8 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
 def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, tmp_path):
     spec = zoo.get_spec(name)
     if spec.task in STYLE_TASKS:  # no dataset: uint8 image -> style descriptor or stylized image
-        from zoo.fast_style import export_fast_style
-        from zoo.style_transfer import export_style_transfer
+        from zoo.models.fast_style import export_fast_style
+        from zoo.models.style_transfer import export_style_transfer
 
         exporter = export_style_transfer if spec.task == "style_transfer" else export_fast_style
         result = exporter(zoo.build(name, **spec.test_args), name, base_dir=tmp_path)
@@ -261,7 +261,7 @@ def test_one_search_trial_over_the_declared_space(name, tmp_path):
     spec = zoo.get_spec(name)
     if spec.task in STYLE_TASKS:
         # Nothing to search (no dataset; the loss weights are the objective, see
-        # zoo.style_transfer and zoo.fast_style): the search refuses before any trial.
+        # zoo.models.style_transfer and zoo.models.fast_style): the search refuses before any trial.
         with pytest.raises(ValueError, match="has no default dataset"):
             tuning.search(name, None, max_trials=1, epochs=1, directory=tmp_path, verbose=0)
         assert not any(tmp_path.iterdir())

@@ -16,8 +16,8 @@ import zoo
 from pipelines import text
 from pipelines.layers import TextToIds
 from zoo.cli import main
-from zoo.training import plan_data
-from zoo.word_vectors import WordLookup
+from zoo.runtime.training import plan_data
+from zoo.models.word_vectors import WordLookup
 
 TOKENS = ["[UNK]", "a", "b"]
 LOAD_DEADLINE_S = 10  # a load takes about a second; a read of a FIFO never returns

@@ -22,7 +22,7 @@ SMALL, LARGE = 3_000, 30_000  # rows of the memory test (10x)
 @pytest.fixture(scope="module")
 def lenet_export(tmp_path_factory):
     """A LeNet-5 trained one epoch on digits and exported: uint8 (8, 8, 1) images in."""
-    from zoo.exporter import export_trained
+    from zoo.runtime.exporter import export_trained
 
     root = tmp_path_factory.mktemp("lenet")
     result = zoo.train("lenet5", "digits", epochs=1, run_dir=root / "run", verbose=0)
@@ -33,7 +33,7 @@ def lenet_export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def text_export(tmp_path_factory):
     """A real but tiny language-model export: strings in, next-token probabilities out."""
-    from zoo.exporter import export, text_serving_model
+    from zoo.runtime.exporter import export, text_serving_model
 
     tokens = ["[UNK]", "a", "b", "c", "d"]
     model = zoo.build("lstm_lm", vocab_size=len(tokens), embedding_dim=4, units=4, layers=1)
@@ -125,13 +125,13 @@ def test_a_failed_predict_leaves_no_half_file(lenet_export, tmp_path, capsys, mo
     """Interrupted while writing: the previous file stays, no temporary is left."""
     import os
 
-    import zoo.predict
+    import zoo.runtime.predict
 
     np.save(tmp_path / "x.npy", digits(9))
     (tmp_path / "p.npy").write_bytes(b"previous result")
     (tmp_path / ".p.npy.999999999.tmp").write_bytes(b"left by a killed predict")
     ours = tmp_path / f".p.npy.{os.getpid()}.tmp"
-    original, written = zoo.predict.checked_batches, []
+    original, written = zoo.runtime.predict.checked_batches, []
 
     def interrupted(*args, **kwargs):
         for start, batch in original(*args, **kwargs):
@@ -140,7 +140,7 @@ def test_a_failed_predict_leaves_no_half_file(lenet_export, tmp_path, capsys, mo
                 raise KeyboardInterrupt
             yield start, batch
 
-    monkeypatch.setattr(zoo.predict, "checked_batches", interrupted)
+    monkeypatch.setattr(zoo.runtime.predict, "checked_batches", interrupted)
     with pytest.raises(KeyboardInterrupt):
         main(["predict", str(lenet_export), str(tmp_path / "x.npy"), "--batch-size", "2",
               "--out", str(tmp_path / "p.npy")])
@@ -151,9 +151,9 @@ def test_a_failed_predict_leaves_no_half_file(lenet_export, tmp_path, capsys, mo
 
 
 def test_large_inputs_need_out(lenet_export, tmp_path, capsys, monkeypatch):
-    import zoo.predict
+    import zoo.runtime.predict
 
-    monkeypatch.setattr(zoo.predict, "PRINT_LIMIT", 4)
+    monkeypatch.setattr(zoo.runtime.predict, "PRINT_LIMIT", 4)
     np.save(tmp_path / "x.npy", digits(5))
     code, out, err = run(capsys, lenet_export, tmp_path / "x.npy")
     assert code == 2 and out == ""
@@ -320,8 +320,8 @@ def test_the_manifest_alone_decides_dtype_errors(tmp_path, capsys):
 # Exports with a fixed batch, and exports that check their input in the graph.
 
 def test_a_fixed_batch_export_serves_any_number_of_examples(tmp_path, capsys):
-    from zoo.exporter import export_trained
-    from zoo.training import plan_data
+    from zoo.runtime.exporter import export_trained
+    from zoo.runtime.training import plan_data
 
     spec = zoo.get_spec("softmax_regression")
     plan = plan_data(spec)

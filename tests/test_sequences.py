@@ -8,7 +8,7 @@ import pytest
 import pipelines
 import zoo
 from pipelines import sequences
-from zoo.darnn import darnn_attention
+from zoo.models.darnn import darnn_attention
 
 
 def test_adding_problem_has_two_marks_one_per_half_and_sums_them():
@@ -154,7 +154,7 @@ def test_darnn_attention_is_a_distribution_over_series_and_over_steps():
 
 
 def test_darnn_attention_reads_a_reloaded_model(tmp_path):
-    from zoo.training import load_model
+    from zoo.runtime.training import load_model
 
     model = zoo.build("darnn", input_shape=(4, 3), encoder_units=4, decoder_units=4,
                       series_bias=True)
@@ -166,5 +166,5 @@ def test_darnn_attention_reads_a_reloaded_model(tmp_path):
     for before, after in zip(darnn_attention(model, x), darnn_attention(reloaded, x)):
         np.testing.assert_allclose(before, after, atol=1e-6)
     assert (darnn_attention(reloaded, x)[0][..., 0] > 0.5).all()
-    with pytest.raises(ValueError, match="must be a DA-RNN built by zoo.darnn.darnn"):
+    with pytest.raises(ValueError, match="must be a DA-RNN built by zoo.models.darnn.darnn"):
         darnn_attention(zoo.build("rnn_regressor", units=4), x)

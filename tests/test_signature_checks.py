@@ -1,4 +1,4 @@
-"""Every exported signature checks its input in the graph (zoo.signature_checks).
+"""Every exported signature checks its input in the graph (zoo.runtime.signature_checks).
 
 One export per kind (untrained models: the checks do not depend on weights),
 reloaded with TensorFlow and called directly, as TF Serving would: a wrong
@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.exporter import export_trained
-from zoo.training import plan_data
+from zoo.runtime.exporter import export_trained
+from zoo.runtime.training import plan_data
 
 
 def _export(base, model_name, dataset=None, overrides=None, options=None, **kwargs):
@@ -94,7 +94,7 @@ def text_classifier(base):
 
 @pytest.fixture(scope="module")
 def fast_style(base):
-    from zoo.fast_style import export_fast_style
+    from zoo.models.fast_style import export_fast_style
 
     network = zoo.build("fast_style_network", **zoo.get_spec("fast_style_network").test_args)
     sample = np.zeros((2, 8, 8, 3), "uint8")  # the default loads photos

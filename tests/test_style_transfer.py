@@ -1,4 +1,4 @@
-"""Neural style transfer (zoo.style_transfer, zoo.fast_style): losses, optimisation, `zoo stylize`, `zoo train-style`.
+"""Neural style transfer (zoo.models.style_transfer, zoo.models.fast_style): losses, optimisation, `zoo stylize`, `zoo train-style`.
 
 All on random VGG19 weights (`weights=None`) and small images: ImageNet
 weights are not on this machine, and the tests never use the network.
@@ -13,8 +13,8 @@ import tensorflow as tf
 
 import zoo
 from zoo import cli
-from zoo.images import read_png, save_png
-from zoo.style_transfer import (
+from zoo.runtime.images import read_png, save_png
+from zoo.models.style_transfer import (
     VGG19_CONV_LAYERS,
     GramMatrix,
     StyleTransfer,
@@ -24,7 +24,7 @@ from zoo.style_transfer import (
     style_loss,
     total_variation_loss,
 )
-from zoo.weights import WeightsUnavailableError
+from zoo.models.weights import WeightsUnavailableError
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def test_imdb_reviews_become_ids_from_a_train_only_vocabulary(mock_imdb):
 
 
 def test_rnn_classifier_trains_on_text_and_serves_raw_strings(mock_imdb, tmp_path):
-    from zoo.exporter import export_trained
+    from zoo.runtime.exporter import export_trained
 
     result = zoo.train("rnn_classifier", "imdb_reviews", epochs=2, run_dir=tmp_path / "run",
                        overrides={"units": 8, "embedding_dim": 8},
@@ -76,7 +76,7 @@ def test_text_classification_options_are_checked(mock_imdb):
 
 
 def test_language_models_read_labelled_text_as_a_corpus(mock_imdb):
-    from zoo.training import plan_data
+    from zoo.runtime.training import plan_data
 
     plan = plan_data(zoo.get_spec("gru_lm"), "imdb_reviews", None,
                      {"level": "char", "seq_len": 10})

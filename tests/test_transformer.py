@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.transformer import SinusoidalPositionalEncoding
+from zoo.models.transformer import SinusoidalPositionalEncoding
 
 
 def test_positional_encoding_matches_the_formula():
@@ -54,7 +54,7 @@ def test_heads_must_divide_the_width():
 
 
 def test_greedy_decoding_is_a_fixed_point_of_teacher_forcing():
-    from zoo.transformer import greedy_decoder
+    from zoo.models.transformer import greedy_decoder
 
     keras.utils.set_random_seed(0)
     model = zoo.build("transformer", input_shape=(10,), d_model=16, heads=2, layers=1,

@@ -8,7 +8,7 @@ import pytest
 
 import pipelines
 import zoo
-from zoo.weights import IMAGENET, WeightsUnavailableError
+from zoo.models.weights import IMAGENET, WeightsUnavailableError
 
 APPLICATIONS = {
     "resnet50": ("ResNet50", 25_636_712),
@@ -57,7 +57,7 @@ def test_cifar_resnets_have_the_papers_size(name, params):
 
 
 def test_option_a_shortcut_pads_channels_and_subsamples():
-    from zoo.resnet import ZeroPadShortcut
+    from zoo.models.resnet import ZeroPadShortcut
 
     x = np.arange(2 * 4 * 4 * 16, dtype="float32").reshape(2, 4, 4, 16)
     y = np.asarray(ZeroPadShortcut(32, 2)(x))
@@ -144,7 +144,7 @@ def test_alexnet_is_the_single_tower_layout():
 
 def test_local_response_normalization_is_the_papers_formula():
     import tensorflow as tf
-    from zoo.alexnet import LocalResponseNormalization
+    from zoo.models.alexnet import LocalResponseNormalization
 
     x = np.random.default_rng(0).normal(size=(2, 5, 5, 8)).astype("float32")
     expected = tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
@@ -153,7 +153,7 @@ def test_local_response_normalization_is_the_papers_formula():
 
 def test_googlenet_inception_table_and_parameter_count():
     model = zoo.build("googlenet")
-    assert model.count_params() == 6_998_552  # paper: "about 6.8M", see zoo/googlenet.py
+    assert model.count_params() == 6_998_552  # paper: "about 6.8M", see zoo/models/googlenet.py
     channels = {m: model.get_layer(f"googlenet_inception{m}_output").output.shape[-1]
                 for m in ("3a", "3b", "4a", "4d", "4e", "5b")}
     assert channels == {"3a": 256, "3b": 480, "4a": 512, "4d": 528, "4e": 832, "5b": 1024}
@@ -162,7 +162,7 @@ def test_googlenet_inception_table_and_parameter_count():
 
 @pytest.mark.slow  # about 30 s: GoogLeNet is a large model
 def test_googlenet_auxiliary_heads_train_and_are_not_served(tmp_path):
-    from zoo.exporter import export_trained
+    from zoo.runtime.exporter import export_trained
 
     result = zoo.train("googlenet", "digits", epochs=1, batch_size=64, run_dir=tmp_path / "run",
                        overrides={"aux_logits": True, "input_shape": (32, 32, 3)}, verbose=0)

@@ -3,7 +3,7 @@
 Training is `zoo.train` with the best trial's builder arguments, learning
 rate and batch size, in `<project>/best_trial_<id>/` (so it resumes like any
 run, and a resumed search that finds a better trial trains that one afresh).
-Exporting is a thin hook over `zoo.exporter.export_trained`.
+Exporting is a thin hook over `zoo.runtime.exporter.export_trained`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import dataclasses
 import os
 from typing import Any, Mapping
 
-from zoo.training import TrainResult, train
+from zoo.runtime.training import TrainResult, train
 
 
 @dataclasses.dataclass
@@ -24,7 +24,7 @@ class BestModel:
         builder_args: Its full builder arguments.
         hyperparameters: The best trial's hyperparameter values.
         train_result: The `zoo.train` result (history, run folder, spec, plan).
-        export_result: What `zoo.exporter.export_trained` returned, when exported.
+        export_result: What `zoo.runtime.exporter.export_trained` returned, when exported.
     """
 
     model: Any
@@ -70,7 +70,7 @@ def train_best(
         export: Export the trained model (`export_best`).
         export_name: The export's name (default: the model name).
         export_options: Keyword arguments passed through to
-            `zoo.exporter.export_trained` (e.g. `base_dir`, `verify`).
+            `zoo.runtime.exporter.export_trained` (e.g. `base_dir`, `verify`).
         verbose: `fit` verbosity.
 
     Returns:
@@ -83,7 +83,7 @@ def train_best(
         (None, 3)
     """
     if export:  # a bad name or base folder fails now, not after training
-        from zoo.exporter import check_export_target
+        from zoo.runtime.exporter import check_export_target
 
         options = dict(export_options or {})
         check_export_target(options.get("base_dir", "saved_models"), export_name,
@@ -123,12 +123,12 @@ def train_best(
 
 
 def export_best(best: BestModel, name: str | None = None, **kwargs):
-    """Export a trained best configuration; `kwargs` pass through to `zoo.exporter.export_trained`.
+    """Export a trained best configuration; `kwargs` pass through to `zoo.runtime.exporter.export_trained`.
 
     The export carries the data plan's preprocessing, the final metrics and
     the best hyperparameters in its manifest.
     """
-    from zoo.exporter import export_trained
+    from zoo.runtime.exporter import export_trained
 
     return export_trained(
         best.model, best.spec, best.plan, name,

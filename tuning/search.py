@@ -50,7 +50,7 @@ from tuning.results import (
 from tuning.tuners import TUNERS, make_tuner
 from zoo._common import check_folder_name, safe_folder_name
 from zoo.registry import ModelSpec, get_spec
-from zoo.training import plan_data
+from zoo.runtime.training import plan_data
 
 SETTINGS_JSON = "search.json"
 ORACLE_JSON = "oracle.json"  # Keras Tuner's state; with tuner0.json, what a rerun reloads
@@ -174,7 +174,7 @@ def search(
         train_best: Train the best configuration afterwards (`tuning.train_best`).
         export: Train the best configuration and export it (`tuning.export_best`).
         export_options: Keyword arguments passed through to
-            `zoo.exporter.export_trained` (e.g. `base_dir`, `verify`).
+            `zoo.runtime.exporter.export_trained` (e.g. `base_dir`, `verify`).
         verbose: Keras Tuner and `fit` verbosity; 0 is silent.
         workers: Run Keras Tuner's distributed search with this many local
             worker processes, this process being the chief (None: one process).

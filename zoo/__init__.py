@@ -40,15 +40,15 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Training and export pull in TensorFlow-heavy modules; load them lazily.
     if name == "export":
-        from zoo.exporter import export
+        from zoo.runtime.exporter import export
 
         return export
     if name == "train":
-        from zoo.training import train
+        from zoo.runtime.training import train
 
         return train
     if name == "load_model":
-        from zoo.training import load_model
+        from zoo.runtime.training import load_model
 
         return load_model
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")

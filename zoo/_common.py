@@ -121,14 +121,14 @@ def load_weights(
 
     Accepted files: the keras.applications `.h5` files, a `.weights.h5` written
     by `model.save_weights`, or a `.keras` model of the same architecture
-    (loaded with `safe_mode=True`). "imagenet" resolves through `zoo.weights`
+    (loaded with `safe_mode=True`). "imagenet" resolves through `zoo.models.weights`
     for the architectures `arch` that have published weights.
     """
     if weights is None:
         return model
     path = str(weights)
     if path == "imagenet" and arch is not None:
-        from zoo.weights import imagenet_path
+        from zoo.models.weights import imagenet_path
 
         model.load_weights(imagenet_path(arch, include_top))
     elif path.endswith(".h5"):

@@ -97,10 +97,10 @@ def _data_options(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from zoo.training import train
+    from zoo.runtime.training import train
 
     if args.export:  # a bad name or base folder fails now, not after training
-        from zoo.exporter import check_export_target
+        from zoo.runtime.exporter import check_export_target
 
         check_export_target(args.base_dir, args.name)
     result = train(
@@ -129,7 +129,7 @@ def cmd_train(args) -> int:
     if args.export and not _is_chief():
         print("Not the chief worker: the chief exports.")
     elif args.export:
-        from zoo.exporter import export_trained
+        from zoo.runtime.exporter import export_trained
 
         exported = export_trained(result.model, result.spec, result.plan, args.name,
                                   base_dir=args.base_dir, metrics=last)
@@ -138,14 +138,14 @@ def cmd_train(args) -> int:
 
 
 def _is_chief() -> bool:
-    from zoo.distribute import is_chief, tf_config
+    from zoo.runtime.distribute import is_chief, tf_config
 
     task = tf_config().get("task", {})
     return is_chief(task.get("type"), int(task.get("index", 0)))
 
 
 def cmd_launch(args) -> int:
-    from zoo.launch import launch
+    from zoo.runtime.launch import launch
 
     command = list(args.command)
     if command[:1] == ["--"]:
@@ -157,7 +157,7 @@ def cmd_tune(args) -> int:
     import tuning
 
     if args.export:  # a bad name or base folder fails now, not after the search
-        from zoo.exporter import check_export_target
+        from zoo.runtime.exporter import check_export_target
 
         check_export_target(args.base_dir, args.name)
     try:
@@ -197,8 +197,8 @@ def cmd_tune(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from zoo.exporter import check_export_target, export_trained
-    from zoo.training import checkpoint_path, load_model, plan_from_run
+    from zoo.runtime.exporter import check_export_target, export_trained
+    from zoo.runtime.training import checkpoint_path, load_model, plan_from_run
 
     check_export_target(args.base_dir, args.name, args.static_batch)
     # A folder that is not a run, a damaged run.json or .keras: ValueErrors naming it.
@@ -213,7 +213,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from zoo.generate import generate
+    from zoo.runtime.generate import generate
 
     try:
         text = generate(args.source, args.prompt, args.length, args.temperature, args.top_k,
@@ -225,8 +225,8 @@ def cmd_generate(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from zoo.dcgan import grid_scale, sample_images
-    from zoo.images import save_grid
+    from zoo.models.dcgan import grid_scale, sample_images
+    from zoo.runtime.images import save_grid
 
     try:
         images = sample_images(args.source, args.count, args.seed, args.checkpoint)
@@ -240,7 +240,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_vectors(args) -> int:
-    from zoo.word_vectors import UnknownWordError, WordVectors
+    from zoo.models.word_vectors import UnknownWordError, WordVectors
 
     try:
         vectors = WordVectors.from_run(args.run_dir)
@@ -276,8 +276,8 @@ def _analogy_words(query: str) -> tuple[str, str, str]:
 
 
 def cmd_stylize(args) -> int:
-    from zoo.style_transfer import resolve_weights, stylize
-    from zoo.weights import WeightsUnavailableError
+    from zoo.models.style_transfer import resolve_weights, stylize
+    from zoo.models.weights import WeightsUnavailableError
 
     try:
         weights = resolve_weights(args.weights)  # first: offline without the file fails now
@@ -294,7 +294,7 @@ def cmd_stylize(args) -> int:
         pooling=args.pooling, init=args.init, seed=args.seed, every=args.every,
         snapshot_path=args.out, verbose=1,
     )
-    from zoo.images import save_png
+    from zoo.runtime.images import save_png
 
     save_png(result.image, args.out)
     h, w = result.image.shape[:2]
@@ -310,7 +310,7 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_tiles(args) -> int:
-    from zoo.autoencoders import load_autoencoder, save_hidden_units
+    from zoo.models.autoencoders import load_autoencoder, save_hidden_units
 
     try:
         model = load_autoencoder(args.source, args.checkpoint)
@@ -322,8 +322,8 @@ def cmd_tiles(args) -> int:
 
 
 def cmd_codes(args) -> int:
-    from zoo.autoencoders import code_figures_table, compare_codes_with_pca, load_autoencoder
-    from zoo.training import plan_from_run
+    from zoo.models.autoencoders import code_figures_table, compare_codes_with_pca, load_autoencoder
+    from zoo.runtime.training import plan_from_run
 
     try:
         _, plan = plan_from_run(args.run_dir)
@@ -342,11 +342,11 @@ def cmd_train_style(args) -> int:
     import numpy as np
 
     import zoo
-    from zoo.fast_style import FastStyleTrainer, content_crops, export_fast_style
-    from zoo.images import save_png
-    from zoo.style_transfer import load_image, resolve_weights, sample_images
-    from zoo.exporter import check_export_target
-    from zoo.weights import WeightsUnavailableError
+    from zoo.models.fast_style import FastStyleTrainer, content_crops, export_fast_style
+    from zoo.runtime.images import save_png
+    from zoo.models.style_transfer import load_image, resolve_weights, sample_images
+    from zoo.runtime.exporter import check_export_target
+    from zoo.models.weights import WeightsUnavailableError
 
     check_export_target(args.base_dir, args.name)  # a bad name fails now, not after training
     try:
@@ -387,7 +387,7 @@ def cmd_train_style(args) -> int:
 
 def cmd_predict(args) -> int:
     from zoo._common import check_positive_int
-    from zoo.predict import predict_file, predict_to_file
+    from zoo.runtime.predict import predict_file, predict_to_file
 
     check_positive_int("top", args.top)  # also with --out, where it is unused
     options = dict(batch_size=args.batch_size, scale=args.scale)
@@ -642,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zoo: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
-        from zoo.exporter import ExportError
+        from zoo.runtime.exporter import ExportError
 
         if isinstance(exc, ExportError):
             print(f"zoo: error: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ def quickstart(
 ) -> dict:
     """Run the demo and print a summary table; returns the figures shown."""
     import tuning
-    from zoo.exporter import export_trained
+    from zoo.runtime.exporter import export_trained
 
     times = {}
     start = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import importlib
 import inspect
 from typing import Any, Callable, Mapping
 
@@ -48,7 +49,7 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "output": "probabilities",
     },
     # Autoencoders add their own reconstruction loss, matched to their output
-    # activation (zoo.autoencoders.ReconstructionLoss).
+    # activation (zoo.models.autoencoders.ReconstructionLoss).
     "autoencoder": {"loss": None, "metrics": (), "output": "reconstruction"},
     "generative": {"loss": None, "metrics": (), "output": "images"},
     "embedding": {"loss": None, "metrics": (), "output": "embedding"},
@@ -101,7 +102,7 @@ class ModelSpec:
             ImageNet means subtracted).
         large: Too big to train and export in the default test run; the test
             harness checks it in the slow suite (`pytest -m slow`).
-        signatures: `fn(model, plan) -> {name: zoo.exporter.Endpoint}`, serving
+        signatures: `fn(model, plan) -> {name: zoo.runtime.exporter.Endpoint}`, serving
             signatures exported beside `serving_default` (e.g. greedy decoding).
         fit: For a model not trained by gradient descent (e.g. counts and an
             SVD): `fit(model, plan, seed=0) -> dict` sets its weights from the
@@ -249,9 +250,14 @@ def register_model(
     return decorate
 
 
+# The package whose modules hold the registered builders. It is imported by name,
+# as plugins are: the registry sits below the models and never imports them.
+MODELS_PACKAGE = "zoo.models"
+
+
 def _ensure_models_imported() -> None:
-    # Importing the family modules runs their @register_model decorators.
-    from zoo import models  # noqa: F401
+    """Import every family module (`zoo.models.import_all`), which registers its builders."""
+    importlib.import_module(MODELS_PACKAGE)
 
 
 def list_models(pattern: str | None = None) -> list[str]:

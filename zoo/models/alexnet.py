@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 from zoo._common import load_weights
-from zoo._vision import apply_global_pooling, check_classifier_args
+from zoo.models._vision import apply_global_pooling, check_classifier_args
 from zoo.registry import register_model
 
 MIN_SIZE = 67  # three 3x3/2 max pools after an 11x11/4 convolution need 67 pixels

@@ -27,7 +27,7 @@ import numpy as np
 from keras import ops
 
 from zoo._common import check_positive_int
-from zoo.images import save_grid
+from zoo.runtime.images import save_grid
 from zoo.registry import register_model
 
 KERNEL_SIZE = 5  # Radford et al. 2015, Figure 1
@@ -469,7 +469,7 @@ def score_classifier(plan, path=None, epochs: int = CLASSIFIER_EPOCHS, seed: int
     a new one is saved there with its test accuracy in `<path>.json`.
     """
     from zoo.registry import compile_model, get_spec
-    from zoo.training import load_model
+    from zoo.runtime.training import load_model
 
     if path is not None and Path(path).exists():
         return load_model(path)
@@ -509,7 +509,7 @@ def score_classifier(plan, path=None, epochs: int = CLASSIFIER_EPOCHS, seed: int
 @keras.saving.register_keras_serializable(package="zoo")
 class ToUint8(keras.layers.Layer):
     """Images in [-1, 1] (tanh) -> uint8 [0, 255], rounded half to even like
-    `zoo.images.to_uint8(images, (-1, 1))`."""
+    `zoo.runtime.images.to_uint8(images, (-1, 1))`."""
 
     def call(self, images):
         pixels = ops.clip(ops.round((images + 1.0) * 127.5), 0.0, 255.0)
@@ -578,13 +578,13 @@ def serving_models(generator, output_name: str = "images"):
 
 
 def export_arguments(model, spec, plan, metadata: dict) -> dict:
-    """`zoo.exporter.export` arguments for a DCGAN: the generator alone.
+    """`zoo.runtime.exporter.export` arguments for a DCGAN: the generator alone.
 
     `serving_default`: latent (B, Z) float32 -> images (B, H, W, C) uint8.
     `sample`: seed (B,) int32 -> images, one image per seed (ask for a seed s
     and a count n with seeds s, s+1, ..., s+n-1, as `zoo sample` does).
     """
-    from zoo.exporter import Endpoint
+    from zoo.runtime.exporter import Endpoint
 
     generator = model.generator if isinstance(model, DCGAN) else model
     from_latent, from_seed = serving_models(generator, spec.output_name)
@@ -621,7 +621,7 @@ def sample_images(source, count: int = 64, seed: int = 0, checkpoint: str = "bes
         return next(iter(outputs.values())).numpy()
     if (source / "run.json").exists():
         from zoo.registry import get_spec
-        from zoo.training import checkpoint_path, load_model, read_run_file
+        from zoo.runtime.training import checkpoint_path, load_model, read_run_file
 
         settings = read_run_file(source)["settings"]
         if get_spec(settings["model"]).family != "gan":

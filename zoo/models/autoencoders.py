@@ -180,7 +180,7 @@ def _tensor(model, layer_name):
     except ValueError:
         raise ValueError(
             f"{model.name!r} is not a zoo autoencoder: it has no layer {layer_name!r}. "
-            f"Expected a model built by zoo.autoencoders (layers 'code' and 'reconstruction')."
+            f"Expected a model built by zoo.models.autoencoders (layers 'code' and 'reconstruction')."
         ) from None
 
 
@@ -201,7 +201,7 @@ def _autoencoder_signatures(model, plan) -> dict:
     """`encode` (raw input -> code), `decode` (code -> reconstruction) and
     `reconstruct` (raw input -> reconstruction, the same as `serving_default`)."""
     import pipelines
-    from zoo.exporter import Endpoint, serving_model
+    from zoo.runtime.exporter import Endpoint, serving_model
 
     info = plan.info
     raw_shape, raw_dtype = tuple(info.feature_shape), info.feature_dtype
@@ -592,7 +592,7 @@ def save_hidden_units(model, path, columns=None, scale=8):
     Returns:
         (path, (rows, columns)) of the grid.
     """
-    from zoo.images import save_grid
+    from zoo.runtime.images import save_grid
 
     images = hidden_unit_images(model)
     if columns is not None:
@@ -606,7 +606,7 @@ def load_autoencoder(source, checkpoint="best"):
     """The model of a `zoo train` run folder (its "best" or "final" checkpoint) or a .keras file."""
     from pathlib import Path
 
-    from zoo.training import checkpoint_path, load_model
+    from zoo.runtime.training import checkpoint_path, load_model
 
     path = Path(source)
     if path.is_dir():

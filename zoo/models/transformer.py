@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from zoo._common import check_positive_int, check_rate
-from zoo.language_models import TiedEmbedding
+from zoo.models.language_models import TiedEmbedding
 from zoo.registry import register_model
 
 
@@ -282,7 +282,7 @@ def _seq2seq_signatures(model, plan) -> dict:
     """
     import pipelines
     from pipelines.sequences import START_ID
-    from zoo.exporter import Endpoint
+    from zoo.runtime.exporter import Endpoint
 
     length = model.input_shape[1] // 2
     x, _ = pipelines.load_arrays(plan.dataset, plan.test_split or "train",

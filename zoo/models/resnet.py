@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from zoo._common import check_choice, load_weights
-from zoo._vision import apply_head, check_classifier_args, conv_bn
+from zoo.models._vision import apply_head, check_classifier_args, conv_bn
 from zoo.registry import register_model
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import keras
 
 from zoo._common import load_weights
-from zoo._vision import apply_global_pooling, check_classifier_args
-from zoo.alexnet import LocalResponseNormalization
+from zoo.models._vision import apply_global_pooling, check_classifier_args
+from zoo.models.alexnet import LocalResponseNormalization
 from zoo.registry import register_model
 
 # name: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj), paper table 1

@@ -280,7 +280,7 @@ def attention_model(model) -> keras.Model:
             decoder = layer
     if encoder is None or decoder is None:
         raise ValueError(
-            f"`model` must be a DA-RNN built by zoo.darnn.darnn. Received: model {model.name!r} "
+            f"`model` must be a DA-RNN built by zoo.models.darnn.darnn. Received: model {model.name!r} "
             f"with layers {[layer.name for layer in model.layers]}"
         )
     return keras.Model(model.inputs, [encoder.output[1], decoder.output[2]],

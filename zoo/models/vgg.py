@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 
 from zoo._common import load_weights
-from zoo._vision import apply_global_pooling, check_classifier_args
+from zoo.models._vision import apply_global_pooling, check_classifier_args
 from zoo.registry import register_model
 
 _PAPER = ("Simonyan & Zisserman 2014, Very Deep Convolutional Networks for Large-Scale "

@@ -63,7 +63,7 @@ class Endpoint:
 
     `sample` are inputs to verify it with; `xla` says whether its function
     must also compile with XLA (string inputs cannot). The signature checks
-    its input in the graph (`zoo.signature_checks`): the declared shape, not
+    its input in the graph (`zoo.runtime.signature_checks`): the declared shape, not
     empty, floats finite, and integers in `value_range` = (low, high), i.e.
     [low, high), when given (ids); `size_multiple`: every open size but the
     batch's must be a multiple of it.
@@ -335,7 +335,7 @@ def _claim_version(saved: Path, model_dir: Path, version: int | None, manifest: 
 
 def _serve_function(endpoint: Endpoint, shape):
     """The signature's function: the input checked in the graph, then the model."""
-    from zoo.signature_checks import checked
+    from zoo.runtime.signature_checks import checked
 
     def serve(inputs):
         inputs = checked(inputs, endpoint.input_name, shape, endpoint.value_range,
@@ -470,7 +470,7 @@ def export_trained(
     """
     import pipelines
 
-    from zoo.precision import float32_copy
+    from zoo.runtime.precision import float32_copy
 
     name = spec.name if name is None else name  # "" is refused, never replaced
     check_folder_name("name", name)  # before any data is read for the verification
@@ -481,14 +481,14 @@ def export_trained(
     if info.task == "language_model":
         arguments = _language_model_export(model, spec, plan, metrics, hyperparameters)
         return export(arguments.pop("model"), name, **{**arguments, **kwargs})
-    if info.task == "embedding":  # words in, vectors out (zoo.word_vectors)
-        from zoo.word_vectors import export_arguments
+    if info.task == "embedding":  # words in, vectors out (zoo.models.word_vectors)
+        from zoo.models.word_vectors import export_arguments
 
         arguments = export_arguments(model, spec, plan,
                                      _metadata(spec, plan, metrics, hyperparameters))
         return export(model, name, **{**arguments, **kwargs})
     if spec.family == "gan":  # the generator alone: latents or seeds in, uint8 images out
-        from zoo.dcgan import export_arguments
+        from zoo.models.dcgan import export_arguments
 
         arguments = export_arguments(model, spec, plan,
                                      _metadata(spec, plan, metrics, hyperparameters))

@@ -16,7 +16,7 @@ the last finished epoch; rerunning a completed run returns it unchanged. Every
 setting, the model and its data are checked before the folder is written, and a
 new run that fails before its first epoch ends is removed again.
 
-Distributed runs (`strategy`, see `zoo.distribute`) build, compile and read their
+Distributed runs (`strategy`, see `zoo.runtime.distribute`) build, compile and read their
 data inside the strategy's scope; `batch_size` is the global batch. In a
 multi-worker run only the chief writes the run folder; the other workers write
 their checkpoints and logs to temporary folders that are deleted at the end.
@@ -345,7 +345,7 @@ def train(
             as `../corpus/tiny.txt` becomes `corpus_tiny.txt-<hash>`).
         callbacks: Extra Keras callbacks.
         strategy: "auto", "default", "mirrored", "multiworker" or "tpu" (see
-            `zoo.distribute`); the choice is printed. `batch_size` is the
+            `zoo.runtime.distribute`); the choice is printed. `batch_size` is the
             global batch, split evenly across the replicas.
         cpu_replicas: Split the CPU into this many logical devices first (for
             "mirrored" on a CPU-only machine; default $ZOO_CPU_REPLICAS or 1).
@@ -363,7 +363,7 @@ def train(
         >>> result.history[-1]["val_accuracy"] > 0.9
         True
     """
-    from zoo import distribute, precision
+    from zoo.runtime import distribute, precision
 
     say = print if verbose else (lambda *a, **k: None)
     # First: multi-worker collectives and logical CPU devices must be set up before
@@ -468,7 +468,7 @@ def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, 
     nothing behind; a failure before the first epoch ends removes what a new
     run wrote.
     """
-    from zoo import precision
+    from zoo.runtime import precision
 
     chief = write_dir == run_dir
     run_file = run_dir / "run.json"
@@ -514,7 +514,7 @@ def _prepare_model(spec, plan, dist, policy, settings, epochs, batch_size, seed,
     needs, all made inside the strategy's scope (nothing is written)."""
     import keras
 
-    from zoo import distribute, precision
+    from zoo.runtime import distribute, precision
 
     keras.utils.set_random_seed(seed)
     builder_args, stateful_callbacks = dict(plan.builder_args), []
@@ -525,7 +525,7 @@ def _prepare_model(spec, plan, dist, policy, settings, epochs, batch_size, seed,
                 f"Data option stateful=True carries recurrent state across batches; "
                 f"{spec.name} has no stateful mode."
             )
-        from zoo.language_models import StatefulReset
+        from zoo.models.language_models import StatefulReset
 
         if dist.replicas > 1:
             raise ValueError(
@@ -561,7 +561,7 @@ def _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_
     history and TensorBoard; then the final model and the completed status."""
     import keras
 
-    from zoo import distribute
+    from zoo.runtime import distribute
 
     chief, resumed_from = write_dir == run_dir, len(prior_rows)
     prior = [r[spec.monitor] for r in prior_rows if spec.monitor in r]
@@ -738,7 +738,7 @@ def load_model(path: str | os.PathLike, compile: bool = True):
     import pipelines.layers  # noqa: F401  (registers preprocessing layers)
     import zoo.layers  # noqa: F401
     import zoo.models  # noqa: F401
-    from zoo.precision import dtype_policy, saved_policy
+    from zoo.runtime.precision import dtype_policy, saved_policy
 
     path = Path(path)
     if not path.exists():

@@ -2,7 +2,7 @@
 Real-Time Style Transfer and Super-Resolution).
 
 One network per style: an image transformation network trained with the
-perceptual losses of `zoo.style_transfer` (content features and Gram
+perceptual losses of `zoo.models.style_transfer` (content features and Gram
 matrices of a fixed VGG19) stylises an image in one forward pass.
 
     "forward pass"   image (B, H, W, 3) RGB in [0, 255], H and W multiples of 4
@@ -25,7 +25,7 @@ import numpy as np
 
 from zoo._common import check_positive_int
 from zoo.registry import register_model
-from zoo.style_transfer import (
+from zoo.models.style_transfer import (
     CONTENT_WEIGHT,
     STYLE_WEIGHT,
     TV_WEIGHT,
@@ -110,7 +110,7 @@ class FastStyleTrainer:
         network: A `fast_style_network`.
         loss_model: A `style_transfer` model (its VGG19 weights set the losses).
         style: The style image, RGB (H, W, 3) uint8 or [0, 1] floats.
-        content_weight, style_weight, tv_weight: Loss weights (`zoo.style_transfer`).
+        content_weight, style_weight, tv_weight: Loss weights (`zoo.models.style_transfer`).
         learning_rate: Adam's learning rate (1e-3 in the paper).
     """
 
@@ -182,7 +182,7 @@ def content_crops(size: int = 64, count: int = 256, seed: int = 0) -> np.ndarray
     A stand-in for the paper's 80,000 COCO images; enough to exercise training."""
     from matplotlib import cbook
 
-    from zoo.style_transfer import load_image
+    from zoo.models.style_transfer import load_image
 
     photos = list(sample_images(4 * size))
     with cbook.get_sample_data("grace_hopper.jpg") as f:
@@ -208,8 +208,8 @@ def serving_model(network, output_name="stylized"):
 
 def export_fast_style(network, name: str = "fast_style_network", sample=None, **kwargs):
     """Export as a SavedModel whose `serving_default` stylises a uint8 image in one
-    call, verified in a fresh process and under XLA (`zoo.exporter.export`)."""
-    from zoo.exporter import export
+    call, verified in a fresh process and under XLA (`zoo.runtime.exporter.export`)."""
+    from zoo.runtime.exporter import export
 
     if sample is None:
         sample = content_crops(32, count=4)

@@ -1,7 +1,7 @@
 """Neural style transfer (Gatys, Ecker & Bethge 2015, A Neural Algorithm of Artistic Style).
 
 The registered model `style_transfer` is the feature extractor: VGG19's
-convolutional stack (`zoo.vgg.vgg19`, keras.applications layer names) mapping
+convolutional stack (`zoo.models.vgg.vgg19`, keras.applications layer names) mapping
 an RGB image in [0, 255] to the features of one content layer and the Gram
 matrices of the style layers. Stylizing does not train the model: it
 optimises the pixels of an image so that its content features match those of
@@ -160,7 +160,7 @@ def style_transfer(input_shape=(None, None, 3), content_layer=CONTENT_LAYER,
         ((1, 64, 64), (1, 4, 4, 512))
     """
     from pipelines.layers import CaffeNormalization
-    from zoo.vgg import vgg19
+    from zoo.models.vgg import vgg19
 
     style_layers = _check_layers(content_layer, style_layers)
     check_choice("pooling", pooling, ("max", "avg"))
@@ -206,12 +206,12 @@ def resolve_weights(weights):
 
     "imagenet" is resolved at once to the cached keras.applications file, so a
     machine without it (and offline) fails here, in seconds, naming the file
-    and the folder to put it in (`zoo.weights.WeightsUnavailableError`).
+    and the folder to put it in (`zoo.models.weights.WeightsUnavailableError`).
     """
     if weights is None or str(weights).lower() == "none":
         return None
     if weights == "imagenet":
-        from zoo.weights import imagenet_path
+        from zoo.models.weights import imagenet_path
 
         return imagenet_path("vgg19", include_top=False)
     if not os.path.exists(weights):
@@ -406,7 +406,7 @@ class StyleTransfer:
 
     def result(self) -> np.ndarray:
         """The current image as uint8 (H, W, 3)."""
-        from zoo.images import to_uint8
+        from zoo.runtime.images import to_uint8
 
         return to_uint8(np.asarray(self.image.numpy())[0], value_range=(0, 1))
 
@@ -473,7 +473,7 @@ def stylize(content, style, *, steps: int = 300, content_weight=CONTENT_WEIGHT,
         A `StylizeResult` (image, losses per step, initial and final losses,
         time, snapshot paths).
     """
-    from zoo.images import save_png
+    from zoo.runtime.images import save_png
 
     weights = resolve_weights(weights)  # first: offline without the file fails now
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
@@ -541,7 +541,7 @@ def export_style_transfer(model, name: str = "style_transfer", sample=None, **kw
     """Export `model` as a SavedModel whose `serving_default` maps a uint8 image
     to its style descriptor (`serving_model`), verified in a fresh process.
     `sample` defaults to the scikit-learn photos at 64 pixels."""
-    from zoo.exporter import export
+    from zoo.runtime.exporter import export
 
     if sample is None:
         sample = np.stack(sample_images(64))

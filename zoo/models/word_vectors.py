@@ -350,7 +350,7 @@ class WordVectors:
     def from_run(cls, run_dir) -> "WordVectors":
         """The vectors of a `zoo train` run folder (its final model and saved vocabulary)."""
         from pipelines import text
-        from zoo.training import VOCABULARY_FILE, load_model, read_run_file
+        from zoo.runtime.training import VOCABULARY_FILE, load_model, read_run_file
 
         run_dir = Path(run_dir)
         settings = read_run_file(run_dir)["settings"]
@@ -455,9 +455,9 @@ def vector_ids_model(model, output_name="embedding"):
 
 
 def export_arguments(model, spec, plan, metadata: dict) -> dict:
-    """`zoo.exporter.export` arguments of a word-vector model: words in
+    """`zoo.runtime.exporter.export` arguments of a word-vector model: words in
     (`serving_default`, string ops, no XLA) and word ids in (`word_ids`, XLA-compiled)."""
-    from zoo.exporter import Endpoint
+    from zoo.runtime.exporter import Endpoint
 
     tokens = [str(t) for t in plan.info.class_names]
     level = plan.data_options.get("level", "word_lower")

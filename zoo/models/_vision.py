@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from zoo._common import as_shape, check_choice, check_positive_int, check_rate
-from zoo.weights import check_weights_arg
+from zoo.models.weights import check_weights_arg
 
 
 def check_classifier_args(
