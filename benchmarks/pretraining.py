@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.models.stacked_autoencoder import layer_gradient_norms  # noqa: E402
-from zoo.runtime.training import plan_data  # noqa: E402
+from zoo.runtime.plan import plan_data
 
 MODEL = "stacked_autoencoder"
 INITS = ("random", "pretrained")

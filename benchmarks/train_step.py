@@ -25,7 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.registry import compile_model  # noqa: E402
-from zoo.runtime.training import plan_data  # noqa: E402
+from zoo.runtime.plan import plan_data
 
 
 def matmul_peak(n: int = 1024, repeats: int = 20) -> float:

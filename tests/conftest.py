@@ -36,7 +36,7 @@ def sigkill_after_epochs(cmd, run_dir, epochs, cwd, env, timeout=300) -> int:
     import subprocess
     import time
 
-    from zoo.runtime.training import read_history
+    from zoo.runtime.run import read_history
 
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

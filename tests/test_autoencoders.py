@@ -107,7 +107,7 @@ def test_export_encode_then_decode_equals_reconstruct(tmp_path):
     import tensorflow as tf
 
     from zoo.runtime.exporter import export_trained
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     spec = zoo.get_spec("conv_autoencoder")
     plan = plan_data(spec, overrides=spec.test_args)
@@ -170,7 +170,7 @@ def test_two_unit_codes_against_pca(tmp_path):
         assert 0 < figures[method]["reconstruction_mse"] < 0.2
         assert 0.1 <= figures[method]["knn_accuracy"] <= 1
     # The run folder gives back its plan (image runs save their normalization too).
-    from zoo.runtime.training import plan_from_run
+    from zoo.runtime.run import plan_from_run
 
     assert plan_from_run(tmp_path / "run")[1].data_options == result.plan.data_options
     image = read_png(tmp_path / "codes.png")

@@ -14,7 +14,8 @@ from zoo.models.dcgan import (DCGAN, SampleScore, inception_score, mmd, sample_i
                        score_classifier, score_classifier_path, serving_models)
 from zoo.runtime.images import read_png, to_uint8
 from zoo.registry import compile_model
-from zoo.runtime.training import plan_data, plan_from_run, read_history
+from zoo.runtime.plan import plan_data
+from zoo.runtime.run import plan_from_run, read_history
 
 from conftest import sigkill_after_epochs, zoo_env
 

@@ -22,7 +22,7 @@ import pytest
 import zoo
 from zoo.runtime import distribute
 from zoo.runtime.launch import worker_command
-from zoo.runtime.training import read_history
+from zoo.runtime.run import read_history
 
 from conftest import REPO_ROOT
 

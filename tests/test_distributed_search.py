@@ -151,7 +151,7 @@ def test_dead_worker_policy_retries_then_fails_the_trial_then_gives_up(tmp_path)
 
     from tuning.hypermodel import ZooHyperModel
     from tuning.tuners import make_tuner
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     def tuner(failures, name):
         spec = zoo.get_spec("softmax_regression")

@@ -9,7 +9,7 @@ import pipelines
 import zoo
 from zoo.runtime import exporter as export_module
 from zoo.runtime.exporter import ExportError, export, export_trained, next_version
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 
 
 @pytest.fixture(scope="module")

@@ -204,7 +204,7 @@ def test_a_corrupt_checkpoint_is_named(run_dir, tmp_path, capsys, damage):
 
 
 def test_a_damaged_member_of_a_keras_file_is_named(run_dir, tmp_path):
-    from zoo.runtime.training import load_model
+    from zoo.runtime.run import load_model
 
     path = tmp_path / "damaged.keras"
     with zipfile.ZipFile(run_dir / "best.keras") as source, zipfile.ZipFile(path, "w") as copy:

@@ -12,7 +12,7 @@ import zoo
 from pipelines import text
 from pipelines.layers import TextToIds
 from zoo.runtime.exporter import text_serving_model
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_generate_rejects_bad_settings(tmp_path):
 
 def test_tied_model_round_trips_and_exports_with_xla(tmp_path):
     from zoo.runtime.exporter import export_trained
-    from zoo.runtime.training import load_model
+    from zoo.runtime.run import load_model
 
     spec = zoo.get_spec("lstm_lm")
     plan = plan_data(spec, overrides={"embedding_dim": 8, "units": 8, "layers": 1,

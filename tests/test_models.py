@@ -11,7 +11,8 @@ import pytest
 import zoo
 from zoo.runtime.exporter import export_trained
 from zoo.registry import compile_model
-from zoo.runtime.training import load_model, plan_data
+from zoo.runtime.run import load_model
+from zoo.runtime.plan import plan_data
 
 from conftest import TINY_SHAKESPEARE_DIR
 

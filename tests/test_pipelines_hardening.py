@@ -16,7 +16,7 @@ import zoo
 from pipelines import text
 from pipelines.layers import TextToIds
 from zoo.cli import main
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 from zoo.models.word_vectors import WordLookup
 
 TOKENS = ["[UNK]", "a", "b"]

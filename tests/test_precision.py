@@ -15,7 +15,7 @@ import pytest
 import zoo
 from zoo.runtime import precision
 from zoo.registry import compile_model
-from zoo.runtime.training import load_model
+from zoo.runtime.run import load_model
 
 from test_models import _fixed_batch, _random_input, _representatives, _style_images
 

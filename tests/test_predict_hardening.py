@@ -321,7 +321,7 @@ def test_the_manifest_alone_decides_dtype_errors(tmp_path, capsys):
 
 def test_a_fixed_batch_export_serves_any_number_of_examples(tmp_path, capsys):
     from zoo.runtime.exporter import export_trained
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     spec = zoo.get_spec("softmax_regression")
     plan = plan_data(spec)

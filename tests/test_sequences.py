@@ -154,7 +154,7 @@ def test_darnn_attention_is_a_distribution_over_series_and_over_steps():
 
 
 def test_darnn_attention_reads_a_reloaded_model(tmp_path):
-    from zoo.runtime.training import load_model
+    from zoo.runtime.run import load_model
 
     model = zoo.build("darnn", input_shape=(4, 3), encoder_units=4, decoder_units=4,
                       series_bias=True)

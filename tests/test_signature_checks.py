@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import zoo
 from zoo.runtime.exporter import export_trained
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 
 
 def _export(base, model_name, dataset=None, overrides=None, options=None, **kwargs):

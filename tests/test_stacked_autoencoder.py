@@ -9,7 +9,7 @@ import pytest
 import zoo
 from zoo import registry
 from zoo.models.stacked_autoencoder import hidden_layers, layer_gradient_norms, pretrain_from_plan
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 
 NAME = "stacked_autoencoder"
 SMALL = {"depth": 2, "width": 32, "pretrain_epochs": 2}

@@ -76,7 +76,7 @@ def test_text_classification_options_are_checked(mock_imdb):
 
 
 def test_language_models_read_labelled_text_as_a_corpus(mock_imdb):
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     plan = plan_data(zoo.get_spec("gru_lm"), "imdb_reviews", None,
                      {"level": "char", "seq_len": 10})

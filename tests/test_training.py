@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import zoo
-from zoo.runtime.training import read_history
+from zoo.runtime.run import read_history
 
 from conftest import sigkill_after_epochs, zoo_env
 

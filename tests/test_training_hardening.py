@@ -11,7 +11,7 @@ import pytest
 
 import zoo
 from zoo.cli import main
-from zoo.runtime.training import read_history
+from zoo.runtime.run import read_history
 
 CHAR_RNN_SMALL = {"units": 8, "embedding_dim": 8, "layers": 1}
 
@@ -206,7 +206,7 @@ def test_a_classifier_refuses_more_classes_than_its_head_has(in_tmp, capsys):
      "'regression' or 'sequence_forecasting' for it (`zoo list` shows each model's task)."),
 ], ids=["regressor-on-labels", "binary-on-3-classes", "binary-on-floats"])
 def test_targets_must_fit_the_models_task(model, dataset, error):
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
         plan_data(zoo.get_spec(model), dataset)
@@ -218,7 +218,7 @@ def test_targets_must_fit_the_models_task(model, dataset, error):
     ("rnn_classifier", "temporal_order"),
 ])
 def test_targets_that_fit_are_accepted(model, dataset):
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     plan_data(zoo.get_spec(model), dataset)
 

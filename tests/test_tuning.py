@@ -15,7 +15,7 @@ import tuning
 import zoo
 from tuning.hypermodel import ZooHyperModel, check_search_space
 from zoo import registry
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 
 FAST = dict(epochs=1, verbose=0)  # every trial: one epoch, silent
 

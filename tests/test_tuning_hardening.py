@@ -19,7 +19,7 @@ import zoo
 from tuning.hypermodel import ZooHyperModel
 from zoo import cli, registry
 from zoo._common import safe_folder_name
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(tuner="random", epochs=1, verbose=0)

@@ -167,7 +167,7 @@ def test_projector_files_hold_one_row_per_word_in_vocabulary_order(royal_vectors
 
 def test_export_maps_words_to_vectors_and_unknown_words_to_unk(tmp_path):
     from zoo.runtime.exporter import export_trained
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     corpus = _corpus(tmp_path, "the cat sat on the mat .\n" * 20)
     spec = zoo.get_spec("word2vec_skipgram")
@@ -184,7 +184,7 @@ def test_export_maps_words_to_vectors_and_unknown_words_to_unk(tmp_path):
 
 
 def test_embedding_models_refuse_a_dataset_that_is_not_text_and_a_foreign_pairing(tmp_path):
-    from zoo.runtime.training import plan_data
+    from zoo.runtime.plan import plan_data
 
     with pytest.raises(ValueError) as e:
         plan_data(zoo.get_spec("word2vec_cbow"), "digits")

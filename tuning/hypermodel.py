@@ -15,7 +15,7 @@ import keras
 import keras_tuner
 
 from zoo.registry import ModelSpec, compile_model, repeat_targets
-from zoo.runtime.training import DataPlan
+from zoo.runtime.plan import DataPlan
 
 def batch_size_choices(batch_size: int) -> list[int]:
     """Half, the given and twice the given batch size."""
@@ -84,7 +84,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     Example:
         >>> spec = zoo.get_spec("mlp")
-        >>> hypermodel = ZooHyperModel(spec, zoo.runtime.training.plan_data(spec, "digits"))
+        >>> hypermodel = ZooHyperModel(spec, zoo.runtime.plan.plan_data(spec, "digits"))
         >>> model = hypermodel.build(keras_tuner.HyperParameters())
     """
 

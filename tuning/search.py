@@ -50,7 +50,7 @@ from tuning.results import (
 from tuning.tuners import TUNERS, make_tuner
 from zoo._common import check_folder_name, safe_folder_name
 from zoo.registry import ModelSpec, get_spec
-from zoo.runtime.training import plan_data
+from zoo.runtime.plan import plan_data
 
 SETTINGS_JSON = "search.json"
 ORACLE_JSON = "oracle.json"  # Keras Tuner's state; with tuner0.json, what a rerun reloads

@@ -48,7 +48,7 @@ def __getattr__(name):
 
         return train
     if name == "load_model":
-        from zoo.runtime.training import load_model
+        from zoo.runtime.run import load_model
 
         return load_model
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")

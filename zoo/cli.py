@@ -198,7 +198,7 @@ def cmd_tune(args) -> int:
 
 def cmd_export(args) -> int:
     from zoo.runtime.exporter import check_export_target, export_trained
-    from zoo.runtime.training import checkpoint_path, load_model, plan_from_run
+    from zoo.runtime.run import checkpoint_path, load_model, plan_from_run
 
     check_export_target(args.base_dir, args.name, args.static_batch)
     # A folder that is not a run, a damaged run.json or .keras: ValueErrors naming it.
@@ -323,7 +323,7 @@ def cmd_tiles(args) -> int:
 
 def cmd_codes(args) -> int:
     from zoo.models.autoencoders import code_figures_table, compare_codes_with_pca, load_autoencoder
-    from zoo.runtime.training import plan_from_run
+    from zoo.runtime.run import plan_from_run
 
     try:
         _, plan = plan_from_run(args.run_dir)

@@ -606,7 +606,7 @@ def load_autoencoder(source, checkpoint="best"):
     """The model of a `zoo train` run folder (its "best" or "final" checkpoint) or a .keras file."""
     from pathlib import Path
 
-    from zoo.runtime.training import checkpoint_path, load_model
+    from zoo.runtime.run import checkpoint_path, load_model
 
     path = Path(source)
     if path.is_dir():

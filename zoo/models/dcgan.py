@@ -469,7 +469,7 @@ def score_classifier(plan, path=None, epochs: int = CLASSIFIER_EPOCHS, seed: int
     a new one is saved there with its test accuracy in `<path>.json`.
     """
     from zoo.registry import compile_model, get_spec
-    from zoo.runtime.training import load_model
+    from zoo.runtime.run import load_model
 
     if path is not None and Path(path).exists():
         return load_model(path)
@@ -621,7 +621,7 @@ def sample_images(source, count: int = 64, seed: int = 0, checkpoint: str = "bes
         return next(iter(outputs.values())).numpy()
     if (source / "run.json").exists():
         from zoo.registry import get_spec
-        from zoo.runtime.training import checkpoint_path, load_model, read_run_file
+        from zoo.runtime.run import checkpoint_path, load_model, read_run_file
 
         settings = read_run_file(source)["settings"]
         if get_spec(settings["model"]).family != "gan":

@@ -350,7 +350,7 @@ class WordVectors:
     def from_run(cls, run_dir) -> "WordVectors":
         """The vectors of a `zoo train` run folder (its final model and saved vocabulary)."""
         from pipelines import text
-        from zoo.runtime.training import VOCABULARY_FILE, load_model, read_run_file
+        from zoo.runtime.run import VOCABULARY_FILE, load_model, read_run_file
 
         run_dir = Path(run_dir)
         settings = read_run_file(run_dir)["settings"]

@@ -20,7 +20,7 @@ MAX_CONTEXT = 512
 
 def _from_run(run_dir: Path):
     from pipelines.text import read_vocabulary
-    from zoo.runtime.training import VOCABULARY_FILE, load_model, plan_from_run
+    from zoo.runtime.run import VOCABULARY_FILE, load_model, plan_from_run
 
     spec, plan = plan_from_run(run_dir)
     if spec.task != "language_model":

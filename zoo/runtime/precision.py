@@ -103,7 +103,7 @@ def float32_copy(model):
     if all(layer.compute_dtype == "float32" for layer in layers
            if not isinstance(layer, keras.layers.InputLayer)):
         return model
-    from zoo.runtime.training import load_model
+    from zoo.runtime.run import load_model
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
