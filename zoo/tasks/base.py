@@ -43,15 +43,22 @@ class Task:
     output_name: str = "outputs"
     targets: str = "labels"
 
-    # --- training hooks (zoo.runtime.training, and every search trial) ---
+    # --- training hooks: called by the one fit path (zoo.train and every search trial) ---
 
     def training_builder_args(self, spec, plan, batch_size: int, replicas: int) -> dict:
-        """Builder arguments for training (e.g. a stateful model's fixed batch)."""
+        """Builder arguments for training (e.g. a stateful model's fixed batch size)."""
         return dict(plan.builder_args)
 
+    def training_callbacks(self, spec, model, plan, write_dir: Path | None) -> list:
+        """Extra Keras callbacks of a fit, put before the run folder's own (so values they
+        log reach the checkpoint and the history). `write_dir` is None in a search trial."""
+        if spec.callbacks is None or write_dir is None:
+            return []
+        return spec.callbacks(model, plan, write_dir)
+
     def fit_without_gradients(self, spec, model, plan, seed: int = 0) -> dict | None:
-        """Fit a model not trained by gradient descent and return its figures;
-        None (the default) means: train with `model.fit`."""
+        """Fit a model not trained by gradient descent and return its figures; None (the
+        default) means the model is trained with `model.fit`."""
         if spec.fit is None:
             return None
         return spec.fit(model, plan, seed=seed)
@@ -61,12 +68,6 @@ class Task:
         if spec.pretrain is None:
             return None
         return spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
-
-    def callbacks(self, spec, model, plan, run_dir: Path | None, data: dict) -> list:
-        """Extra Keras callbacks for a fit. `data` is the training config's options."""
-        if spec.callbacks is None or run_dir is None:
-            return []
-        return spec.callbacks(model, plan, run_dir)
 
     def run_files(self, spec, plan, run_dir: Path) -> None:
         """Write what a run folder needs beside the model (e.g. the vocabulary)."""
