@@ -9,11 +9,14 @@ done here: it belongs to the in-graph preprocessor (see `pipelines.core`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import numpy as np
 
-from pipelines.info import DatasetInfo
+from pipelines import preprocessing
+from pipelines.info import DatasetInfo, OptionError
+from pipelines.source import LoadRequest, Source, feature_pipeline
 
 # Fixed split fractions for every built-in set that is not a truth table.
 TRAIN_FRACTION, VALIDATION_FRACTION = 0.7, 0.1
@@ -21,21 +24,99 @@ _SPLIT_SEED = 0  # fixed forever: the splits are part of the dataset definition
 
 
 @dataclasses.dataclass(frozen=True)
-class BuiltinDataset:
+class ArrayDataset:
+    """A named dataset made in memory: `make(**options)` returns its NumPy splits."""
+
     info: DatasetInfo
     make: Callable[..., dict[str, tuple[np.ndarray, np.ndarray]]]
     options: dict  # accepted options and their defaults
 
 
-BUILTINS: dict[str, BuiltinDataset] = {}
+# The built-in datasets (the sequence ones register from pipelines.sequences).
+BUILTINS: dict[str, ArrayDataset] = {}
 
 
 def _register(info: DatasetInfo, options: dict | None = None):
     def decorate(make):
-        BUILTINS[info.name] = BuiltinDataset(info, make, dict(options or {}))
+        BUILTINS[info.name] = ArrayDataset(info, make, dict(options or {}))
         return make
 
     return decorate
+
+
+@functools.lru_cache(maxsize=32)
+def _made_splits(make, frozen_options: tuple) -> dict:
+    return make(**dict(frozen_options))
+
+
+class ArraySource(Source):
+    """Named datasets whose splits are NumPy arrays made in memory (`ArrayDataset`)."""
+
+    in_memory = True
+
+    def __init__(self, kind: str, datasets: dict[str, ArrayDataset]):
+        self.kind, self.datasets = kind, datasets
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.datasets)
+
+    def matches(self, name, data_dir, options: dict) -> bool:
+        return isinstance(name, str) and name in self.datasets
+
+    def _options(self, name: str, options: dict) -> dict:
+        accepted = self.datasets[name].options
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            listing = ", ".join(sorted(accepted)) or "none"
+            raise OptionError(
+                f"Dataset {name!r} got unknown option(s) {', '.join(unknown)}. "
+                f"Accepted options: {listing}."
+            )
+        return {**accepted, **options}
+
+    def _splits(self, name: str, options: dict) -> dict:
+        return _made_splits(self.datasets[name].make, tuple(sorted(options.items())))
+
+    def arrays(self, name, split: str, options: dict):
+        splits = self._splits(name, self._options(name, options))
+        if split not in splits:
+            raise ValueError(
+                f"Dataset {name!r} has no split {split!r}. Available: {', '.join(splits)}."
+            )
+        x, y = splits[split]
+        return x.copy(), y.copy()
+
+    def info(self, name, options: dict, data_dir=None, manual_dir=None,
+             offline=None) -> DatasetInfo:
+        """The declared info; options other than the defaults may change shapes and
+        sizes (a sequence length, a CSV file), so those are read from the arrays."""
+        dataset = self.datasets[name]
+        opts = self._options(name, options)
+        if opts == dataset.options:
+            return dataset.info
+        splits = self._splits(name, opts)
+        x, y = splits["train"]
+        return dataclasses.replace(
+            dataset.info, feature_shape=tuple(x.shape[1:]), target_shape=tuple(y.shape[1:]),
+            splits={k: len(v[0]) for k, v in splits.items()},
+        )
+
+    def load(self, name, split: str, request: LoadRequest, options: dict):
+        import tensorflow as tf
+
+        x, y = self.arrays(name, split, options)
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        prep = (self.preprocessor(name, options, request.image_size, request.channels,
+                                  request.normalization) if request.preprocess else None)
+        return feature_pipeline(ds, name, split, request, self.info(name, options), len(x), prep)
+
+    def preprocessor(self, name, options: dict, image_size=None, channels=None,
+                     normalization="unit", data_dir=None):
+        preprocessing.check_normalization(normalization)
+        info = self.info(name, options)
+        return preprocessing.feature_preprocessor(
+            name, info, image_size, channels, normalization,
+            train_features=lambda: self.arrays(name, "train", options)[0])
 
 
 def _split(x: np.ndarray, y: np.ndarray, stratify: bool) -> dict:
@@ -195,6 +276,3 @@ def _blobs_4d3c() -> dict:
 
     x, y = make_blobs(n_samples=300, n_features=4, centers=3, random_state=_SPLIT_SEED)
     return _split(x.astype(np.float32), y.astype(np.int32), stratify=True)
-
-
-from pipelines import sequences  # noqa: E402,F401  (registers the sequence datasets)

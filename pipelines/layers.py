@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pipelines import tokens
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class AdaptChannels(keras.layers.Layer):
@@ -71,24 +73,20 @@ class VocabularyLayer(keras.layers.Layer):
     as such. The layer never reads a file: a path in a saved config could
     name any file outside the archive (a crafted `.keras` read `/etc/passwd`,
     or hung on a FIFO), so `from_config` refuses it before the layer is built,
-    as the ValueError of `pipelines.text.layer_vocabulary`, unopened.
+    as the ValueError of `pipelines.tokens.layer_vocabulary`, unopened.
     """
 
     def __init__(self, vocabulary, level, **kwargs):
         super().__init__(**kwargs)
-        from pipelines import text
-
-        self.vocabulary = list(text.layer_vocabulary(vocabulary, type(self).__name__))
-        text.check_options({"level": level})
+        self.vocabulary = list(tokens.layer_vocabulary(vocabulary, type(self).__name__))
+        tokens.check_level(level)
         self.level = level
-        self.lookup = text.lookup_layer(self.vocabulary)
+        self.lookup = tokens.lookup_layer(self.vocabulary)
 
     @classmethod
     def from_config(cls, config):
-        from pipelines import text
-
         # Checked here, not only in __init__: Keras wraps constructor errors in a TypeError.
-        text.layer_vocabulary(config.get("vocabulary"), cls.__name__)
+        tokens.layer_vocabulary(config.get("vocabulary"), cls.__name__)
         return super().from_config(config)
 
     def get_config(self):
@@ -99,7 +97,7 @@ class VocabularyLayer(keras.layers.Layer):
 class TextToIds(VocabularyLayer):
     """Raw strings (B,) -> token ids (B, L) int32, zero-padded, and lengths (B,) int32.
 
-    The tokenization of `pipelines.text.tokenize` ("char" or "word") and a
+    The tokenization of `pipelines.tokens.tokenize` ("char" or "word") and a
     fixed vocabulary (`[UNK]` = 0), so a served language model takes text.
     With `length`, ids are (B, length): the last `length` tokens, padded
     with zeros in front (for classifiers), and lengths count the kept ones.
@@ -114,10 +112,8 @@ class TextToIds(VocabularyLayer):
     def call(self, texts):
         import tensorflow as tf
 
-        from pipelines import text
-
-        tokens = text.tokenize(texts, self.level)  # ragged (B, None)
-        ids = tf.cast(tf.ragged.map_flat_values(self.lookup, tokens), tf.int32)
+        words = tokens.tokenize(texts, self.level)  # ragged (B, None)
+        ids = tf.cast(tf.ragged.map_flat_values(self.lookup, words), tf.int32)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         if self.length is None:
             return ids.to_tensor(0), lengths

@@ -21,7 +21,7 @@ crosses a split boundary. The `csv_series` dataset does the same through
 
 Features stay unscaled here: datasets marked `standardize` get a
 `Normalization` layer with the train split's per-series mean and variance
-in the in-graph preprocessor (see `pipelines.core.preprocessor`), and
+in the in-graph preprocessor (see `pipelines.preprocessor`), and
 serving exports carry that layer.
 """
 
@@ -33,7 +33,8 @@ from typing import Mapping
 
 import numpy as np
 
-from pipelines.builtin import TRAIN_FRACTION, VALIDATION_FRACTION, _register, _split
+from pipelines.builtin import (TRAIN_FRACTION, VALIDATION_FRACTION, ArrayDataset, _register,
+                               _split)
 from pipelines.info import DatasetInfo
 
 SPLITS = ("train", "validation", "test")
@@ -298,23 +299,6 @@ def series_windows(series, target: str, window: int = 10) -> dict:
     return splits
 
 
-@_register(
-    DatasetInfo(
-        name="csv_series",
-        task="regression",
-        feature_shape=(None, None),  # read from the file: (window, columns)
-        feature_dtype="float32",
-        target_shape=(1,),
-        splits={"train": 0, "validation": 0, "test": 0},
-        source="builtin",
-        description="Windows of a user CSV time series (options `path`, `target` and "
-        "`window`, default 10): features (T, n + 1) are the other numeric columns and "
-        "the target's history, the target is its next value; split by time 70/10/20; "
-        "features standardized per column with train-split statistics.",
-        standardize=True,
-    ),
-    options={"path": None, "target": None, "window": 10},
-)
 def _csv_series(path=None, target=None, window: int = 10) -> dict:
     if path is None or target is None:
         raise ValueError(
@@ -322,6 +306,27 @@ def _csv_series(path=None, target=None, window: int = 10) -> dict:
             f"(a column name). Received: path={path!r}, target={target!r}"
         )
     return series_windows(path, target, window)
+
+
+# Its own source kind (pipelines.sources): the arrays come from the user's file.
+CSV_SERIES = ArrayDataset(
+    DatasetInfo(
+        name="csv_series",
+        task="regression",
+        feature_shape=(None, None),  # read from the file: (window, columns)
+        feature_dtype="float32",
+        target_shape=(1,),
+        splits={"train": 0, "validation": 0, "test": 0},
+        source="csv_series",
+        description="Windows of a user CSV time series (options `path`, `target` and "
+        "`window`, default 10): features (T, n + 1) are the other numeric columns and "
+        "the target's history, the target is its next value; split by time 70/10/20; "
+        "features standardized per column with train-split statistics.",
+        standardize=True,
+    ),
+    _csv_series,
+    {"path": None, "target": None, "window": 10},
+)
 
 
 # --- synthetic series with known drivers -------------------------------------

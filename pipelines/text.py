@@ -33,11 +33,12 @@ import os
 import re
 from pathlib import Path
 
+from pipelines import tfds_source
+from pipelines.builtin import BUILTINS
 from pipelines.info import DatasetInfo, merge_options
+from pipelines.source import LoadRequest, TextSource
+from pipelines.tokens import OOV_TOKEN, check_level, check_vocabulary, lookup_layer, tokenize
 
-LEVELS = ("char", "word", "word_lower")
-OOV_TOKEN = "[UNK]"
-EOS_TOKEN = "<eos>"
 # Options of language-modelling corpora and their defaults.
 TEXT_OPTIONS = {"level": "char", "seq_len": 100, "max_tokens": None, "stateful": False,
                 "vocabulary": None, "corpus": False}
@@ -59,63 +60,22 @@ def is_local_corpus(name: str) -> bool:
     separator. Built-in names and TFDS names, with a config or version
     (`glue/cola`, `wiki40b/en:1.3.0`, `mnist:3.0.1`), are dataset names.
     """
-    from pipelines.builtin import BUILTINS
-
     text = str(name)
     if text in BUILTINS:
         return False
     if Path(os.path.expanduser(text)).exists():
         return True
-    if "/" in text and text.split("/")[0] in _tfds_names():
+    if "/" in text and text.split("/")[0] in tfds_source.catalog_names():
         return False
     separators = {"/", os.sep, os.altsep} - {None}
     return (text.startswith((".", "~")) or FILE_SUFFIX.search(text) is not None
             or any(s in text for s in separators))
 
 
-@functools.lru_cache(maxsize=1)
-def _tfds_names() -> frozenset[str]:
-    import tensorflow_datasets as tfds
-
-    return frozenset(tfds.list_builders(with_community_datasets=False))
-
-
-def is_text_corpus(name: str, data_dir=None) -> bool:
-    """Local text, or a TFDS dataset of text alone: no labels, or supervised keys
-    naming one text feature as both input and target (lm1b: ('text', 'text'))."""
-    if is_local_corpus(name):
-        return True
-    from pipelines.builtin import BUILTINS
-
-    if name in BUILTINS:
-        return False
-    from pipelines import tfds_source
-
-    info = tfds_source.builder(name, data_dir).info
-    keys = info.supervised_keys
-    unlabelled = not keys or (isinstance(keys[0], str) and keys[0] == keys[1])
-    return unlabelled and _text_feature(info) is not None
-
-
-def _text_feature(info) -> str | None:
-    """The feature holding a TFDS dataset's text: the one its supervised keys name
-    as input and target alike, else its only text feature (None if not one)."""
-    import tensorflow_datasets as tfds
-
-    keys = info.supervised_keys
-    same = keys and isinstance(keys[0], str) and keys[0] == keys[1]
-    candidates = [keys[0]] if same else list(info.features)
-    names = [k for k in candidates if isinstance(info.features[k], tfds.features.Text)]
-    return names[0] if len(names) == 1 else None
-
-
 def check_options(options: dict) -> dict:
     """Text options merged over `TEXT_OPTIONS`, each checked."""
     opts = merge_options("Text corpora", options, TEXT_OPTIONS)
-    if opts["level"] not in LEVELS:
-        raise ValueError(
-            f"`level` must be one of {', '.join(map(repr, LEVELS))}. Received: level={opts['level']!r}"
-        )
+    check_level(opts["level"])
     for key in ("seq_len", "max_tokens"):
         value = opts[key]
         if value is None and key == "max_tokens":
@@ -127,14 +87,12 @@ def check_options(options: dict) -> dict:
 
 def _local_files(name: str) -> dict[str, Path]:
     """The file of each split of a local corpus, or a clear error saying what is wrong."""
-    from pipelines.tfds_source import DatasetUnavailableError
-
     path = Path(os.path.expanduser(str(name)))
     if path.is_file():
         return {split: path for split in FILE_SPLITS}
     if not path.is_dir():
         problem = "is neither a file nor a folder" if path.exists() else "does not exist"
-        raise DatasetUnavailableError(f"Text corpus {str(name)!r} {problem}. {LOCAL_CORPUS}")
+        raise tfds_source.DatasetUnavailableError(f"Text corpus {str(name)!r} {problem}. {LOCAL_CORPUS}")
     files, missing = {}, []
     for split, key in (("train", "train"), ("validation", "valid"), ("test", "test")):
         found = sorted(p for p in path.glob(f"*{key}*.txt") if p.is_file())
@@ -143,7 +101,7 @@ def _local_files(name: str) -> dict[str, Path]:
         else:
             missing.append(f"*{key}*.txt")
     if missing:
-        raise DatasetUnavailableError(
+        raise tfds_source.DatasetUnavailableError(
             f"Text corpus folder {str(path)!r} has no {' or '.join(missing)} file. {LOCAL_CORPUS}")
     return files
 
@@ -177,33 +135,13 @@ def documents(name: str, split: str, data_dir=None, manual_dir=None, offline=Non
             text = text[int(start * len(text)):int(stop * len(text))]
         return tf.data.Dataset.from_tensors(tf.constant(text))
 
-    from pipelines import tfds_source
-
     b = tfds_source.ensure_prepared(name, data_dir, manual_dir, offline)
     if b.info.splits and base not in b.info.splits:
         raise ValueError(
             f"Dataset {name!r} has no split {split!r}. Available: {', '.join(b.info.splits)}."
         )
-    key = _text_feature(b.info)
+    key = tfds_source.text_feature(b.info)
     return b.as_dataset(split=split, shuffle_files=False).map(lambda ex: ex[key])
-
-
-def tokenize(texts, level: str):
-    """Strings of any shape -> ragged string tokens along a new last axis.
-
-    "char": Unicode characters. "word": whitespace-separated words with
-    `<eos>` where a line ends, so "a b\\nc" gives a, b, <eos>, c. "word_lower":
-    lowercased words with punctuation split off, so "King, go!" gives king, ",", go, "!".
-    """
-    import tensorflow as tf
-
-    if level == "char":
-        return tf.strings.unicode_split(texts, "UTF-8")
-    if level == "word_lower":
-        # Apostrophes stay inside words (o'er); <eos>/<unk> markers stay whole.
-        texts = tf.strings.regex_replace(
-            tf.strings.lower(texts, encoding="utf-8"), r"([^\w\s'<>])", r" \1 ")
-    return tf.strings.split(tf.strings.regex_replace(texts, "\n", f" {EOS_TOKEN} "))
 
 
 def _token_stream(name, split, level, data_dir, manual_dir, offline):
@@ -263,48 +201,6 @@ def read_vocabulary(vocabulary) -> tuple[str, ...]:
     return check_vocabulary(vocabulary)
 
 
-def check_vocabulary(tokens) -> tuple[str, ...]:
-    """The tokens as a tuple of strings, refused unless a list of unique strings, `[UNK]` first."""
-    import numpy as np
-
-    if not isinstance(tokens, (list, tuple, np.ndarray)) or np.asarray(tokens, object).ndim != 1:
-        raise ValueError(f"A vocabulary must be a list of strings. Received: vocabulary={tokens!r}")
-    for i, token in enumerate(tokens):
-        if not isinstance(token, str):
-            raise ValueError(f"A vocabulary must be a list of strings. Received: token {token!r} "
-                             f"({type(token).__name__}) at position {i}")
-    tokens = tuple(str(t) for t in tokens)
-    if not tokens or tokens[0] != OOV_TOKEN:
-        raise ValueError(
-            f"A vocabulary must start with the out-of-vocabulary token {OOV_TOKEN!r}. "
-            f"Received first token: {tokens[0] if tokens else None!r}"
-        )
-    if len(set(tokens)) != len(tokens):
-        repeated = sorted({t for t in tokens if tokens.count(t) > 1})
-        raise ValueError(f"A vocabulary must not repeat tokens. Repeated: {repeated[:10]}")
-    return tokens
-
-
-def layer_vocabulary(vocabulary, layer: str) -> tuple[str, ...]:
-    """The tokens a vocabulary layer (`TextToIds`, `WordLookup`) is built from.
-
-    A saved layer's config holds its token list; a path there could name any
-    file (a crafted `.keras` read `/etc/passwd`, or hung on a FIFO), so a
-    path is refused, in safe mode or not, and never opened: the wording is
-    Keras' own for a `StringLookup` vocabulary file in safe mode.
-    """
-    if isinstance(vocabulary, (str, bytes, os.PathLike)):
-        raise ValueError(
-            "Requested the loading of a vocabulary file outside of the model archive. This "
-            "carries a potential risk of loading arbitrary and sensitive files and thus it is "
-            f"disallowed: a saved {layer} carries its vocabulary as a list of tokens, and never "
-            "reads a file, even with safe_mode=False. To use a vocabulary file, read it with "
-            "`pipelines.text.read_vocabulary(path)` and pass the tokens. "
-            f"Received: vocabulary={os.fsdecode(vocabulary)!r}"
-        )
-    return check_vocabulary(vocabulary)
-
-
 def write_vocabulary(tokens, path) -> None:
     """A JSON list of the tokens (characters may be newlines or spaces)."""
     import json
@@ -313,22 +209,8 @@ def write_vocabulary(tokens, path) -> None:
                           encoding="utf-8")
 
 
-def lookup_layer(tokens, invert: bool = False):
-    """A `StringLookup` of a fixed vocabulary (`[UNK]` = id 0)."""
-    import keras
-
-    return keras.layers.StringLookup(
-        vocabulary=list(tokens[1:]), oov_token=OOV_TOKEN, invert=invert,
-        name="id_lookup" if invert else "token_lookup",
-    )
-
-
 def info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> DatasetInfo:
     """The `DatasetInfo` of a language-modelling corpus (builds the vocabulary)."""
-    if "pairs" in options:  # word-vector training pairs (pipelines.word_pairs)
-        from pipelines import word_pairs
-
-        return word_pairs.info(name, data_dir, manual_dir, offline, **options)
     opts = check_options(options)
     tokens = vocabulary(name, opts["level"], opts["max_tokens"], data_dir, manual_dir, offline,
                         opts["vocabulary"])
@@ -342,7 +224,7 @@ def info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> 
         class_names=tokens,
         target_shape=(seq_len,),
         splits={"train": 0, "validation": 0, "test": 0},
-        source="text",
+        source=TextCorpusSource.kind,
         description=f"{opts['level']}-level language modelling windows of {seq_len} tokens",
     )
 
@@ -353,12 +235,6 @@ def load(name: str, split: str, batch_size: int | None = 32, *, shuffle: bool | 
     """`(ids, next_ids)` int32 windows of shape (batch, seq_len) for `fit`."""
     import tensorflow as tf
 
-    if "pairs" in options:  # word-vector training pairs (pipelines.word_pairs)
-        from pipelines import word_pairs
-
-        return word_pairs.load(name, split, batch_size, shuffle=shuffle, seed=seed,
-                               drop_remainder=drop_remainder, data_dir=data_dir,
-                               manual_dir=manual_dir, offline=offline, **options)
     opts = check_options(options)
     level, seq_len = opts["level"], opts["seq_len"]
     tokens = vocabulary(name, level, opts["max_tokens"], data_dir, manual_dir, offline,
@@ -411,3 +287,32 @@ def split_ids(name: str, split: str, level: str, tokens, data_dir=None, manual_d
     stream = _token_stream(name, split, level, data_dir, manual_dir, offline)
     chunks = stream.batch(1 << 20).map(lambda t: tf.cast(lookup(t), tf.int32))
     return tf.concat(list(chunks) or [tf.zeros((0,), tf.int32)], axis=0)
+
+
+class TextCorpusSource(TextSource):
+    """Language-modelling corpora: local text files, TFDS text, or labelled text with
+    `corpus=True` (read for its text only)."""
+
+    kind = "text"
+    described_as = "a text corpus"
+    # This module's `info` and `load` (the methods below are not defined yet here);
+    # a subclass reading the corpus another way gives its own.
+    make_info = staticmethod(info)
+    make_dataset = staticmethod(load)
+
+    def matches(self, name, data_dir, options: dict) -> bool:
+        if is_local_corpus(name):
+            return True
+        kind = tfds_source.catalog_kind(name, data_dir)
+        return kind == "text" or (bool(options.get("corpus")) and kind is not None)
+
+    def info(self, name, options: dict, data_dir=None, manual_dir=None,
+             offline=None) -> DatasetInfo:
+        return self.make_info(name, data_dir, manual_dir, offline, **options)
+
+    def load(self, name, split: str, request: LoadRequest, options: dict):
+        self.refuse_image_arguments(name, request)
+        return self.make_dataset(
+            name, split, request.batch_size, shuffle=request.shuffle, seed=request.seed,
+            drop_remainder=request.drop_remainder, data_dir=request.data_dir,
+            manual_dir=request.manual_dir, offline=request.offline, **options)

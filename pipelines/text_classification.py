@@ -13,32 +13,14 @@ from __future__ import annotations
 
 import functools
 
+from pipelines import text, tfds_source
 from pipelines.info import DatasetInfo, merge_options
+from pipelines.source import LoadRequest, TextSource
 
 OPTIONS = {"level": "word", "seq_len": 200, "max_tokens": 20_000, "vocabulary": None}
 
 
-def is_text_classification(name: str, data_dir=None) -> bool:
-    """A TFDS dataset with (text, class label) supervised keys."""
-    import tensorflow_datasets as tfds
-
-    from pipelines import tfds_source
-    from pipelines.builtin import BUILTINS
-    from pipelines.text import is_local_corpus
-
-    if name in BUILTINS or is_local_corpus(name):
-        return False
-    info = tfds_source.builder(name, data_dir).info
-    keys = info.supervised_keys
-    if not keys or not all(isinstance(k, str) for k in keys):
-        return False
-    return isinstance(info.features[keys[0]], tfds.features.Text) and isinstance(
-        info.features[keys[1]], tfds.features.ClassLabel)
-
-
 def check_options(options: dict) -> dict:
-    from pipelines import text
-
     opts = merge_options("Text classification datasets", options, OPTIONS)
     text.check_options({k: v for k, v in opts.items() if k in text.TEXT_OPTIONS})
     return opts
@@ -46,8 +28,6 @@ def check_options(options: dict) -> dict:
 
 def _examples(name, split, data_dir, manual_dir, offline, shuffle=False, seed=0):
     import tensorflow_datasets as tfds
-
-    from pipelines import tfds_source
 
     b = tfds_source.ensure_prepared(name, data_dir, manual_dir, offline)
     base = split.split("[")[0]
@@ -62,17 +42,14 @@ def _examples(name, split, data_dir, manual_dir, offline, shuffle=False, seed=0)
 
 @functools.lru_cache(maxsize=8)
 def _vocabulary(name, level, max_tokens, data_dir, manual_dir, offline) -> tuple[str, ...]:
-    from pipelines.text import tokenize, vocabulary_from_tokens
-
     _, ds = _examples(name, "train", data_dir, manual_dir, offline)
-    return vocabulary_from_tokens(ds.map(lambda t, _: tokenize(t, level)).unbatch(), max_tokens)
+    stream = ds.map(lambda t, _: text.tokenize(t, level)).unbatch()
+    return text.vocabulary_from_tokens(stream, max_tokens)
 
 
 def vocabulary(name, opts, data_dir=None, manual_dir=None, offline=None) -> tuple[str, ...]:
-    from pipelines.text import read_vocabulary
-
     if opts["vocabulary"] is not None:
-        return read_vocabulary(opts["vocabulary"])
+        return text.read_vocabulary(opts["vocabulary"])
     return _vocabulary(name, opts["level"], opts["max_tokens"],
                        None if data_dir is None else str(data_dir),
                        None if manual_dir is None else str(manual_dir), offline)
@@ -80,8 +57,6 @@ def vocabulary(name, opts, data_dir=None, manual_dir=None, offline=None) -> tupl
 
 def info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> DatasetInfo:
     """The `DatasetInfo` of a labelled text dataset (builds the vocabulary)."""
-    from pipelines import tfds_source
-
     opts = check_options(options)
     b = tfds_source.builder(name, data_dir)
     label = b.info.features[b.info.supervised_keys[1]]
@@ -94,7 +69,7 @@ def info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> 
         num_classes=label.num_classes,
         class_names=tuple(label.names),
         splits={k: v.num_examples for k, v in b.info.splits.items()},
-        source="tfds",
+        source=LabelledTextSource.kind,
         description=b.info.description or "",
         citation=b.info.citation or "",
         vocabulary=tokens,
@@ -128,3 +103,24 @@ def load(name: str, split: str, batch_size: int | None = 32, *, shuffle: bool | 
     else:
         ds = ds.map(lambda t, y: (to_ids(t)[0], y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class LabelledTextSource(TextSource):
+    """TFDS datasets of (text, class label) pairs, read as fixed-length token ids."""
+
+    kind = "labelled_text"
+
+    def matches(self, name, data_dir, options: dict) -> bool:
+        return (not text.is_local_corpus(name)
+                and tfds_source.catalog_kind(name, data_dir) == "labelled_text")
+
+    def info(self, name, options: dict, data_dir=None, manual_dir=None,
+             offline=None) -> DatasetInfo:
+        return info(name, data_dir, manual_dir, offline, **options)
+
+    def load(self, name, split: str, request: LoadRequest, options: dict):
+        self.refuse_image_arguments(name, request)
+        return load(name, split, request.batch_size, shuffle=request.shuffle, seed=request.seed,
+                    cache=request.cache, drop_remainder=request.drop_remainder,
+                    data_dir=request.data_dir, manual_dir=request.manual_dir,
+                    offline=request.offline, **options)

@@ -10,17 +10,28 @@ files and the folder to put them in.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
+
+from pipelines import preprocessing
+from pipelines.info import DatasetInfo, OptionError
+from pipelines.source import LoadRequest, Source, feature_pipeline
+
 PROBE_TIMEOUT_S = 2.0
 
 
 class DatasetUnavailableError(RuntimeError):
     """A dataset is not prepared and cannot be downloaded from here."""
+
+
+class UnknownDatasetError(ValueError):
+    """A dataset name that no source reads: not built in, not local, not in the TFDS catalog."""
 
 
 def default_data_dir() -> Path:
@@ -60,24 +71,80 @@ def hosts_reachable(hosts: list[str], timeout: float = PROBE_TIMEOUT_S) -> bool:
 
 
 def builder(name: str, data_dir: str | os.PathLike | None = None):
-    """The TFDS builder for `name`, with close matches for unknown names."""
+    """The TFDS builder for `name`; `UnknownDatasetError` when the catalog has none."""
     import tensorflow_datasets as tfds
 
     try:
         return tfds.builder(name, data_dir=str(data_dir) if data_dir else None)
     except tfds.core.registered.DatasetNotFoundError:
-        import difflib
+        raise unknown_dataset(name) from None
 
-        from pipelines.builtin import BUILTINS
 
-        # A built-in name may also be a TFDS name (iris): each candidate once.
-        candidates = list(dict.fromkeys([*BUILTINS, *tfds.list_builders()]))
-        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(
-            f"Unknown dataset {name!r}: not built in and not in the TFDS catalog.{hint} "
-            "See pipelines.list_datasets()."
-        ) from None
+@functools.lru_cache(maxsize=1)
+def catalog_names() -> frozenset[str]:
+    """The names of the TFDS catalog (community datasets excluded)."""
+    import tensorflow_datasets as tfds
+
+    return frozenset(tfds.list_builders(with_community_datasets=False))
+
+
+def unknown_dataset(name: str, known_names=()) -> UnknownDatasetError:
+    """The error for a name no source reads, with close names from `known_names` and TFDS."""
+    import difflib
+
+    import tensorflow_datasets as tfds
+
+    # A built-in name may also be a TFDS name (iris): each candidate once.
+    candidates = list(dict.fromkeys([*known_names, *tfds.list_builders()]))
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return UnknownDatasetError(
+        f"Unknown dataset {name!r}: not built in and not in the TFDS catalog.{hint} "
+        "See pipelines.list_datasets()."
+    )
+
+
+def text_feature(info) -> str | None:
+    """The feature holding a TFDS dataset's text: the one its supervised keys name
+    as input and target alike, else its only text feature (None if not one)."""
+    import tensorflow_datasets as tfds
+
+    keys = info.supervised_keys
+    same = keys and isinstance(keys[0], str) and keys[0] == keys[1]
+    candidates = [keys[0]] if same else list(info.features)
+    names = [k for k in candidates if isinstance(info.features[k], tfds.features.Text)]
+    return names[0] if len(names) == 1 else None
+
+
+def catalog_kind(name, data_dir=None) -> str | None:
+    """What a TFDS catalog name holds, read from its features alone (no data), or None
+    when the catalog has no such name.
+
+    "text": text alone, with no labels or supervised keys naming one text feature as
+    both input and target (lm1b: ('text', 'text')); "labelled_text": (text, class
+    label) supervised keys (imdb_reviews); "tfds": anything else. Features are the
+    builder's code, so the answer is computed once per name and folder.
+    """
+    return _catalog_kind(str(name), None if data_dir is None else str(data_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _catalog_kind(name: str, data_dir: str | None) -> str | None:
+    import tensorflow_datasets as tfds
+
+    try:
+        info = builder(name, data_dir).info
+    except UnknownDatasetError:
+        return None
+    keys = info.supervised_keys
+    unlabelled = not keys or (isinstance(keys[0], str) and keys[0] == keys[1])
+    if unlabelled and text_feature(info) is not None:
+        return "text"
+    if keys and all(isinstance(k, str) for k in keys) and isinstance(
+            info.features[keys[0]], tfds.features.Text) and isinstance(
+            info.features[keys[1]], tfds.features.ClassLabel):
+        return "labelled_text"
+    return "tfds"
 
 
 def ensure_prepared(
@@ -87,8 +154,6 @@ def ensure_prepared(
     offline: bool | None = None,
 ):
     """Return a prepared TFDS builder, or fail fast explaining what to do."""
-    import tensorflow_datasets as tfds
-
     data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
     b = builder(name, data_dir)
     if b.is_prepared():
@@ -143,3 +208,84 @@ def _prepare(b, manual: Path) -> None:
     b.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=str(manual))
     )
+
+
+def catalog_info(b) -> DatasetInfo:
+    """The `DatasetInfo` of a TFDS builder: supervised (x, y) or unsupervised feature dicts."""
+    import tensorflow_datasets as tfds
+
+    info = b.info
+    splits = {k: v.num_examples for k, v in info.splits.items()}
+    keys = info.supervised_keys
+    if not keys or not isinstance(keys[0], str) or not isinstance(keys[1], str):
+        return DatasetInfo(
+            name=b.name, task="unsupervised", feature_shape=(), feature_dtype="dict",
+            splits=splits, source=TfdsSource.kind, description=info.description or "",
+            citation=info.citation or "",
+        )
+    x_feat, y_feat = info.features[keys[0]], info.features[keys[1]]
+    is_label = isinstance(y_feat, tfds.features.ClassLabel)
+    return DatasetInfo(
+        name=b.name,
+        task="classification" if is_label else "regression",
+        feature_shape=tuple(x_feat.shape),
+        feature_dtype=np.dtype(x_feat.np_dtype).name,
+        num_classes=y_feat.num_classes if is_label else None,
+        class_names=tuple(y_feat.names) if is_label else None,
+        target_shape=() if is_label else tuple(y_feat.shape),
+        splits=splits,
+        source=TfdsSource.kind,
+        description=info.description or "",
+        citation=info.citation or "",
+    )
+
+
+def check_split(name: str, b, split: str) -> None:
+    """Refuse a split the prepared dataset does not have (TFDS slicing allowed)."""
+    if b.info.splits and split.split("[")[0] not in b.info.splits:
+        raise ValueError(
+            f"Dataset {name!r} has no split {split!r}. Available: "
+            f"{', '.join(b.info.splits)} (TFDS slicing like 'train[:90%]' works too)."
+        )
+
+
+class TfdsSource(Source):
+    """Any other TFDS catalog dataset: (features, targets) pairs, or feature dicts."""
+
+    kind = "tfds"
+
+    def matches(self, name, data_dir, options: dict) -> bool:
+        return catalog_kind(name, data_dir) is not None
+
+    def info(self, name, options: dict, data_dir=None, manual_dir=None,
+             offline=None) -> DatasetInfo:
+        return catalog_info(builder(name, data_dir))
+
+    def load(self, name, split: str, request: LoadRequest, options: dict):
+        import tensorflow_datasets as tfds
+
+        if options:
+            raise OptionError(
+                f"TFDS dataset {name!r} takes no dataset options. Received: {sorted(options)}"
+            )
+        b = ensure_prepared(name, request.data_dir, request.manual_dir, request.offline)
+        info = catalog_info(b)
+        check_split(name, b, split)
+        ds = b.as_dataset(
+            split=split,
+            as_supervised=info.task != "unsupervised",
+            shuffle_files=request.shuffle,
+            read_config=tfds.ReadConfig(shuffle_seed=request.seed),
+        )
+        n_examples = b.info.splits[split].num_examples if b.info.splits else 10_000
+        prep = (self.preprocessor(name, options, request.image_size, request.channels,
+                                  request.normalization, request.data_dir)
+                if request.preprocess and info.task != "unsupervised" else None)
+        return feature_pipeline(ds, name, split, request, info, n_examples, prep)
+
+    def preprocessor(self, name, options: dict, image_size=None, channels=None,
+                     normalization="unit", data_dir=None):
+        preprocessing.check_normalization(normalization)
+        return preprocessing.feature_preprocessor(
+            name, self.info(name, options, data_dir), image_size, channels, normalization)
+

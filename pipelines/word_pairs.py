@@ -30,6 +30,7 @@ import functools
 
 import numpy as np
 
+from pipelines import text
 from pipelines.info import DatasetInfo, merge_options
 
 PAIRINGS = ("skipgram", "cbow")
@@ -42,8 +43,6 @@ PAIR_OPTIONS = {"pairs": "skipgram", "level": "word_lower", "window": 5, "negati
 
 def check_options(options: dict) -> dict:
     """Word-pair options merged over `PAIR_OPTIONS`, each checked."""
-    from pipelines import text
-
     opts = merge_options("Word-pair corpora", options, PAIR_OPTIONS)
     if opts["pairs"] not in PAIRINGS:
         raise ValueError(
@@ -62,16 +61,12 @@ def check_options(options: dict) -> dict:
 
 def vocabulary(name, opts, data_dir=None, manual_dir=None, offline=None) -> tuple[str, ...]:
     """The corpus vocabulary of `pipelines.text` (training split only, `[UNK]` first)."""
-    from pipelines import text
-
     return text.vocabulary(name, opts["level"], opts["max_tokens"], data_dir, manual_dir,
                            offline, opts["vocabulary"])
 
 
 @functools.lru_cache(maxsize=16)
 def _ids(name, split, level, tokens, data_dir, manual_dir, offline) -> np.ndarray:
-    from pipelines import text
-
     return text.split_ids(name, split, level, tokens, data_dir, manual_dir, offline).numpy()
 
 
@@ -167,7 +162,7 @@ def info(name: str, data_dir=None, manual_dir=None, offline=None, **options) -> 
         class_names=tokens,
         target_shape=(1 + opts["negatives"],),
         splits={"train": 0, "validation": 0, "test": 0},
-        source="text",
+        source=WordPairsSource.kind,
         description=f"{opts['pairs']} examples of {opts['level']} tokens, window "
         f"{opts['window']}, {opts['negatives']} negatives",
     )
@@ -218,3 +213,15 @@ def load(name: str, split: str, batch_size: int | None = 32, *, shuffle: bool | 
     ds = seeds.flat_map(epoch).apply(
         tf.data.experimental.assert_cardinality(steps if batch_size else count))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class WordPairsSource(text.TextCorpusSource):
+    """A text corpus read as word-vector training pairs: the `pairs` option is given."""
+
+    kind = "word_pairs"
+
+    def matches(self, name, data_dir, options: dict) -> bool:
+        return "pairs" in options and super().matches(name, data_dir, options)
+
+    make_info = staticmethod(info)
+    make_dataset = staticmethod(load)

@@ -147,8 +147,8 @@ def test_vocabulary_file_that_is_not_a_json_token_list_is_named(tmp_path):
 
 def test_lm1b_is_a_text_corpus_offline(tmp_path, monkeypatch, capsys):
     """The TFDS catalog metadata alone says so: no download, no data."""
-    assert text.is_text_corpus("lm1b")
-    assert not text.is_text_corpus("imdb_reviews")  # (text, label): a classification set
+    assert pipelines.resolve("lm1b").kind == "text"
+    assert pipelines.resolve("imdb_reviews").kind == "labelled_text"  # (text, label): not a corpus
     monkeypatch.chdir(tmp_path)
     code = main(["train", "lstm_lm", "--data", "lm1b", "--data-dir", str(tmp_path / "tfds"),
                  "--epochs", "1"])

@@ -497,7 +497,7 @@ def export_trained(
         arguments = _text_classifier_export(model, spec, plan, metrics, hyperparameters)
         return export(model, name, **{**arguments, **kwargs})
     sample = labels = None
-    if info.source == "builtin":
+    if pipelines.get_source(info.source).in_memory:
         x, y = pipelines.load_arrays(
             plan.dataset, plan.test_split or "train", **plan.dataset_options()
         )

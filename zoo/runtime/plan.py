@@ -83,13 +83,9 @@ def plan_data(
     options.update(data_options or {})
     if spec.task == "embedding":
         _word_pair_options(spec, dataset, options)
-    if spec.task == "language_model" and dataset not in pipelines.list_datasets():
-        from pipelines import text, text_classification
-
-        # A labelled text dataset (imdb_reviews) read as a corpus: labels dropped.
-        if not text.is_text_corpus(str(dataset), options.get("data_dir")) and (
-                text_classification.is_text_classification(dataset, options.get("data_dir"))):
-            options.setdefault("corpus", True)
+    if spec.task == "language_model" and pipelines.resolve(
+            dataset, options.get("data_dir")).kind == "labelled_text":
+        options.setdefault("corpus", True)  # labelled text (imdb_reviews) read as a corpus
     image_size = options.pop("image_size", None)
     channels = options.pop("channels", None)
     # Text corpora build their vocabulary here, so they need the source folders too.
@@ -231,9 +227,9 @@ def _models_for(info) -> str:
 def _word_pair_options(spec: ModelSpec, dataset, options: dict) -> None:
     """Word vectors read a text corpus as word pairs (`pipelines.word_pairs`); the
     pairing (skip-gram or CBOW) is the model's own, whatever the corpus."""
-    from pipelines import text
+    import pipelines
 
-    if not text.is_text_corpus(str(dataset), options.get("data_dir")):
+    if pipelines.resolve(str(dataset), options.get("data_dir")).kind != "text":
         raise ValueError(
             f"Model {spec.name!r} learns word vectors; dataset {dataset!r} is not a text corpus."
         )
@@ -242,9 +238,3 @@ def _word_pair_options(spec: ModelSpec, dataset, options: dict) -> None:
         raise ValueError(
             f"Model {spec.name!r} trains on {pairing!r} pairs. Received: pairs={options['pairs']!r}"
         )
-
-
-def _builtin_names() -> set[str]:
-    import pipelines
-
-    return set(pipelines.list_datasets())

@@ -32,9 +32,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import pipelines
 from zoo._common import check_finite_number, check_positive_int, jsonable, safe_folder_name
 from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
-from zoo.runtime.plan import DataPlan, _builtin_names, plan_data
+from zoo.runtime.plan import DataPlan, plan_data
 from zoo.runtime.run import (VOCABULARY_FILE, _backup_epoch, _previous_run_completed,
     _removed_unless_an_epoch_finishes, _rewrite_history, _write_json, load_model,
     read_history)
@@ -275,7 +276,7 @@ def _prepare_model(spec, plan, dist, policy, settings, epochs, batch_size, seed,
         static = {"drop_remainder": True} if dist.name == "tpu" else {}
         train_ds = plan.load(plan.train_split, batch_size, seed=seed, **static)
         val_ds = plan.load(plan.validation_split, batch_size, seed=seed, **static)
-        if plan.dataset in _builtin_names():
+        if pipelines.get_source(plan.info.source).in_memory:  # no files to shard by
             train_ds, val_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(val_ds)
         rate = settings["learning_rate"]
         if lr_schedule == "cosine":
