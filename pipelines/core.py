@@ -18,12 +18,13 @@ import numpy as np
 
 from pipelines.info import DatasetInfo
 from pipelines.source import LoadRequest
-from pipelines.sources import SOURCES, resolve
+from pipelines import sources
+from pipelines.sources import resolve
 
 
 def load_arrays(name: str, split: str = "train", **options) -> tuple[np.ndarray, np.ndarray]:
     """Raw (features, targets) NumPy arrays of a built-in dataset split."""
-    in_memory = [source for source in SOURCES if source.in_memory]
+    in_memory = [source for source in sources.SOURCES if source.in_memory]
     for source in in_memory:
         if source.matches(name, None, options):
             return source.arrays(name, split, options)
