@@ -35,7 +35,10 @@ class DatasetInfo:
         class_names: Class names, when known.
         target_shape: Target shape per example: () for class ids.
         splits: Split name -> number of examples.
-        source: "builtin" or "tfds".
+        source: The kind of source that read it, decided once by
+            `pipelines.resolve`: "builtin", "csv_series", "text" (a
+            language-modelling corpus), "word_pairs" (a corpus read as
+            word-vector pairs), "labelled_text" or "tfds".
         description, citation: Human-readable provenance.
         standardize: Whether the default preprocessing standardizes features
             with the training split's mean and variance.

@@ -1,4 +1,8 @@
-"""TFDS catalog datasets, with an offline check that fails in seconds.
+"""TFDS catalog datasets: what a catalog name holds, its source, and an offline check
+that fails in seconds.
+
+`catalog_kind` reads a name's features (never its data) to tell text, labelled
+text and other datasets apart; `TfdsSource` reads the others.
 
 Offline, `tfds.load` of a dataset that is not prepared retries its downloads
 for minutes before failing. `ensure_prepared` decides up front: prepared
