@@ -64,7 +64,7 @@ def waves(height: int, width: int) -> np.ndarray:
 
 
 def styles(size: int) -> dict[str, np.ndarray]:
-    from zoo.models.style_transfer import sample_images
+    from zoo.tasks.style import sample_images
 
     _, flower = sample_images(size)
     h, w = flower.shape[:2]
@@ -86,7 +86,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from zoo.models.style_transfer import resolve_weights, sample_images, style_transfer, stylize
+    from zoo.models.style_transfer import style_transfer
+    from zoo.runtime.style import stylize
+    from zoo.tasks.style import resolve_weights, sample_images
     from zoo.models.weights import WeightsUnavailableError
 
     try:

@@ -110,7 +110,7 @@ def _random_input(model, spec, batch=3, steps=12):
 
 
 def _fixed_batch(spec, batch_size=32):
-    plan = plan_data(spec, overrides=spec.test_args)
+    plan = plan_data(spec, spec.test_dataset, overrides=spec.test_args)
     x, y = next(iter(plan.load(plan.train_split, batch_size, seed=0)))
     return plan, keras.tree.map_structure(np.asarray, x), y.numpy()
 
@@ -162,15 +162,16 @@ def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
     spec = zoo.get_spec(name)
     keras.utils.set_random_seed(0)
     if spec.task == "style_transfer":  # a training step is one Adam step on the image
-        from zoo.models.style_transfer import StyleTransfer, sample_images
+        from zoo.runtime.style import StyleTransfer
+        from zoo.tasks.style import sample_images
 
         transfer = StyleTransfer(zoo.build(name, **spec.test_args), *sample_images(48))
         losses = [transfer.step()["loss"] for _ in range(20)]
         assert min(losses[-3:]) < losses[0], f"{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
         return
     if spec.task == "stylization":  # one Adam step of the network on perceptual losses
-        from zoo.models.fast_style import FastStyleTrainer
-        from zoo.models.style_transfer import sample_images
+        from zoo.runtime.style import FastStyleTrainer
+        from zoo.tasks.style import sample_images
 
         trainer = FastStyleTrainer(zoo.build(name, **spec.test_args), zoo.build("style_transfer"),
                                    sample_images(32)[1])
@@ -224,8 +225,7 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
 def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, tmp_path):
     spec = zoo.get_spec(name)
     if spec.task in STYLE_TASKS:  # no dataset: uint8 image -> style descriptor or stylized image
-        from zoo.models.fast_style import export_fast_style
-        from zoo.models.style_transfer import export_style_transfer
+        from zoo.runtime.style import export_fast_style, export_style_transfer
 
         exporter = export_style_transfer if spec.task == "style_transfer" else export_fast_style
         result = exporter(zoo.build(name, **spec.test_args), name, base_dir=tmp_path)
@@ -235,7 +235,7 @@ def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, 
         assert check["zoo_imported"] is False
         assert (check["input_names"], check["output_names"]) == (["image"], [spec.output_name])
         return
-    plan = plan_data(spec, overrides=spec.test_args)
+    plan = plan_data(spec, spec.test_dataset, overrides=spec.test_args)
     model = spec.builder(**plan.builder_args)
     result = export_trained(model, spec, plan, base_dir=tmp_path)
     check = result.manifest["verification"]
@@ -271,7 +271,7 @@ def test_one_search_trial_over_the_declared_space(name, tmp_path):
     chosen = set(spec.search_space(space) or {}) if spec.search_space else set()
     # Small test instances, except where the search chooses the argument itself.
     overrides = {k: v for k, v in spec.test_args.items() if k not in chosen}
-    dataset = None
+    dataset = spec.test_dataset
     if spec.task in ("language_model", "embedding"):
         # The space picks full-size networks: search them on a few kB of text.
         dataset = tmp_path / "corpus.txt"

@@ -45,7 +45,8 @@ def test_mixed_bfloat16_with_xla_trains_with_float32_outputs(name, tmp_path):
     spec = zoo.get_spec(name)
     keras.utils.set_random_seed(0)
     if spec.task == "style_transfer":  # its training step optimises an image
-        from zoo.models.style_transfer import StyleTransfer, sample_images
+        from zoo.runtime.style import StyleTransfer
+        from zoo.tasks.style import sample_images
 
         with precision.dtype_policy("mixed_bfloat16"):
             model = zoo.build(name, **spec.test_args)
@@ -56,8 +57,8 @@ def test_mixed_bfloat16_with_xla_trains_with_float32_outputs(name, tmp_path):
             "float32"}
         return
     if spec.task == "stylization":  # a training step is an Adam step on perceptual losses
-        from zoo.models.fast_style import FastStyleTrainer
-        from zoo.models.style_transfer import sample_images
+        from zoo.runtime.style import FastStyleTrainer
+        from zoo.tasks.style import sample_images
 
         with precision.dtype_policy("mixed_bfloat16"):
             model, loss_network = zoo.build(name, **spec.test_args), zoo.build("style_transfer")

@@ -94,7 +94,7 @@ def text_classifier(base):
 
 @pytest.fixture(scope="module")
 def fast_style(base):
-    from zoo.models.fast_style import export_fast_style
+    from zoo.runtime.style import export_fast_style
 
     network = zoo.build("fast_style_network", **zoo.get_spec("fast_style_network").test_args)
     sample = np.zeros((2, 8, 8, 3), "uint8")  # the default loads photos

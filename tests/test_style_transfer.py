@@ -1,4 +1,5 @@
-"""Neural style transfer (zoo.models.style_transfer, zoo.models.fast_style): losses, optimisation, `zoo stylize`, `zoo train-style`.
+"""Neural style transfer (zoo.models.style_transfer, zoo.models.fast_style, zoo.tasks.style,
+zoo.runtime.style): losses, optimisation, `zoo stylize`, `zoo train-style`.
 
 All on random VGG19 weights (`weights=None`) and small images: ImageNet
 weights are not on this machine, and the tests never use the network.
@@ -14,11 +15,10 @@ import tensorflow as tf
 import zoo
 from zoo import cli
 from zoo.runtime.images import read_png, save_png
-from zoo.models.style_transfer import (
-    VGG19_CONV_LAYERS,
-    GramMatrix,
-    StyleTransfer,
-    gram_matrix,
+from zoo.models.style_transfer import VGG19_CONV_LAYERS, GramMatrix, gram_matrix
+from zoo.runtime.style import StyleTransfer
+from zoo.tasks.style import (
+    VGGFeatures,
     resolve_weights,
     sample_images,
     style_loss,
@@ -62,8 +62,9 @@ def test_total_variation_matches_a_hand_computation():
 
 def test_style_loss_of_an_image_with_itself_is_zero(model):
     content, style = sample_images(32)
-    grams = model(content[None].astype("float32"))
-    other = model(style[None].astype("float32"))
+    features = VGGFeatures(model)  # RGB [0, 255] -> the model's "caffe" input convention
+    grams = features(content[None].astype("float32"))
+    other = features(style[None].astype("float32"))
     targets = {k: v for k, v in grams.items() if k.startswith("gram_")}
     assert float(style_loss(grams, targets)) == 0.0
     assert float(style_loss(other, targets)) > 0.0
@@ -203,7 +204,7 @@ def test_a_keras_applications_weights_file_loads_layer_for_layer(tmp_path):
     layers = ["block1_conv1", "block3_conv1", "block5_conv1", "block5_conv2"]
     taps = keras.Model(reference.input, [reference.get_layer(n).output for n in layers])
     expected = dict(zip(layers, taps(keras.applications.vgg19.preprocess_input(images.copy()))))
-    out = model(images)
+    out = VGGFeatures(model)(images)  # RGB in [0, 255], as keras.applications' preprocess_input
     for name in layers[:3]:
         np.testing.assert_allclose(np.asarray(out[f"gram_{name}"]),
                                    np.asarray(gram_matrix(expected[name])), rtol=1e-4, atol=1e-4)

@@ -12,6 +12,7 @@ import dataclasses
 import os
 from typing import Any, Mapping
 
+from zoo.runtime.names import EXPORT_BASE_DIR
 from zoo.runtime.training import TrainResult, train
 
 
@@ -86,7 +87,7 @@ def train_best(
         from zoo.runtime.exporter import check_export_target
 
         options = dict(export_options or {})
-        check_export_target(options.get("base_dir", "saved_models"), export_name,
+        check_export_target(options.get("base_dir", EXPORT_BASE_DIR), export_name,
                             options.get("static_batch"))
     if result.best_trial_id is None:
         raise ValueError(

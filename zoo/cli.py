@@ -1,5 +1,11 @@
 """The `zoo` command: list, info, datasets, train, launch, tune, export, predict, generate,
-sample, vectors, stylize, train-style, tiles, codes, quickstart."""
+sample, vectors, stylize, train-style, tiles, codes, quickstart.
+
+A thin layer: each command parses its flags and calls one library function (its
+Python API), printing what it returns. Choices and defaults come from the library's
+constants. A command's flags are added when that command runs, so `zoo --help`,
+`zoo list`, `zoo info` and `zoo datasets` import neither TensorFlow nor Keras.
+"""
 
 from __future__ import annotations
 
@@ -35,55 +41,71 @@ def _key_values(pairs: list[str] | None, what: str) -> dict:
     return result
 
 
-def cmd_list(args) -> int:
-    import zoo
+def _progress_verbosity(requested: int | None = None):
+    """Keras progress output: `requested` when given; else progress bars on a terminal
+    and one line per epoch (2) when the output is piped or redirected, where a bar's
+    backspaces and carriage returns would only garble the file."""
+    if requested is not None:
+        return requested
+    return "auto" if sys.stdout.isatty() else 2
 
-    names = zoo.list_models(args.pattern)
-    if not names:
+
+def _bar_verbosity() -> int:
+    """`keras.utils.Progbar` verbosity: a bar on a terminal (1), else one line at the end (2)."""
+    return 1 if _progress_verbosity() == "auto" else 2
+
+
+def _output_path(out: str | None, source: str | os.PathLike | None, filename: str,
+                 command: str) -> Path:
+    """Where a command writes a figure: `--out` when given; else `filename` in the run
+    folder it read (a folder `zoo train` wrote, holding run.json); else under
+    runs/<command>/. Never the current folder, which is often the repository."""
+    if out:
+        return Path(out)
+    if source is not None and (Path(source) / "run.json").is_file():
+        return Path(source) / filename
+    from zoo.runtime.names import RUNS_ROOT
+
+    return Path(RUNS_ROOT) / command / filename
+
+
+# ----------------------------------------------------------------- models and datasets
+
+
+def cmd_list(args) -> int:
+    from zoo.catalog import format_list, list_entries
+
+    entries = list_entries(args.pattern)
+    if not entries:
         print(f"No registered model matches {args.pattern!r}.")
         return 1
-    rows = [(n, zoo.get_spec(n).family, zoo.get_spec(n).task, zoo.get_spec(n).summary) for n in names]
-    widths = [max(len(r[i]) for r in rows + [("model", "family", "task", "")]) for i in range(3)]
-    print(f"{'model':<{widths[0]}}  {'family':<{widths[1]}}  {'task':<{widths[2]}}  summary")
-    for r in rows:
-        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+    print("\n".join(format_list(entries)))
     return 0
 
 
 def cmd_info(args) -> int:
-    import zoo
+    from zoo.catalog import format_info, info_entry
 
-    spec = zoo.get_spec(args.model)
-    model = zoo.build(spec.name)
-    print(f"{spec.name}: {spec.summary}")
-    print(f"  family     {spec.family}\n  task       {spec.task}\n  reference  {spec.reference}")
-    print(f"  defaults   {json.dumps(dict(spec.defaults), default=str)}")
-    print(f"  training   optimizer={spec.optimizer} learning_rate={spec.learning_rate} "
-          f"loss={spec.loss} metrics={list(spec.metrics)}")
-    if spec.alternative_optimizers:
-        print(f"  searchable optimizers {json.dumps(spec.learning_rates)}")
-    print(f"  dataset    {spec.dataset} {dict(spec.dataset_options) or ''}")
-    print(f"  shapes     {model.input_shape} -> {model.output_shape}, {model.count_params():,} parameters")
-    if spec.search_space is not None:
-        import keras_tuner
-
-        hp = keras_tuner.HyperParameters()
-        spec.search_space(hp)
-        print("  search space:")
-        for p in hp.space:
-            print(f"    {p.name}: {type(p).__name__} {p.get_config()}")
+    print("\n".join(format_info(info_entry(args.model))))
     return 0
 
 
 def cmd_datasets(args) -> int:
     import pipelines
 
+    rows = []
     for name in pipelines.list_datasets():
         info = pipelines.get_info(name)
         splits = ", ".join(f"{k} {v}" for k, v in info.splits.items())
-        print(f"{name:<12} {info.task:<22} {str(info.feature_shape):<10} {splits}")
+        rows.append((name, info.task, str(info.feature_shape), splits))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)) + f"  {row[3]}")
     print("Any TFDS catalog name works too (e.g. mnist, cifar10), with --data-dir/--manual-dir.")
     return 0
+
+
+# ----------------------------------------------------------------- train, launch, tune
 
 
 def _data_options(args) -> dict:
@@ -104,24 +126,14 @@ def cmd_train(args) -> int:
 
         check_export_target(args.base_dir, args.name)
     result = train(
-        args.model,
-        args.data,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        optimizer=args.optimizer,
-        weight_decay=args.weight_decay,
-        lr_schedule=args.lr_schedule,
-        seed=args.seed,
-        overrides=_key_values(args.set, "--set"),
-        data_options=_data_options(args),
-        run_dir=args.run_dir,
-        runs_root=args.runs_root,
-        strategy=args.strategy,
-        cpu_replicas=args.cpu_replicas,
+        args.model, args.data, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+        lr_schedule=args.lr_schedule, seed=args.seed, overrides=_key_values(args.set, "--set"),
+        data_options=_data_options(args), run_dir=args.run_dir, runs_root=args.runs_root,
+        strategy=args.strategy, cpu_replicas=args.cpu_replicas,
         mixed_precision=args.mixed_precision,
         jit_compile="auto" if args.jit_compile is None else args.jit_compile,
-        verbose="auto" if args.verbose is None else args.verbose,
+        verbose=_progress_verbosity(args.verbose),
     )
     last = result.history[-1] if result.history else {}
     print("Final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "epoch"))
@@ -160,22 +172,15 @@ def cmd_tune(args) -> int:
         from zoo.runtime.exporter import check_export_target
 
         check_export_target(args.base_dir, args.name)
+    verbose = 1 if _progress_verbosity() == "auto" else 2
     try:
         result = tuning.search(
-            args.model,
-            args.data,
-            tuner=args.tuner,
-            max_trials=args.max_trials,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            directory=args.directory,
-            overrides=_key_values(args.set, "--set"),
-            data_options=_data_options(args),
-            fixed=_key_values(args.fix, "--fix"),
-            max_consecutive_failed_trials=args.max_failures,
-            workers=args.workers,
-            timeout=args.timeout,
+            args.model, args.data, tuner=args.tuner, max_trials=args.max_trials,
+            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+            directory=args.directory, overrides=_key_values(args.set, "--set"),
+            data_options=_data_options(args), fixed=_key_values(args.fix, "--fix"),
+            max_consecutive_failed_trials=args.max_failures, workers=args.workers,
+            timeout=args.timeout, verbose=verbose,
         )
     except tuning.SearchFailedError as e:  # no trial completed; the table names each error
         print(f"zoo: error: {e}", file=sys.stderr)
@@ -191,9 +196,13 @@ def cmd_tune(args) -> int:
         best = tuning.train_best(
             result, epochs=args.final_epochs, lr_schedule=args.lr_schedule, export=True,
             export_name=args.name, export_options={"base_dir": args.base_dir},
+            verbose=_progress_verbosity(),
         )
         print(f"Exported: {best.export_result.path}")
     return 0
+
+
+# ----------------------------------------------------------------- export, predict, generate
 
 
 def cmd_export(args) -> int:
@@ -212,6 +221,21 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from zoo._common import check_positive_int
+    from zoo.runtime.predict import predict_file, predict_to_file
+
+    check_positive_int("top", args.top)  # also with --out, where it is unused
+    options = dict(batch_size=args.batch_size, scale=args.scale)
+    if args.out:
+        path, rows = predict_to_file(args.saved_model_dir, args.input, args.out, **options)
+        print(f"Wrote {rows} predictions to {path}")
+        return 0
+    for line in predict_file(args.saved_model_dir, args.input, top=args.top, **options):
+        print(line)
+    return 0
+
+
 def cmd_generate(args) -> int:
     from zoo.runtime.generate import generate
 
@@ -224,6 +248,9 @@ def cmd_generate(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- task tools
+
+
 def cmd_sample(args) -> int:
     from zoo.models.dcgan import grid_scale, sample_images
     from zoo.runtime.images import save_grid
@@ -232,7 +259,8 @@ def cmd_sample(args) -> int:
         images = sample_images(args.source, args.count, args.seed, args.checkpoint)
     except FileNotFoundError as e:
         raise CommandError(str(e)) from None
-    path = save_grid(images, args.out, columns=args.columns,
+    out = _output_path(args.out, args.source, "samples.png", "sample")
+    path = save_grid(images, out, columns=args.columns,
                      scale=args.scale or grid_scale(images.shape[1]))
     print(f"Wrote {path}: {len(images)} images {images.shape[1]}x{images.shape[2]}, "
           f"seeds {args.seed}..{args.seed + args.count - 1}")
@@ -271,42 +299,8 @@ def _analogy_words(query: str) -> tuple[str, str, str]:
     a, colon, b = left.partition(":")
     if not (sep and colon and a and b and c):
         raise CommandError(f"--analogy must look like A:B::C (e.g. man:king::woman). "
-                         f"Received: {query!r}")
+                           f"Received: {query!r}")
     return a, b, c
-
-
-def cmd_stylize(args) -> int:
-    from zoo.models.style_transfer import resolve_weights, stylize
-    from zoo.models.weights import WeightsUnavailableError
-
-    try:
-        weights = resolve_weights(args.weights)  # first: offline without the file fails now
-    except (WeightsUnavailableError, FileNotFoundError) as e:
-        raise CommandError(str(e)) from None
-    for path in (args.content, args.style):
-        if not Path(path).is_file():
-            raise CommandError(f"image file {path} does not exist.")
-    layer_weights = _key_values(args.layer_weight, "--layer-weight") or None
-    result = stylize(
-        args.content, args.style, steps=args.steps, content_weight=args.content_weight,
-        style_weight=args.style_weight, tv_weight=args.tv_weight, layer_weights=layer_weights,
-        size=args.size, optimizer=args.optimizer, learning_rate=args.lr, weights=weights,
-        pooling=args.pooling, init=args.init, seed=args.seed, every=args.every,
-        snapshot_path=args.out, verbose=1,
-    )
-    from zoo.runtime.images import save_png
-
-    save_png(result.image, args.out)
-    h, w = result.image.shape[:2]
-    print("Losses (weighted total; content, style, tv unweighted): "
-          + "; ".join(f"{k} {result.initial[k]:.4g} -> {result.final[k]:.4g}"
-                      for k in ("loss", "content", "style", "tv")))
-    print(f"{len(result.history)} {args.optimizer} steps at {w}x{h} in {result.seconds:.1f} s "
-          f"({result.steps_per_second:.2f} steps/s after the first)")
-    for path in result.snapshots:
-        print(f"Intermediate: {path}")
-    print(f"Wrote {args.out}")
-    return 0
 
 
 def cmd_tiles(args) -> int:
@@ -316,7 +310,8 @@ def cmd_tiles(args) -> int:
         model = load_autoencoder(args.source, args.checkpoint)
     except FileNotFoundError as e:
         raise CommandError(str(e)) from None
-    path, (rows, columns) = save_hidden_units(model, args.out, args.columns, args.scale)
+    out = _output_path(args.out, args.source, "units.png", "tiles")
+    path, (rows, columns) = save_hidden_units(model, out, args.columns, args.scale)
     print(f"Wrote {path}: {rows} x {columns} tiles, the input weights of each hidden unit")
     return 0
 
@@ -330,134 +325,167 @@ def cmd_codes(args) -> int:
         model = load_autoencoder(args.run_dir, args.checkpoint)
     except FileNotFoundError as e:
         raise CommandError(str(e)) from None
-    figures = compare_codes_with_pca(model, plan, args.out, k=args.k)
+    out = _output_path(args.out, args.run_dir, "codes.png", "codes")
+    figures = compare_codes_with_pca(model, plan, out, k=args.k)
     print(json.dumps(figures))
     print(code_figures_table(figures))
-    print(f"Wrote {args.out}")
+    print(f"Wrote {out}")
+    return 0
+
+
+# ----------------------------------------------------------------- style transfer
+
+
+def cmd_stylize(args) -> int:
+    from zoo.runtime.style import LOSS_NAMES, stylize
+
+    out = _output_path(args.out, None, "stylized.png", "stylize")
+    result = stylize(
+        args.content, args.style, steps=args.steps, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight,
+        layer_weights=_key_values(args.layer_weight, "--layer-weight") or None,
+        size=args.size, optimizer=args.optimizer, learning_rate=args.lr, weights=args.weights,
+        pooling=args.pooling, init=args.init, seed=args.seed, every=args.every,
+        snapshot_path=out, verbose=_bar_verbosity(),
+    )
+    from zoo.runtime.images import save_png
+
+    save_png(result.image, out)
+    h, w = result.image.shape[:2]
+    print("Losses (weighted total; content, style, tv unweighted): " + "; ".join(
+        f"{k} {result.initial[k]:.4g} -> {result.final[k]:.4g}" for k in LOSS_NAMES))
+    print(f"{len(result.history)} {args.optimizer} steps at {w}x{h} in {result.seconds:.1f} s "
+          f"({result.steps_per_second:.2f} steps/s after the first)")
+    for path in result.snapshots:
+        print(f"Intermediate: {path}")
+    print(f"Wrote {out}")
     return 0
 
 
 def cmd_train_style(args) -> int:
-    import keras
-    import numpy as np
+    from zoo.runtime.style import LOSS_NAMES, train_style
 
-    import zoo
-    from zoo.models.fast_style import FastStyleTrainer, content_crops, export_fast_style
-    from zoo.runtime.images import save_png
-    from zoo.models.style_transfer import load_image, resolve_weights, sample_images
-    from zoo.runtime.exporter import check_export_target
-    from zoo.models.weights import WeightsUnavailableError
-
-    check_export_target(args.base_dir, args.name)  # a bad name fails now, not after training
-    try:
-        weights = resolve_weights(args.weights)  # first: offline without the file fails now
-    except (WeightsUnavailableError, FileNotFoundError) as e:
-        raise CommandError(str(e)) from None
-    if not Path(args.style).is_file():
-        raise CommandError(f"image file {args.style} does not exist.")
-    if args.size < 4 or args.size % 4:
-        raise CommandError(f"--size must be a multiple of 4. Received: {args.size}")
-    keras.utils.set_random_seed(args.seed)
-    network = zoo.build("fast_style_network", filters=args.filters,
-                        residual_blocks=args.residual_blocks)
-    trainer = FastStyleTrainer(
-        network, zoo.build("style_transfer", weights=weights), load_image(args.style, args.size),
-        content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, learning_rate=args.lr)
-    images = content_crops(args.size, count=args.crops, seed=args.seed)
-    bar = keras.utils.Progbar(args.steps, stateful_metrics=["loss", "content", "style", "tv"])
-    history = trainer.fit(images, args.steps, batch_size=args.batch_size, seed=args.seed,
-                          callback=lambda step, losses: bar.update(step, list(losses.items())))
-    first, last = history[0], history[-1]
+    result = train_style(
+        args.style, steps=args.steps, batch_size=args.batch_size, size=args.size,
+        crops=args.crops, content_weight=args.content_weight, style_weight=args.style_weight,
+        tv_weight=args.tv_weight, learning_rate=args.lr, filters=args.filters,
+        residual_blocks=args.residual_blocks, weights=args.weights, preview=args.preview,
+        name=args.name, base_dir=args.base_dir, seed=args.seed, verbose=_bar_verbosity(),
+    )
+    first, last = result.history[0], result.history[-1]
     print("Losses (first -> last step): " + "; ".join(
-        f"{k} {first[k]:.4g} -> {last[k]:.4g}" for k in ("loss", "content", "style", "tv")))
-    if args.preview:
-        content = sample_images(4 * args.size)[0]
-        h, w = (d - d % 4 for d in content.shape[:2])
-        stylized = network(content[None, :h, :w].astype("float32"))
-        save_png(np.clip(np.rint(np.asarray(stylized)[0] * 255), 0, 255).astype("uint8"),
-                 args.preview)
-        print(f"Preview: {args.preview}")
-    result = export_fast_style(network, args.name, base_dir=args.base_dir)
-    check = result.manifest["verification"]
-    print(f"Exported {result.path} (max abs diff {check['max_abs_diff']:.2g}, "
+        f"{k} {first[k]:.4g} -> {last[k]:.4g}" for k in LOSS_NAMES))
+    if result.preview is not None:
+        print(f"Preview: {result.preview}")
+    check = result.export.manifest["verification"]
+    print(f"Exported {result.export.path} (max abs diff {check['max_abs_diff']:.2g}, "
           f"XLA {check['xla_max_abs_diff']:.2g})")
-    return 0
-
-
-def cmd_predict(args) -> int:
-    from zoo._common import check_positive_int
-    from zoo.runtime.predict import predict_file, predict_to_file
-
-    check_positive_int("top", args.top)  # also with --out, where it is unused
-    options = dict(batch_size=args.batch_size, scale=args.scale)
-    if args.out:
-        path, rows = predict_to_file(args.saved_model_dir, args.input, args.out, **options)
-        print(f"Wrote {rows} predictions to {path}")
-        return 0
-    for line in predict_file(args.saved_model_dir, args.input, top=args.top, **options):
-        print(line)
     return 0
 
 
 def cmd_quickstart(args) -> int:
     from zoo.quickstart import quickstart
 
-    quickstart(
-        base_dir=args.base_dir,
-        work_dir=args.work_dir,
-        max_epochs=args.max_epochs,
-        final_epochs=args.final_epochs,
-        seed=args.seed,
-    )
+    quickstart(base_dir=args.base_dir, work_dir=args.work_dir, max_epochs=args.max_epochs,
+               final_epochs=args.final_epochs, seed=args.seed)
     return 0
 
 
-def _add_data_args(p) -> None:
+# ----------------------------------------------------------------- the parser
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where there is none to show (None, a switch
+    that is off) or the help text already says what it is."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser whose flags are added when the command is parsed or its help
+    shown (`add_flags(parser)`): the modules holding other commands' choices stay
+    unimported, and `zoo --help` or `zoo list` start in a fraction of a second."""
+
+    def __init__(self, *args, add_flags=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_flags = add_flags
+
+    def _ensure_flags(self) -> None:
+        if self._add_flags is not None:
+            add_flags, self._add_flags = self._add_flags, None
+            add_flags(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._ensure_flags()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._ensure_flags()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._ensure_flags()
+        return super().format_usage()
+
+
+def _list_flags(p) -> None:
+    p.add_argument("pattern", nargs="?", help="fnmatch pattern, e.g. 'resnet*'")
+
+
+def _info_flags(p) -> None:
+    p.add_argument("model", help="a registered model name (`zoo list`)")
+
+
+def _no_flags(p) -> None:
+    pass
+
+
+def _data_flags(p) -> None:
+    """Dataset, builder and batch flags shared by `train` and `tune`."""
+    from pipelines import AUGMENTATIONS
+
+    p.add_argument("model", help="a registered model name (`zoo list`)")
     p.add_argument("--data", help="dataset name (default: the model's own)")
     p.add_argument("--data-option", action="append", metavar="NAME=VALUE",
                    help="dataset option, e.g. gate=xor (repeatable)")
-    p.add_argument("--augment", action="append", choices=["shift", "crop", "flip"],
+    p.add_argument("--augment", action="append", choices=list(AUGMENTATIONS),
                    help="image augmentation on the training split (repeatable)")
     p.add_argument("--data-dir", help="TFDS data folder")
     p.add_argument("--manual-dir", help="folder with TFDS source files, for offline preparation")
     p.add_argument("--set", action="append", metavar="ARG=VALUE",
                    help="builder argument, e.g. depth=3 (repeatable)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=32, help="examples per step")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoo", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _export_flags(p, name_help="export name (default: the model name)") -> None:
+    from zoo.runtime.names import EXPORT_BASE_DIR
 
-    p = sub.add_parser("list", help="list registered models")
-    p.add_argument("pattern", nargs="?", help="fnmatch pattern, e.g. 'resnet*'")
-    p.set_defaults(func=cmd_list)
+    p.add_argument("--name", help=name_help)
+    p.add_argument("--base-dir", default=EXPORT_BASE_DIR,
+                   help="exports go to BASE_DIR/<name>/<version>")
 
-    p = sub.add_parser("info", help="show a model's spec, shapes and search space")
-    p.add_argument("model")
-    p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("datasets", help="list built-in datasets")
-    p.set_defaults(func=cmd_datasets)
+def _train_flags(p) -> None:
+    from zoo.runtime.distribute import STRATEGIES
+    from zoo.runtime.names import LR_SCHEDULES, RUNS_ROOT
 
-    p = sub.add_parser("train", help="train a model (resumable: rerun to resume)")
-    p.add_argument("model")
-    _add_data_args(p)
-    p.add_argument("--epochs", type=int, default=10)
+    _data_flags(p)
+    p.add_argument("--epochs", type=int, default=10, help="epochs to train")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the spec's)")
     p.add_argument("--optimizer", help="a Keras optimizer name, or 'momentum' (SGD, momentum "
                    "0.9); default: the spec's")
     p.add_argument("--weight-decay", type=float, help="decoupled weight decay, e.g. 1e-4")
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
-    p.add_argument("--run-dir", help="run folder (default: runs/<model>-<dataset>)")
-    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=LR_SCHEDULES[0],
+                   help="learning-rate schedule")
+    p.add_argument("--run-dir", help=f"run folder (default: {RUNS_ROOT}/<model>-<dataset>)")
+    p.add_argument("--runs-root", default=RUNS_ROOT, help="folder of the run folders")
     p.add_argument("--export", action="store_true", help="export the trained model")
-    p.add_argument("--name", help="export name (default: the model name)")
-    p.add_argument("--base-dir", default="saved_models")
-    p.add_argument("--strategy", default="auto",
-                   choices=["auto", "default", "mirrored", "multiworker", "tpu"],
+    _export_flags(p)
+    p.add_argument("--strategy", default=STRATEGIES[0], choices=STRATEGIES,
                    help="tf.distribute strategy (auto: TPU, else several GPUs, else one "
                         "device); --batch-size is the global batch")
     p.add_argument("--cpu-replicas", type=int, metavar="N",
@@ -467,16 +495,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                    help="XLA-compile the training step (default: Keras' choice)")
     p.add_argument("--verbose", type=int, choices=[0, 1, 2],
-                   help="Keras fit verbosity (default: progress bars on a terminal)")
-    p.set_defaults(func=cmd_train)
+                   help="Keras fit verbosity (default: progress bars on a terminal, one line "
+                        "per epoch when the output is piped)")
 
-    p = sub.add_parser("launch", help="run N local workers of a multi-worker command "
-                       "(TF_CONFIG on 127.0.0.1 ports)",
-                       description="Start N local worker processes of `zoo COMMAND ...` with "
-                       "TF_CONFIG set for each (free 127.0.0.1 ports), prefix their output, "
-                       "stop all if one fails, and return the chief's exit code. Example: "
-                       "zoo launch --workers 2 -- train mlp --data digits --epochs 3")
-    p.add_argument("--workers", type=int, default=2)
+
+def _launch_flags(p) -> None:
+    p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--timeout", type=float, default=3600.0,
                    help="seconds before all workers are stopped (exit code 124)")
     p.add_argument("--grace", type=float, default=30.0,
@@ -484,38 +508,43 @@ def make_parser() -> argparse.ArgumentParser:
                         "finishes, before they are killed")
     p.add_argument("command", nargs=argparse.REMAINDER,
                    help="-- then a zoo command, e.g. -- train mlp --data digits")
-    p.set_defaults(func=cmd_launch)
 
-    p = sub.add_parser("tune", help="hyperparameter search with Keras Tuner (resumable)")
-    p.add_argument("model")
-    _add_data_args(p)
-    p.add_argument("--tuner", default="hyperband", choices=["hyperband", "random", "bayesian", "grid"])
-    p.add_argument("--max-trials", type=int, default=10)
+
+def _tune_flags(p) -> None:
+    import tuning
+    from zoo.runtime.names import LR_SCHEDULES
+
+    _data_flags(p)
+    p.add_argument("--tuner", default="hyperband", choices=list(tuning.TUNERS),
+                   help="Keras Tuner search algorithm")
+    p.add_argument("--max-trials", type=int, default=10, help="trials to run (not hyperband)")
     p.add_argument("--epochs", type=int, default=10, help="epochs per trial (hyperband: max epochs)")
     p.add_argument("--fix", action="append", metavar="HP=VALUE", help="fix a hyperparameter")
     p.add_argument("--max-failures", type=int, default=3, help="max consecutive failed trials")
-    p.add_argument("--directory", default="tuning_runs")
+    p.add_argument("--directory", default="tuning_runs", help="folder of the search projects")
     p.add_argument("--workers", type=int, help="distributed search: this process is the chief "
                    "and starts N local worker processes (Keras Tuner's chief/worker mode)")
     p.add_argument("--timeout", type=float, help="seconds a distributed search may take")
     p.add_argument("--export", action="store_true", help="train the best model and export it")
-    p.add_argument("--final-epochs", type=int, default=20)
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="cosine",
+    p.add_argument("--final-epochs", type=int, default=20,
+                   help="epochs of the best model's final training (with --export)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
                    help="learning-rate schedule of the final training (with --export)")
-    p.add_argument("--name", help="export name (default: the model name)")
-    p.add_argument("--base-dir", default="saved_models")
-    p.set_defaults(func=cmd_tune)
+    _export_flags(p)
 
-    p = sub.add_parser("export", help="export a trained run as a versioned SavedModel")
+
+def _export_command_flags(p) -> None:
+    from zoo.runtime.run import CHECKPOINTS
+
     p.add_argument("run_dir", help="a run folder written by `zoo train`")
-    p.add_argument("--name", help="export name (default: the model name)")
     p.add_argument("--version", type=int, help="explicit version (refused if it exists)")
-    p.add_argument("--checkpoint", choices=["best", "final"], default="best")
+    p.add_argument("--checkpoint", choices=list(CHECKPOINTS), default="best",
+                   help="which model of the run folder")
     p.add_argument("--static-batch", type=int, help="fix the batch size (TPU serving)")
-    p.add_argument("--base-dir", default="saved_models")
-    p.set_defaults(func=cmd_export)
+    _export_flags(p)
 
-    p = sub.add_parser("predict", help="predict with an exported SavedModel")
+
+def _predict_flags(p) -> None:
     p.add_argument("saved_model_dir", help="saved_models/<name>/<version>")
     p.add_argument("input", help=".npy file (memory-mapped, served in batches) or image "
                    "(PNG/JPEG)")
@@ -525,129 +554,205 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, help="multiply the inputs by SCALE first; integer "
                    "inputs are then rounded to the nearest integer (--scale 255 maps [0, 1] "
                    "floats onto uint8 images)")
-    p.add_argument("--out", metavar="FILE", help="write every output to FILE.npy (the raw array) or FILE.csv "
-                   "(one row per example) instead of printing; needed above 10,000 examples")
-    p.set_defaults(func=cmd_predict)
+    p.add_argument("--out", metavar="FILE", help="write every output to FILE.npy (the raw "
+                   "array) or FILE.csv (one row per example) instead of printing; needed above "
+                   "10,000 examples")
 
-    p = sub.add_parser("stylize", help="neural style transfer (Gatys et al. 2015): render "
-                       "CONTENT in the style of STYLE")
-    p.add_argument("content", help="content image (PNG/JPEG)")
-    p.add_argument("style", help="style image (PNG/JPEG)")
-    p.add_argument("--out", default="stylized.png", help="result PNG")
-    p.add_argument("--steps", type=int, default=300, help="Adam steps or L-BFGS iterations")
-    p.add_argument("--content-weight", type=float, default=1e4)
-    p.add_argument("--style-weight", type=float, default=1e-2)
-    p.add_argument("--tv-weight", type=float, default=30.0, help="total-variation weight")
-    p.add_argument("--layer-weight", action="append", metavar="LAYER=W",
-                   help="weight of one style layer, e.g. block1_conv1=0.5 (repeatable; "
-                        "default 1/5 each)")
-    p.add_argument("--size", type=int, default=512, help="longer image side in pixels "
-                   "(images are shrunk to it, never enlarged)")
-    p.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
-    p.add_argument("--lr", type=float, default=0.02, help="Adam step size on [0, 1] pixels")
-    p.add_argument("--every", type=int, help="also save the image every K steps "
-                   "(OUT_step<N>.png)")
-    p.add_argument("--weights", default="imagenet", help="VGG19 weights: imagenet (the "
-                   "keras.applications notop file in the Keras cache), none (random: a smoke "
-                   "run) or a file")
-    p.add_argument("--pooling", choices=["max", "avg"], default="max")
-    p.add_argument("--init", choices=["content", "noise"], default="content")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_stylize)
 
-    p = sub.add_parser("train-style", help="train a feed-forward style network for one style "
-                       "(Johnson et al. 2016) and export it")
-    p.add_argument("style", help="style image (PNG/JPEG)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--size", type=int, default=128, help="training crop size (multiple of 4)")
-    p.add_argument("--crops", type=int, default=512, help="random crops of the offline photos")
-    p.add_argument("--content-weight", type=float, default=1e4)
-    p.add_argument("--style-weight", type=float, default=1e-2)
-    p.add_argument("--tv-weight", type=float, default=30.0)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--filters", type=int, default=32)
-    p.add_argument("--residual-blocks", type=int, default=5)
-    p.add_argument("--weights", default="imagenet", help="VGG19 weights of the loss: imagenet, "
-                   "none (random: a smoke run) or a file")
-    p.add_argument("--preview", help="also write china.jpg stylized by the network (PNG)")
-    p.add_argument("--name", default="fast_style_network", help="export name")
-    p.add_argument("--base-dir", default="saved_models")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_train_style)
-
-    p = sub.add_parser("generate", help="sample text from a language model (run folder or export)")
+def _generate_flags(p) -> None:
     p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")
-    p.add_argument("--prompt", default="")
+    p.add_argument("--prompt", default="", help="text the sample continues")
     p.add_argument("--length", type=int, default=300, help="tokens to generate")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--seed", type=int)
-    p.set_defaults(func=cmd_generate)
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--top-k", type=int, help="sample among the K likeliest tokens only")
+    p.add_argument("--seed", type=int, help="random seed")
 
-    p = sub.add_parser("sample", help="sample a PNG grid from a generator (DCGAN run or export)")
+
+def _checkpoint_flag(p) -> None:
+    from zoo.runtime.run import CHECKPOINTS
+
+    p.add_argument("--checkpoint", choices=list(CHECKPOINTS), default="best",
+                   help="which model of a run folder")
+
+
+def _out_flag(p, filename: str, command: str) -> None:
+    p.add_argument("--out", metavar="FILE", help=f"PNG file to write (default: {filename} in the "
+                   f"run folder read, else runs/{command}/{filename})")
+
+
+def _sample_flags(p) -> None:
     p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")
     p.add_argument("--count", type=int, default=64, help="images (seeds seed..seed+count-1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="samples.png", help="PNG file to write")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    _out_flag(p, "samples.png", "sample")
     p.add_argument("--columns", type=int, help="grid columns (default: a square grid)")
     p.add_argument("--scale", type=int, help="pixel repetition (default: about 64 px per image)")
-    p.add_argument("--checkpoint", choices=["best", "final"], default="best",
-                   help="which model of a run folder")
-    p.set_defaults(func=cmd_sample)
+    _checkpoint_flag(p)
 
-    p = sub.add_parser("vectors", help="query word vectors of a run: neighbours, analogies, projector")
+
+def _vectors_flags(p) -> None:
     p.add_argument("run_dir", help="a word-vector run folder (runs/<model>-<dataset>)")
     p.add_argument("--neighbors", action="append", metavar="WORD", help="nearest words by cosine")
     p.add_argument("--analogy", action="append", metavar="A:B::C", help="A is to B as C is to ?")
     p.add_argument("-k", type=int, default=10, help="how many words to list")
     p.add_argument("--projector", metavar="FOLDER", help="write TensorBoard projector TSV files")
-    p.set_defaults(func=cmd_vectors)
 
-    p = sub.add_parser("tiles", help="autoencoder hidden units: each unit's input weights as a PNG tile grid")
+
+def _tiles_flags(p) -> None:
     p.add_argument("source", help="a run folder (runs/<model>-<dataset>) or a .keras file")
-    p.add_argument("--out", default="units.png", help="PNG file to write")
+    _out_flag(p, "units.png", "tiles")
     p.add_argument("--columns", type=int, help="tiles per row (default: a square grid)")
     p.add_argument("--scale", type=int, default=8, help="pixels per weight")
-    p.add_argument("--checkpoint", choices=["best", "final"], default="best")
-    p.set_defaults(func=cmd_tiles)
+    _checkpoint_flag(p)
 
-    p = sub.add_parser("codes", help="2-D autoencoder codes vs PCA, coloured by class (PNG + figures)")
+
+def _codes_flags(p) -> None:
     p.add_argument("run_dir", help="a run of an autoencoder trained with --set code_size=2")
-    p.add_argument("--out", default="codes.png", help="PNG file to write")
+    _out_flag(p, "codes.png", "codes")
     p.add_argument("-k", type=int, default=5, help="neighbours of the kNN accuracy")
-    p.add_argument("--checkpoint", choices=["best", "final"], default="best")
-    p.set_defaults(func=cmd_codes)
+    _checkpoint_flag(p)
 
-    p = sub.add_parser("quickstart", help="offline demo: search, train, export, reload LeNet-5")
-    p.add_argument("--base-dir", default="saved_models")
-    p.add_argument("--work-dir", default="runs/quickstart")
+
+def _loss_weight_flags(p) -> None:
+    """Perceptual loss weights and VGG19 weights, shared by `stylize` and `train-style`."""
+    from zoo.tasks.style import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT
+
+    p.add_argument("--content-weight", type=float, default=CONTENT_WEIGHT,
+                   help="weight of the content loss")
+    p.add_argument("--style-weight", type=float, default=STYLE_WEIGHT,
+                   help="weight of the style loss")
+    p.add_argument("--tv-weight", type=float, default=TV_WEIGHT, help="total-variation weight")
+    p.add_argument("--weights", default="imagenet", help="VGG19 weights: imagenet (the "
+                   "keras.applications notop file in the Keras cache), none (random: a smoke "
+                   "run) or a file")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+def _stylize_flags(p) -> None:
+    from zoo.tasks.style import LEARNING_RATE
+
+    p.add_argument("content", help="content image (PNG/JPEG)")
+    p.add_argument("style", help="style image (PNG/JPEG)")
+    p.add_argument("--out", metavar="FILE", help="result PNG (default: runs/stylize/stylized.png)")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps or L-BFGS iterations")
+    _loss_weight_flags(p)
+    p.add_argument("--layer-weight", action="append", metavar="LAYER=W",
+                   help="weight of one style layer, e.g. block1_conv1=0.5 (repeatable; "
+                        "default 1/5 each)")
+    p.add_argument("--size", type=int, default=512, help="longer image side in pixels "
+                   "(images are shrunk to it, never enlarged)")
+    p.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam",
+                   help="Adam on the pixels, or scipy's L-BFGS-B")
+    p.add_argument("--lr", type=float, default=LEARNING_RATE,
+                   help="Adam step size on [0, 1] pixels")
+    p.add_argument("--every", type=int, help="also save the image every K steps "
+                   "(OUT_step<N>.png)")
+    p.add_argument("--pooling", choices=["max", "avg"], default="max", help="VGG19 pooling")
+    p.add_argument("--init", choices=["content", "noise"], default="content",
+                   help="the image the optimisation starts from")
+
+
+def _train_style_flags(p) -> None:
+    p.add_argument("style", help="style image (PNG/JPEG)")
+    p.add_argument("--steps", type=int, default=2000, help="Adam steps")
+    p.add_argument("--batch-size", type=int, default=4, help="crops per step")
+    p.add_argument("--size", type=int, default=128, help="training crop size (multiple of 4)")
+    p.add_argument("--crops", type=int, default=512, help="random crops of the offline photos")
+    _loss_weight_flags(p)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--filters", type=int, default=32, help="filters of the first convolution")
+    p.add_argument("--residual-blocks", type=int, default=5, help="residual blocks")
+    p.add_argument("--preview", metavar="FILE",
+                   help="also write china.jpg stylized by the network to this PNG")
+    _export_flags(p, name_help="export name")
+    p.set_defaults(name="fast_style_network")
+
+
+def _quickstart_flags(p) -> None:
+    from zoo.runtime.names import EXPORT_BASE_DIR, RUNS_ROOT
+
+    p.add_argument("--base-dir", default=EXPORT_BASE_DIR, help="where the export goes")
+    p.add_argument("--work-dir", default=f"{RUNS_ROOT}/quickstart",
+                   help="folder of the search and the final run")
     p.add_argument("--max-epochs", type=int, default=9, help="Hyperband max epochs per trial")
-    p.add_argument("--final-epochs", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_quickstart)
+    p.add_argument("--final-epochs", type=int, default=20, help="epochs of the final training")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+_LAUNCH_DESCRIPTION = (
+    "Start N local worker processes of `zoo COMMAND ...` with TF_CONFIG set for each (free "
+    "127.0.0.1 ports), prefix their output, stop all if one fails, and return the chief's "
+    "exit code. Example: zoo launch --workers 2 -- train mlp --data digits --epochs 3")
+
+# name, one-line help, flags, function; `zoo --help` lists them in this order.
+COMMANDS = (
+    ("list", "list registered models", _list_flags, cmd_list),
+    ("info", "show a model's spec, shapes and search space", _info_flags, cmd_info),
+    ("datasets", "list built-in datasets", _no_flags, cmd_datasets),
+    ("train", "train a model (resumable: rerun to resume)", _train_flags, cmd_train),
+    ("launch", "run N local workers of a multi-worker command (TF_CONFIG on 127.0.0.1 ports)",
+     _launch_flags, cmd_launch),
+    ("tune", "hyperparameter search with Keras Tuner (resumable)", _tune_flags, cmd_tune),
+    ("export", "export a trained run as a versioned SavedModel", _export_command_flags,
+     cmd_export),
+    ("predict", "predict with an exported SavedModel", _predict_flags, cmd_predict),
+    ("stylize", "neural style transfer (Gatys et al. 2015): render CONTENT in the style of "
+     "STYLE", _stylize_flags, cmd_stylize),
+    ("train-style", "train a feed-forward style network for one style (Johnson et al. 2016) "
+     "and export it", _train_style_flags, cmd_train_style),
+    ("generate", "sample text from a language model (run folder or export)", _generate_flags,
+     cmd_generate),
+    ("sample", "sample a PNG grid from a generator (DCGAN run or export)", _sample_flags,
+     cmd_sample),
+    ("vectors", "query word vectors of a run: neighbours, analogies, projector", _vectors_flags,
+     cmd_vectors),
+    ("tiles", "autoencoder hidden units: each unit's input weights as a PNG tile grid",
+     _tiles_flags, cmd_tiles),
+    ("codes", "2-D autoencoder codes vs PCA, coloured by class (PNG + figures)", _codes_flags,
+     cmd_codes),
+    ("quickstart", "offline demo: search, train, export, reload LeNet-5", _quickstart_flags,
+     cmd_quickstart),
+)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The `zoo` parser: one sub-command per entry of `COMMANDS`, its flags added lazily."""
+    parser = argparse.ArgumentParser(prog="zoo", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
+    for name, summary, add_flags, func in COMMANDS:
+        description = _LAUNCH_DESCRIPTION if name == "launch" else summary
+        p = sub.add_parser(name, help=summary, description=description, add_flags=add_flags,
+                           formatter_class=_HelpFormatter)
+        p.set_defaults(func=func)
     return parser
+
+
+def _is_expected(exc: BaseException) -> bool:
+    """Whether `exc` is one of the library's expected errors (bad arguments, names, data,
+    files, exports, missing weights), which `main` reports in one line."""
+    from pipelines import DatasetUnavailableError, OptionError
+    from zoo.registry import ArgumentError, UnknownModelError
+
+    expected = (ValueError, FileExistsError, FileNotFoundError, UnknownModelError, ArgumentError,
+                OptionError, DatasetUnavailableError, TimeoutError)  # TimeoutError: --timeout
+    if isinstance(exc, expected):
+        return True
+    # Errors of modules that import TensorFlow: raised only once the module was imported.
+    lazy = (("zoo.runtime.exporter", "ExportError"), ("zoo.models.weights", "WeightsUnavailableError"))
+    return any(isinstance(exc, getattr(sys.modules[module], name))
+               for module, name in lazy if module in sys.modules)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    from pipelines import DatasetUnavailableError, OptionError
-    from zoo.registry import ArgumentError, UnknownModelError
-
-    expected = (ValueError, FileExistsError, UnknownModelError, ArgumentError, OptionError,
-                DatasetUnavailableError, TimeoutError)  # TimeoutError: a search's --timeout
     try:
         return args.func(args)
-    except expected as exc:
+    except Exception as exc:  # noqa: BLE001 - re-raised unless expected
+        if not _is_expected(exc):
+            raise
         print(f"zoo: error: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
-        from zoo.runtime.exporter import ExportError
-
-        if isinstance(exc, ExportError):
-            print(f"zoo: error: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ import os
 import time
 from pathlib import Path
 
+from zoo.runtime.names import EXPORT_BASE_DIR, RUNS_ROOT
+
 
 def quickstart(
-    base_dir: str | os.PathLike = "saved_models",
-    work_dir: str | os.PathLike = "runs/quickstart",
+    base_dir: str | os.PathLike = EXPORT_BASE_DIR,
+    work_dir: str | os.PathLike = f"{RUNS_ROOT}/quickstart",
     max_epochs: int = 9,
     final_epochs: int = 20,
     seed: int = 0,

@@ -92,9 +92,12 @@ class ModelSpec:
         loss: Default loss identifier (None: the model computes its own).
         metrics: Default metric identifiers.
         dataset: The built-in dataset it is classically taught with, used by
-            `zoo train` when no `--data` is given and by the test harness.
+            `zoo train` when no `--data` is given; None when it has none (the
+            ImageNet models: `zoo train` then needs `--data`).
         dataset_options: Options passed to `pipelines.load` for that dataset.
         test_args: Builder overrides for a small, fast instance in tests.
+        test_dataset: The dataset the test harness trains that instance on:
+            `dataset`, unless the model has none (ImageNet models use digits).
         output_name: Name of the output tensor in serving signatures.
         input_normalization: How images are normalized for this model, read
             by `pipelines`: "unit" ([0, 1]), "symmetric" ([-1, 1], for tanh
@@ -131,6 +134,7 @@ class ModelSpec:
     dataset: str | None = None
     dataset_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     test_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    test_dataset: str | None = None
     output_name: str = "outputs"
     input_normalization: str = "unit"
     large: bool = False
@@ -185,6 +189,7 @@ def register_model(
     dataset: str | None = None,
     dataset_options: Mapping[str, Any] | None = None,
     test_args: Mapping[str, Any] | None = None,
+    test_dataset: str | None = None,
     output_name: str | None = None,
     input_normalization: str = "unit",
     large: bool = False,
@@ -232,6 +237,7 @@ def register_model(
             dataset=dataset,
             dataset_options=dict(dataset_options or {}),
             test_args=dict(test_args or {}),
+            test_dataset=test_dataset or dataset,
             output_name=output_name or task_defaults["output"],
             input_normalization=input_normalization,
             large=large,
@@ -284,13 +290,19 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = _closest(str(name), list(_REGISTRY))
-        hint = (
-            f"Did you mean: {', '.join(close)}?"
-            if close
-            else f"Registered models: {', '.join(sorted(_REGISTRY))}."
-        )
-        raise UnknownModelError(f"Unknown model {name!r}. {hint}") from None
+        raise unknown_model_error(name, list(_REGISTRY)) from None
+
+
+def unknown_model_error(name: str, registered: list[str]) -> UnknownModelError:
+    """The error for an unregistered `name`: the closest of the `registered` names, or
+    all of them (also used by `zoo.catalog`, which answers without the registry)."""
+    close = _closest(str(name), registered)
+    hint = (
+        f"Did you mean: {', '.join(close)}?"
+        if close
+        else f"Registered models: {', '.join(sorted(registered))}."
+    )
+    return UnknownModelError(f"Unknown model {name!r}. {hint}")
 
 
 def _closest(name: str, candidates: list[str], cutoff: float = 0.7) -> list[str]:

@@ -58,7 +58,7 @@ def _alexnet_space(hp) -> dict:
     reference="Krizhevsky, Sutskever & Hinton 2012, ImageNet Classification with Deep "
     "Convolutional Neural Networks, NeurIPS",
     search_space=_alexnet_space,
-    dataset="digits",
+    test_dataset="digits",  # ImageNet has no built-in stand-in: `zoo train` needs --data
     # The paper: SGD, momentum 0.9, lr 0.01, weight decay 5e-4.
     alternative_optimizers={"momentum": 0.01},
     test_args={"input_shape": (67, 67, 3)},

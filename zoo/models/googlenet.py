@@ -74,7 +74,7 @@ def _googlenet_space(hp) -> dict:
     task="image_classification",
     reference="Szegedy et al. 2014, Going Deeper with Convolutions, arXiv:1409.4842",
     search_space=_googlenet_space,
-    dataset="digits",
+    test_dataset="digits",  # ImageNet has no built-in stand-in: `zoo train` needs --data
     # The paper: asynchronous SGD, momentum 0.9, lr decreased 4% every 8 epochs.
     alternative_optimizers={"momentum": 0.01},
     test_args={"input_shape": (32, 32, 3)},

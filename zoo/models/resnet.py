@@ -115,7 +115,7 @@ _IMAGENET = dict(
     family="resnet",
     task="image_classification",
     search_space=_imagenet_space,
-    dataset="digits",
+    test_dataset="digits",  # ImageNet has no built-in stand-in: `zoo train` needs --data
     # The paper: SGD, momentum 0.9, lr 0.1 divided by 10 at plateaus, weight decay 1e-4.
     alternative_optimizers={"momentum": 0.1},
     test_args={"input_shape": (32, 32, 3)},

@@ -77,7 +77,9 @@ def _variant(arch, convs, doc):
     builder.__doc__ = doc + _ARGS
     return register_model(
         family="vgg", task="image_classification", reference=_PAPER, search_space=_vgg_space,
-        dataset="digits", test_args={"input_shape": (32, 32, 3)}, large=True, input_normalization="caffe",
+        # ImageNet has no built-in stand-in: `zoo train` needs --data.
+        test_dataset="digits", test_args={"input_shape": (32, 32, 3)}, large=True,
+        input_normalization="caffe",
         # The paper: SGD, momentum 0.9, lr 0.01, weight decay 5e-4.
         alternative_optimizers={"momentum": 0.01},
     )(builder)

@@ -38,6 +38,7 @@ import numpy as np
 
 from zoo._common import (check_folder_name, check_positive_int, check_writable_folder, jsonable,
                          safe_folder_name)
+from zoo.runtime.names import EXPORT_BASE_DIR
 
 TOLERANCE = 1e-5  # SavedModel vs live model
 XLA_TOLERANCE = 1e-4  # XLA may fuse and reorder float operations
@@ -182,7 +183,7 @@ def export(
     output_name: str = "outputs",
     class_names: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
-    base_dir: str | os.PathLike = "saved_models",
+    base_dir: str | os.PathLike = EXPORT_BASE_DIR,
     version: int | None = None,
     sample=None,
     labels=None,

@@ -35,6 +35,7 @@ from typing import Any, Mapping
 import pipelines
 from zoo._common import check_finite_number, check_positive_int, jsonable, safe_folder_name
 from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
+from zoo.runtime.names import LR_SCHEDULES, RUNS_ROOT
 from zoo.runtime.plan import DataPlan, plan_data
 from zoo.runtime.run import (VOCABULARY_FILE, _backup_epoch, _previous_run_completed,
     _removed_unless_an_epoch_finishes, _rewrite_history, _write_json, load_model,
@@ -69,7 +70,7 @@ def train(
     overrides: Mapping[str, Any] | None = None,
     data_options: Mapping[str, Any] | None = None,
     run_dir: str | os.PathLike | None = None,
-    runs_root: str | os.PathLike = "runs",
+    runs_root: str | os.PathLike = RUNS_ROOT,
     callbacks: list | None = None,
     verbose: int | str = "auto",
     strategy: str = "auto",
@@ -344,8 +345,6 @@ def _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, s
     _write_json(run_dir / "run.json", {"settings": settings, "status": "completed"})
     return TrainResult(model, [row], run_dir, spec, plan)
 
-
-LR_SCHEDULES = ("constant", "cosine")
 
 
 def _steps_per_epoch(ds) -> int:
