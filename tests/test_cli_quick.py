@@ -160,7 +160,7 @@ def test_help_shows_the_defaults(capsys):
 
 
 def test_choices_come_from_the_library(capsys):
-    from pipelines.core import AUGMENTATIONS
+    from pipelines import AUGMENTATIONS
     from zoo.runtime.distribute import STRATEGIES
     from zoo.runtime.names import LR_SCHEDULES
     from zoo.runtime.run import CHECKPOINTS
