@@ -1,4 +1,5 @@
-"""Argument checks and small helpers shared by the builders."""
+"""Argument checks and small helpers shared by every layer (no TensorFlow, no Keras:
+`zoo list` and `zoo info` import this without loading them)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator
-
-import keras
 
 
 def check_choice(arg: str, value: Any, choices: Iterable[Any]) -> None:
@@ -114,36 +113,6 @@ def jsonable(value):
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value
-
-
-def load_weights(
-    model: keras.Model, weights: Any, arch: str | None = None, include_top: bool = True
-) -> keras.Model:
-    """Load `weights` into `model`: None, a local file, or "imagenet".
-
-    Accepted files: the keras.applications `.h5` files, a `.weights.h5` written
-    by `model.save_weights`, or a `.keras` model of the same architecture
-    (loaded with `safe_mode=True`). "imagenet" resolves through `zoo.models.weights`
-    for the architectures `arch` that have published weights.
-    """
-    if weights is None:
-        return model
-    path = str(weights)
-    if path == "imagenet" and arch is not None:
-        from zoo.models.weights import imagenet_path
-
-        model.load_weights(imagenet_path(arch, include_top))
-    elif path.endswith(".h5"):
-        model.load_weights(path)
-    elif path.endswith(".keras"):
-        source = keras.saving.load_model(path, compile=False, safe_mode=True)
-        model.set_weights(source.get_weights())
-    else:
-        raise ValueError(
-            "`weights` must be None or the path to a `.weights.h5` or `.keras` file. "
-            f"Received: weights={weights!r}"
-        )
-    return model
 
 
 def no_architecture_choices(hp) -> dict:

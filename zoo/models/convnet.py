@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo._common import as_shape, check_choice, check_positive_int, check_rate, load_weights
-from zoo.models._vision import apply_global_pooling
+from zoo._common import as_shape, check_choice, check_positive_int, check_rate
+from zoo.models._vision import apply_global_pooling, load_weights
 from zoo.registry import register_model
 
 
