@@ -229,7 +229,6 @@ def run_chief(
     deadline = None if timeout is None else started + timeout
     info = {"host": host, "port": server.port, "workers": workers, "timeout": timeout}
     pool: list[Worker] = []
-    deaths: collections.Counter = collections.Counter()  # trial_id -> times its worker died
 
     def record(**extra):
         info.update(extra, processes=[_summary(w) for w in pool],
@@ -239,39 +238,16 @@ def run_chief(
     status = "failed"
     try:
         if workers:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            args_path = run_dir / ARGS_FILE
-            write_json(args_path, encode_args(search_args or {}))
-            pool = [_make_worker(f"tuner{i}", args_path, host, server.port, run_dir)
-                    for i in range(workers)]
-            for worker in pool:
-                worker.start()
+            pool.extend(_start_workers(workers, search_args, host, server.port, run_dir))
             record(status="running")
-        while not server.done():
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"The distributed search did not end within timeout={timeout} s; "
-                    f"its workers were stopped. See {run_dir}."
-                )
-            for worker in pool:
-                code = worker.poll()
-                if code is not None and code != 0:
-                    _on_worker_death(server, worker, code, deaths)
-                    record(status="running")
-            if pool and all(w.process is None for w in pool) and not server.done():
-                raise RuntimeError(
-                    f"Every worker has exited and the search is not done. See the logs in "
-                    f"{run_dir}: " + "; ".join(_last_line(w.log) for w in pool)
-                )
-            time.sleep(POLL_SECONDS)
+        if not _serve_until_done(server, pool, run_dir, deadline,
+                                 on_death=lambda: record(status="running")):
+            raise TimeoutError(
+                f"The distributed search did not end within timeout={timeout} s; "
+                f"its workers were stopped. See {run_dir}."
+            )
         server.close()  # late workers are told to stop at once
-        grace = time.monotonic() + GRACE_SECONDS
-        while any(w.process is not None for w in pool):
-            if time.monotonic() > grace or (deadline is not None and time.monotonic() > deadline):
-                break
-            for worker in pool:
-                worker.poll()
-            time.sleep(POLL_SECONDS)
+        _wait_for_late_workers(pool, deadline)
         status = "failed" if server.error else "done"
     except TimeoutError:
         status = "timeout"
@@ -284,6 +260,55 @@ def run_chief(
     if server.error is not None:
         raise server.error
     return info
+
+
+def _start_workers(workers: int, search_args: dict | None, host: str, port: int,
+                   run_dir: Path) -> list[Worker]:
+    """Write the search arguments for the workers, then start `workers` of them."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    args_path = run_dir / ARGS_FILE
+    write_json(args_path, encode_args(search_args or {}))
+    pool = [_make_worker(f"tuner{i}", args_path, host, port, run_dir) for i in range(workers)]
+    for worker in pool:
+        worker.start()
+    return pool
+
+
+def _serve_until_done(server: OracleServer, pool: list[Worker], run_dir: Path,
+                      deadline: float | None, on_death) -> bool:
+    """Poll until the search is done (True) or `deadline` passed (False), restarting
+    dead workers (`on_death()` after each).
+
+    Raises:
+        RuntimeError: every worker has exited and the search is not done.
+    """
+    deaths: collections.Counter = collections.Counter()  # trial_id -> times its worker died
+    while not server.done():
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        for worker in pool:
+            code = worker.poll()
+            if code is not None and code != 0:
+                _on_worker_death(server, worker, code, deaths)
+                on_death()
+        if pool and all(w.process is None for w in pool) and not server.done():
+            raise RuntimeError(
+                f"Every worker has exited and the search is not done. See the logs in "
+                f"{run_dir}: " + "; ".join(_last_line(w.log) for w in pool)
+            )
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def _wait_for_late_workers(pool: list[Worker], deadline: float | None) -> None:
+    """Give workers still running once the search is done `GRACE_SECONDS` to exit."""
+    grace = time.monotonic() + GRACE_SECONDS
+    while any(w.process is not None for w in pool):
+        if time.monotonic() > grace or (deadline is not None and time.monotonic() > deadline):
+            return
+        for worker in pool:
+            worker.poll()
+        time.sleep(POLL_SECONDS)
 
 
 def _on_worker_death(server: OracleServer, worker: Worker, code: int, deaths) -> None:
