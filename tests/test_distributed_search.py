@@ -19,6 +19,7 @@ import pytest
 import tuning
 from tuning import distributed
 from tuning.tuners import read_runs
+from zoo.runtime.supervisor import Worker
 
 TIMEOUT = 240  # seconds a search here may take, worker start-up included
 SEARCH = dict(tuner="random", max_trials=4, epochs=1, verbose=0)
@@ -164,7 +165,7 @@ def test_dead_worker_policy_retries_then_fails_the_trial_then_gives_up(tmp_path)
     oracle.verbose = 0
     server = distributed.OracleServer(oracle)
     starts = []
-    worker = distributed._Worker("tuner0", [], {}, tmp_path / "tuner0.log")
+    worker = Worker("tuner0", [], {}, tmp_path / "tuner0.log")
     worker.start = lambda: starts.append(1)
     deaths = distributed.collections.Counter()
 
@@ -196,7 +197,7 @@ def test_dead_worker_policy_retries_then_fails_the_trial_then_gives_up(tmp_path)
     oracle = tuner(1, "q").oracle
     oracle.verbose = 0
     server = distributed.OracleServer(oracle)
-    worker = distributed._Worker("tuner1", [], {}, tmp_path / "tuner1.log")
+    worker = Worker("tuner1", [], {}, tmp_path / "tuner1.log")
     worker.start = lambda: None
     try:
         oracle.create_trial("tuner1")

@@ -126,11 +126,12 @@ def test_a_failed_predict_leaves_no_half_file(lenet_export, tmp_path, capsys, mo
     import os
 
     import zoo.runtime.predict
+    from zoo._common import temporary_path
 
     np.save(tmp_path / "x.npy", digits(9))
     (tmp_path / "p.npy").write_bytes(b"previous result")
-    (tmp_path / ".p.npy.999999999.tmp").write_bytes(b"left by a killed predict")
-    ours = tmp_path / f".p.npy.{os.getpid()}.tmp"
+    temporary_path(tmp_path / "p.npy", pid=999999999).write_bytes(b"left by a killed predict")
+    ours = temporary_path(tmp_path / "p.npy", pid=os.getpid())
     original, written = zoo.runtime.predict.checked_batches, []
 
     def interrupted(*args, **kwargs):

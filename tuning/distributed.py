@@ -30,11 +30,8 @@ What this module adds to Keras Tuner, all with bounded waits:
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -50,6 +47,7 @@ from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tuning.results import write_json
+from zoo.runtime.supervisor import Worker, describe_exit, stop
 
 WORKERS_DIR = "workers"  # in the project folder: search_args.json, <tuner_id>.log, launch.json
 ARGS_FILE = "search_args.json"
@@ -163,60 +161,6 @@ class OracleServer:
         self._server.stop(grace=1).wait(5)
 
 
-@dataclasses.dataclass
-class _Worker:
-    tuner_id: str
-    command: list
-    env: dict
-    log: Path
-    process: subprocess.Popen | None = None
-    # {"pid", "returncode"} of each process that has ended
-    exits: list = dataclasses.field(default_factory=list)
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-
-    def poll(self) -> int | None:
-        """The exit code of a process that just ended (recorded), else None."""
-        if self.process is None:
-            return None
-        code = self.process.poll()
-        if code is not None:
-            self.exits.append({"pid": self.process.pid, "returncode": code})
-            self.process = None
-        return code
-
-    def stop(self, wait: float = 5.0) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(wait)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(wait)
-        self.poll()
-
-    def summary(self) -> dict:
-        running = [{"pid": self.process.pid, "returncode": None}] if self.process else []
-        return {"tuner_id": self.tuner_id, "log": str(self.log),
-                "processes": self.exits + running, "restarts": len(self.exits) - (not running)}
-
-
-def describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
-
-
 @oracle_module.synchronized
 def _ongoing_trial(oracle, tuner_id):
     return oracle.ongoing_trials.get(tuner_id)
@@ -284,57 +228,32 @@ def run_chief(
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     info = {"host": host, "port": server.port, "workers": workers, "timeout": timeout}
-    pool: list[_Worker] = []
-    deaths: collections.Counter = collections.Counter()  # trial_id -> times its worker died
+    pool: list[Worker] = []
 
     def record(**extra):
-        info.update(extra, processes=[w.summary() for w in pool],
+        info.update(extra, processes=[_summary(w) for w in pool],
                     seconds=round(time.monotonic() - started, 3))
         write_json(run_dir / "launch.json", info)
 
     status = "failed"
     try:
         if workers:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            args_path = run_dir / ARGS_FILE
-            write_json(args_path, encode_args(search_args or {}))
-            pool = [_make_worker(f"tuner{i}", args_path, host, server.port, run_dir)
-                    for i in range(workers)]
-            for worker in pool:
-                worker.start()
+            pool.extend(_start_workers(workers, search_args, host, server.port, run_dir))
             record(status="running")
-        while not server.done():
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"The distributed search did not end within timeout={timeout} s; "
-                    f"its workers were stopped. See {run_dir}."
-                )
-            for worker in pool:
-                code = worker.poll()
-                if code is not None and code != 0:
-                    _on_worker_death(server, worker, code, deaths)
-                    record(status="running")
-            if pool and all(w.process is None for w in pool) and not server.done():
-                raise RuntimeError(
-                    f"Every worker has exited and the search is not done. See the logs in "
-                    f"{run_dir}: " + "; ".join(_last_line(w.log) for w in pool)
-                )
-            time.sleep(POLL_SECONDS)
+        if not _serve_until_done(server, pool, run_dir, deadline,
+                                 on_death=lambda: record(status="running")):
+            raise TimeoutError(
+                f"The distributed search did not end within timeout={timeout} s; "
+                f"its workers were stopped. See {run_dir}."
+            )
         server.close()  # late workers are told to stop at once
-        grace = time.monotonic() + GRACE_SECONDS
-        while any(w.process is not None for w in pool):
-            if time.monotonic() > grace or (deadline is not None and time.monotonic() > deadline):
-                break
-            for worker in pool:
-                worker.poll()
-            time.sleep(POLL_SECONDS)
+        _wait_for_late_workers(pool, deadline)
         status = "failed" if server.error else "done"
     except TimeoutError:
         status = "timeout"
         raise
     finally:
-        for worker in pool:
-            worker.stop()
+        stop(pool, grace=5.0)
         server.stop()
         if pool:
             record(status=status)
@@ -343,7 +262,56 @@ def run_chief(
     return info
 
 
-def _on_worker_death(server: OracleServer, worker: _Worker, code: int, deaths) -> None:
+def _start_workers(workers: int, search_args: dict | None, host: str, port: int,
+                   run_dir: Path) -> list[Worker]:
+    """Write the search arguments for the workers, then start `workers` of them."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    args_path = run_dir / ARGS_FILE
+    write_json(args_path, encode_args(search_args or {}))
+    pool = [_make_worker(f"tuner{i}", args_path, host, port, run_dir) for i in range(workers)]
+    for worker in pool:
+        worker.start()
+    return pool
+
+
+def _serve_until_done(server: OracleServer, pool: list[Worker], run_dir: Path,
+                      deadline: float | None, on_death) -> bool:
+    """Poll until the search is done (True) or `deadline` passed (False), restarting
+    dead workers (`on_death()` after each).
+
+    Raises:
+        RuntimeError: every worker has exited and the search is not done.
+    """
+    deaths: collections.Counter = collections.Counter()  # trial_id -> times its worker died
+    while not server.done():
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        for worker in pool:
+            code = worker.poll()
+            if code is not None and code != 0:
+                _on_worker_death(server, worker, code, deaths)
+                on_death()
+        if pool and all(w.process is None for w in pool) and not server.done():
+            raise RuntimeError(
+                f"Every worker has exited and the search is not done. See the logs in "
+                f"{run_dir}: " + "; ".join(_last_line(w.log) for w in pool)
+            )
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def _wait_for_late_workers(pool: list[Worker], deadline: float | None) -> None:
+    """Give workers still running once the search is done `GRACE_SECONDS` to exit."""
+    grace = time.monotonic() + GRACE_SECONDS
+    while any(w.process is not None for w in pool):
+        if time.monotonic() > grace or (deadline is not None and time.monotonic() > deadline):
+            return
+        for worker in pool:
+            worker.poll()
+        time.sleep(POLL_SECONDS)
+
+
+def _on_worker_death(server: OracleServer, worker: Worker, code: int, deaths) -> None:
     """A worker died before the search ended: restart it, and retry or fail its trial.
 
     Keras Tuner's oracle keeps a trial "ongoing" until its worker reports it;
@@ -359,8 +327,8 @@ def _on_worker_death(server: OracleServer, worker: _Worker, code: int, deaths) -
     waiting for it.
     """
     oracle = server.oracle
-    how = f"worker {worker.tuner_id} (pid {worker.exits[-1]['pid']}) {describe_exit(code)}"
-    trial = _ongoing_trial(oracle, worker.tuner_id)
+    how = f"worker {worker.name} (pid {worker.exits[-1]['pid']}) {describe_exit(code)}"
+    trial = _ongoing_trial(oracle, worker.name)
     restart = len(worker.exits) <= MAX_RESTARTS_PER_WORKER
     if trial is not None:
         deaths[trial.trial_id] += 1
@@ -373,13 +341,13 @@ def _on_worker_death(server: OracleServer, worker: _Worker, code: int, deaths) -
                 return
     if restart:
         with open(worker.log, "a") as log:
-            log.write(f"\n[chief] The {how}; restarting it as {worker.tuner_id}.\n")
+            log.write(f"\n[chief] The {how}; restarting it as {worker.name}.\n")
         worker.start()
     else:
-        _forget_tuner(oracle, worker.tuner_id)
+        _forget_tuner(oracle, worker.name)
 
 
-def _make_worker(tuner_id: str, args_path: Path, host: str, port: int, run_dir: Path) -> _Worker:
+def _make_worker(tuner_id: str, args_path: Path, host: str, port: int, run_dir: Path) -> Worker:
     root = str(Path(__file__).resolve().parents[1])  # this checkout's packages
     env = {
         **os.environ,
@@ -392,7 +360,13 @@ def _make_worker(tuner_id: str, args_path: Path, host: str, port: int, run_dir: 
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log = run_dir / f"{tuner_id}.log"
     command = [sys.executable, "-c", _WORKER_MAIN, str(args_path)]
-    return _Worker(tuner_id, command, env, log)
+    return Worker(tuner_id, command, env, log=log)
+
+
+def _summary(worker: Worker) -> dict:
+    """A worker's row of `launch.json`."""
+    return {"tuner_id": worker.name, "log": str(worker.log), "processes": worker.processes(),
+            "restarts": worker.restarts}
 
 
 # `-c`, not `-m tuning.distributed`: the package imports this module first.

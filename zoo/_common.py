@@ -1,18 +1,19 @@
-"""Argument checks and small helpers shared by the builders."""
+"""Argument checks and small helpers shared by every layer (no TensorFlow, no Keras:
+`zoo list` and `zoo info` import this without loading them)."""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import math
 import numbers
 import os
 import re
 import shutil
+import socket
 from pathlib import Path
 from typing import Any, Iterable, Iterator
-
-import keras
 
 
 def check_choice(arg: str, value: Any, choices: Iterable[Any]) -> None:
@@ -116,36 +117,6 @@ def jsonable(value):
     return value
 
 
-def load_weights(
-    model: keras.Model, weights: Any, arch: str | None = None, include_top: bool = True
-) -> keras.Model:
-    """Load `weights` into `model`: None, a local file, or "imagenet".
-
-    Accepted files: the keras.applications `.h5` files, a `.weights.h5` written
-    by `model.save_weights`, or a `.keras` model of the same architecture
-    (loaded with `safe_mode=True`). "imagenet" resolves through `zoo.models.weights`
-    for the architectures `arch` that have published weights.
-    """
-    if weights is None:
-        return model
-    path = str(weights)
-    if path == "imagenet" and arch is not None:
-        from zoo.models.weights import imagenet_path
-
-        model.load_weights(imagenet_path(arch, include_top))
-    elif path.endswith(".h5"):
-        model.load_weights(path)
-    elif path.endswith(".keras"):
-        source = keras.saving.load_model(path, compile=False, safe_mode=True)
-        model.set_weights(source.get_weights())
-    else:
-        raise ValueError(
-            "`weights` must be None or the path to a `.weights.h5` or `.keras` file. "
-            f"Received: weights={weights!r}"
-        )
-    return model
-
-
 def no_architecture_choices(hp) -> dict:
     """Search space of a model whose architecture is fixed by definition.
 
@@ -154,10 +125,52 @@ def no_architecture_choices(hp) -> dict:
     return {}
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (signal 0 only asks)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    return True
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def temporary_path(path: str | os.PathLike, pid: int | None = None) -> Path:
+    """The hidden temporary `atomic_path` writes `path` through, for process `pid`
+    (this one by default) of this machine: `.tmp-<host>-<pid>-<name>` beside it."""
+    path = Path(path)
+    return path.with_name(f".tmp-{_host()}-{os.getpid() if pid is None else pid}-{path.name}")
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporaries of `path` that dead processes of this machine left
+    (a killed write); those of live processes, or of other machines, stay."""
+    pattern = re.compile(rf"\.tmp-(?P<host>.+)-(?P<pid>\d+)-{re.escape(path.name)}")
+    for stale in path.parent.glob(f".tmp-*-{glob.escape(path.name)}"):
+        match = pattern.fullmatch(stale.name)
+        if match and match["host"] == _host() and not pid_alive(int(match["pid"])):
+            _remove(stale)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside `path` to write into; it replaces `path` when the block
     ends without an error, and is removed otherwise, so readers never see half a file.
+
+    A file written this way is readable by all (0644). Temporaries of `path` that
+    a killed process left behind are removed first.
 
     Example:
         >>> with atomic_path("runs/x/run.json") as tmp:
@@ -165,17 +178,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    _remove_stale_temporaries(path)
+    tmp = temporary_path(path)
     try:
         yield tmp
         if tmp.is_file():
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
-        if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -1,44 +1,73 @@
-"""Pieces shared by the image classifiers: checks and the keras.applications head."""
+"""Pieces shared by the image classifiers: checks, the keras.applications head, weights."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import keras
 
 from zoo._common import as_shape, check_choice, check_positive_int, check_rate
-from zoo.models.weights import check_weights_arg
+from zoo.models.weights import check_weights_arg, imagenet_path
 
 
-def check_classifier_args(
-    arch: str, input_shape, classes, include_top, pooling, classifier_activation, weights,
-    min_size: int, dropout_rate: float = 0.0,
-) -> tuple[int, int, int]:
-    """Validate the shared image-classifier signature; returns the input shape."""
-    shape = as_shape("input_shape", input_shape, rank=3)
-    if shape[0] < min_size or shape[1] < min_size:
-        raise ValueError(
-            f"{arch} needs inputs of at least {min_size}x{min_size} pixels. "
-            f"Received: input_shape={shape}"
-        )
-    check_positive_int("classes", classes, minimum=2)
-    check_choice("include_top", include_top, (True, False))
-    check_choice("pooling", pooling, (None, "avg", "max"))
-    check_choice("classifier_activation", classifier_activation, ("softmax", None))
-    check_rate("dropout_rate", dropout_rate)
-    check_weights_arg(arch, weights, include_top, classes)
-    return shape
+@dataclasses.dataclass(frozen=True)
+class ClassifierHead:
+    """The keras.applications classifier arguments every image classifier takes.
 
+    One value instead of seven parameters for the family helpers; each
+    registered builder still takes them as keywords.
+    """
 
-def apply_head(x, include_top, pooling, classes, classifier_activation, dropout_rate=0.0,
-               prefix=""):
-    """Global average pooling + dense classifier, or the headless pooling option."""
-    if include_top:
+    input_shape: tuple
+    classes: int = 1000
+    include_top: bool = True
+    pooling: str | None = None
+    classifier_activation: str | None = "softmax"
+    weights: str | None = None
+    dropout_rate: float = 0.0
+
+    def checked_shape(self, arch: str, min_size: int) -> tuple[int, int, int]:
+        """Validate every argument; returns the input shape."""
+        shape = as_shape("input_shape", self.input_shape, rank=3)
+        if shape[0] < min_size or shape[1] < min_size:
+            raise ValueError(
+                f"{arch} needs inputs of at least {min_size}x{min_size} pixels. "
+                f"Received: input_shape={shape}"
+            )
+        check_positive_int("classes", self.classes, minimum=2)
+        check_choice("include_top", self.include_top, (True, False))
+        check_choice("pooling", self.pooling, (None, "avg", "max"))
+        check_choice("classifier_activation", self.classifier_activation, ("softmax", None))
+        check_rate("dropout_rate", self.dropout_rate)
+        check_weights_arg(arch, self.weights, self.include_top, self.classes)
+        return shape
+
+    def apply(self, x, prefix: str = ""):
+        """Global average pooling + dense classifier, or the headless pooling option."""
+        if not self.include_top:
+            return apply_global_pooling(x, self.pooling, prefix)
         x = keras.layers.GlobalAveragePooling2D(name=f"{prefix}avg_pool")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=f"{prefix}dropout")(x)
-        return keras.layers.Dense(
-            classes, activation=classifier_activation, name=f"{prefix}predictions"
-        )(x)
-    return apply_global_pooling(x, pooling, prefix)
+        if self.dropout_rate:
+            x = keras.layers.Dropout(self.dropout_rate, name=f"{prefix}dropout")(x)
+        return self.classifier(x, prefix)
+
+    def apply_fully_connected(self, x, prefix: str, hidden: tuple[str, str]):
+        """Flatten, two 4096-unit layers named `hidden` (dropout after each), classifier;
+        or the headless pooling option (AlexNet's and VGG's head)."""
+        if not self.include_top:
+            return apply_global_pooling(x, self.pooling, prefix)
+        x = keras.layers.Flatten(name=f"{prefix}flatten")(x)
+        for layer in hidden:
+            x = keras.layers.Dense(4096, activation="relu", name=f"{prefix}{layer}")(x)
+            if self.dropout_rate:
+                x = keras.layers.Dropout(self.dropout_rate, name=f"{prefix}{layer}_dropout")(x)
+        return self.classifier(x, prefix)
+
+    def classifier(self, x, prefix: str = ""):
+        """The last dense layer: `classes` units, `classifier_activation`."""
+        return keras.layers.Dense(self.classes, activation=self.classifier_activation,
+                                  name=f"{prefix}predictions")(x)
 
 
 def apply_global_pooling(x, pooling, prefix=""):
@@ -59,3 +88,31 @@ def conv_bn(x, filters, kernel_size, strides=1, padding="valid", use_bias=True,
     if activation:
         x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
+
+
+def load_weights(
+    model: keras.Model, weights: Any, arch: str | None = None, include_top: bool = True
+) -> keras.Model:
+    """Load `weights` into `model`: None, a local file, or "imagenet".
+
+    Accepted files: the keras.applications `.h5` files, a `.weights.h5` written
+    by `model.save_weights`, or a `.keras` model of the same architecture
+    (loaded with `safe_mode=True`). "imagenet" resolves through `zoo.models.weights`
+    for the architectures `arch` that have published weights.
+    """
+    if weights is None:
+        return model
+    path = str(weights)
+    if path == "imagenet" and arch is not None:
+        model.load_weights(imagenet_path(arch, include_top))
+    elif path.endswith(".h5"):
+        model.load_weights(path)
+    elif path.endswith(".keras"):
+        source = keras.saving.load_model(path, compile=False, safe_mode=True)
+        model.set_weights(source.get_weights())
+    else:
+        raise ValueError(
+            "`weights` must be None or the path to a `.weights.h5` or `.keras` file. "
+            f"Received: weights={weights!r}"
+        )
+    return model

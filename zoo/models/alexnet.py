@@ -13,8 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from zoo._common import load_weights
-from zoo.models._vision import apply_global_pooling, check_classifier_args
+from zoo.models._vision import ClassifierHead, load_weights
 from zoo.registry import register_model
 
 MIN_SIZE = 67  # three 3x3/2 max pools after an 11x11/4 convolution need 67 pixels
@@ -89,8 +88,9 @@ def alexnet(
     Returns:
         A `keras.Model`; with defaults (batch, 227, 227, 3) -> (batch, 1000).
     """
-    shape = check_classifier_args("alexnet", input_shape, classes, include_top, pooling,
-                                  classifier_activation, weights, MIN_SIZE, dropout_rate)
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    shape = head.checked_shape("alexnet", MIN_SIZE)
     inputs = keras.Input(shape=shape, name="image")
     # (B, 227, 227, 3) -> (B, 55, 55, 96) -> (B, 27, 27, 96)
     x = keras.layers.Conv2D(96, 11, strides=4, activation="relu", name=f"{name}_conv1")(inputs)
@@ -105,15 +105,5 @@ def alexnet(
     x = keras.layers.Conv2D(384, 3, padding="same", activation="relu", name=f"{name}_conv4")(x)
     x = keras.layers.Conv2D(256, 3, padding="same", activation="relu", name=f"{name}_conv5")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}_pool5")(x)
-    if include_top:
-        x = keras.layers.Flatten(name=f"{name}_flatten")(x)  # 9,216 features at 227x227
-        x = keras.layers.Dense(4096, activation="relu", name=f"{name}_fc6")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=f"{name}_fc6_dropout")(x)
-        x = keras.layers.Dense(4096, activation="relu", name=f"{name}_fc7")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=f"{name}_fc7_dropout")(x)
-        x = keras.layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)
-    else:
-        x = apply_global_pooling(x, pooling, prefix=f"{name}_")
+    x = head.apply_fully_connected(x, prefix=f"{name}_", hidden=("fc6", "fc7"))
     return load_weights(keras.Model(inputs, x, name=name), weights)

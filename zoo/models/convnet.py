@@ -6,21 +6,54 @@ pattern; LeCun et al. 1998 for the idea), with every classic switch exposed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 
-from zoo._common import as_shape, check_choice, check_positive_int, check_rate, load_weights
-from zoo.models._vision import apply_global_pooling
+from zoo._common import as_shape, check_choice, check_positive_int, check_rate
+from zoo.models._vision import apply_global_pooling, load_weights
 from zoo.registry import register_model
 
 
-def _min_size(blocks: int, kernel_size: int, padding: str) -> int:
-    """Smallest input side that leaves at least one pixel after every block."""
-    size = 1
-    for _ in range(blocks):
-        size = size * 2  # undo the 2x2 pooling
-        if padding == "valid":
-            size += kernel_size - 1  # undo the shrinking convolution
-    return size
+@dataclasses.dataclass(frozen=True)
+class ConvNetBlocks:
+    """The convolutional part of `convnet` (its block arguments, grouped)."""
+
+    blocks: int
+    filters: int
+    kernel_size: int
+    padding: str
+    block_pooling: str
+
+    def check(self) -> None:
+        """Refuse an invalid block argument, naming it as the builder does."""
+        check_positive_int("blocks", self.blocks)
+        check_positive_int("filters", self.filters)
+        check_positive_int("kernel_size", self.kernel_size)
+        check_choice("padding", self.padding, ("same", "valid"))
+        check_choice("block_pooling", self.block_pooling, ("max", "average"))
+
+    def min_size(self) -> int:
+        """Smallest input side that leaves at least one pixel after every block."""
+        size = 1
+        for _ in range(self.blocks):
+            size = size * 2  # undo the 2x2 pooling
+            if self.padding == "valid":
+                size += self.kernel_size - 1  # undo the shrinking convolution
+        return size
+
+    def apply(self, x, name: str):
+        """[conv -> ReLU -> 2x2 pool] x blocks, block i with `filters * 2**(i-1)` channels."""
+        pool = (keras.layers.MaxPooling2D if self.block_pooling == "max"
+                else keras.layers.AveragePooling2D)
+        for i in range(1, self.blocks + 1):
+            # (B, H, W, C) -> (B, H/2, W/2, filters * 2**(i-1))
+            x = keras.layers.Conv2D(
+                self.filters * 2 ** (i - 1), self.kernel_size, padding=self.padding,
+                activation="relu", name=f"{name}_block{i}_conv",
+            )(x)
+            x = pool(2, name=f"{name}_block{i}_pool")(x)
+        return x
 
 
 def _convnet_space(hp) -> dict:
@@ -88,30 +121,18 @@ def convnet(
     check_choice("pooling", pooling, (None, "avg", "max"))
     check_choice("classifier_activation", classifier_activation, ("softmax", None))
     check_rate("dropout_rate", dropout_rate)
-    check_positive_int("blocks", blocks)
-    check_positive_int("filters", filters)
-    check_positive_int("kernel_size", kernel_size)
-    check_choice("padding", padding, ("same", "valid"))
-    check_choice("block_pooling", block_pooling, ("max", "average"))
+    conv = ConvNetBlocks(blocks, filters, kernel_size, padding, block_pooling)
+    conv.check()
     check_positive_int("dense_units", dense_units)
-    minimum = _min_size(blocks, kernel_size, padding)
+    minimum = conv.min_size()
     if min(input_shape[:2]) < minimum:
         raise ValueError(
             f"convnet with blocks={blocks}, kernel_size={kernel_size}, padding={padding!r} "
             f"needs inputs of at least {minimum}x{minimum} pixels. "
             f"Received: input_shape={input_shape}"
         )
-    pool = keras.layers.MaxPooling2D if block_pooling == "max" else keras.layers.AveragePooling2D
-
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    for i in range(1, blocks + 1):
-        # (B, H, W, C) -> (B, H/2, W/2, filters * 2**(i-1))
-        x = keras.layers.Conv2D(
-            filters * 2 ** (i - 1), kernel_size, padding=padding, activation="relu",
-            name=f"{name}_block{i}_conv",
-        )(x)
-        x = pool(2, name=f"{name}_block{i}_pool")(x)
+    x = conv.apply(inputs, name)
     if include_top:
         x = keras.layers.Flatten(name=f"{name}_flatten")(x)
         if dropout_rate:

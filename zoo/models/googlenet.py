@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import keras
 
-from zoo._common import load_weights
-from zoo.models._vision import apply_global_pooling, check_classifier_args
+from zoo.models._vision import ClassifierHead, load_weights
 from zoo.models.alexnet import LocalResponseNormalization
 from zoo.registry import register_model
 
@@ -109,8 +108,9 @@ def googlenet(
         A `keras.Model`: (batch, 224, 224, 3) -> (batch, classes), or three
         such outputs with `aux_logits`.
     """
-    shape = check_classifier_args("googlenet", input_shape, classes, include_top, pooling,
-                                  classifier_activation, weights, MIN_SIZE, dropout_rate)
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    shape = head.checked_shape("googlenet", MIN_SIZE)
     if aux_logits not in (True, False):
         raise ValueError(f"`aux_logits` must be True or False. Received: aux_logits={aux_logits!r}")
     if aux_logits and not include_top:
@@ -134,13 +134,6 @@ def googlenet(
         if aux_logits and module in ("4a", "4d"):
             aux.append(apply_aux_head(x, classes, classifier_activation,
                                       f"{name}_aux{len(aux) + 1}"))
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name=f"{name}_avg_pool")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
-        x = keras.layers.Dense(classes, activation=classifier_activation,
-                               name=f"{name}_predictions")(x)
-    else:
-        x = apply_global_pooling(x, pooling, prefix=f"{name}_")
+    x = head.apply(x, prefix=f"{name}_")
     outputs = [x, *aux] if aux else x
     return load_weights(keras.Model(inputs, outputs, name=name), weights)

@@ -10,6 +10,8 @@ is a property of the data's vocabulary, not of the model.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -63,68 +65,62 @@ class TiedEmbedding(keras.layers.Embedding):
         return None
 
 
-def recurrent_lm(arch, cell, vocab_size, embedding_dim, units, layers, dropout_rate,
-                 tie_weights, name, stateful_batch_size=None):
+@dataclasses.dataclass(frozen=True)
+class RecurrentLMConfig:
+    """What a recurrent language model is made of (the builders' arguments but its name)."""
+
+    cell: str
+    vocab_size: int
+    embedding_dim: int
+    units: int
+    layers: int
+    dropout_rate: float
+    tie_weights: bool
+    stateful_batch_size: int | None = None
+
+    def check(self, arch: str) -> None:
+        """Refuse an invalid argument, naming it as the builder does."""
+        check_choice("cell", self.cell, tuple(CELLS))
+        check_positive_int("vocab_size", self.vocab_size, minimum=2)
+        check_positive_int("embedding_dim", self.embedding_dim)
+        check_positive_int("units", self.units)
+        check_positive_int("layers", self.layers)
+        check_rate("dropout_rate", self.dropout_rate)
+        if self.tie_weights and self.embedding_dim != self.units:
+            raise ValueError(
+                f"{arch}: tie_weights=True reuses the embedding matrix as the output layer, "
+                f"so embedding_dim must equal the last layer's units. Received: "
+                f"embedding_dim={self.embedding_dim}, units={self.units}"
+            )
+        if self.stateful_batch_size is not None:
+            check_positive_int("stateful_batch_size", self.stateful_batch_size)
+
+
+def recurrent_lm(arch: str, name: str, config: RecurrentLMConfig):
     """Embedding -> dropout -> [RNN -> dropout] x layers -> softmax over the vocabulary.
 
     With `stateful_batch_size` the recurrent layers keep their final state
     as the next batch's initial state (batch row b continues row b), which
     needs the batch size fixed in the graph; `StatefulReset` clears it.
     """
-    check_choice("cell", cell, tuple(CELLS))
-    check_positive_int("vocab_size", vocab_size, minimum=2)
-    check_positive_int("embedding_dim", embedding_dim)
-    check_positive_int("units", units)
-    check_positive_int("layers", layers)
-    check_rate("dropout_rate", dropout_rate)
-    if tie_weights and embedding_dim != units:
-        raise ValueError(
-            f"{arch}: tie_weights=True reuses the embedding matrix as the output layer, "
-            f"so embedding_dim must equal the last layer's units. Received: "
-            f"embedding_dim={embedding_dim}, units={units}"
-        )
-    stateful = stateful_batch_size is not None
-    if stateful:
-        check_positive_int("stateful_batch_size", stateful_batch_size)
-    inputs = keras.Input(shape=(None,), batch_size=stateful_batch_size, dtype="int32",
+    config.check(arch)
+    stateful = config.stateful_batch_size is not None
+    inputs = keras.Input(shape=(None,), batch_size=config.stateful_batch_size, dtype="int32",
                          name="token_ids")
-    embed_class = TiedEmbedding if tie_weights else keras.layers.Embedding
-    embedding = embed_class(vocab_size, embedding_dim, name=f"{name}_embedding")
+    embed_class = TiedEmbedding if config.tie_weights else keras.layers.Embedding
+    embedding = embed_class(config.vocab_size, config.embedding_dim, name=f"{name}_embedding")
     x = embedding(inputs)  # (B, T, D)
-    x = keras.layers.Dropout(dropout_rate, name=f"{name}_embedding_dropout")(x)
-    for i in range(1, layers + 1):
-        x = CELLS[cell](units, return_sequences=True, stateful=stateful,
-                        name=f"{name}_{cell}{i}")(x)  # (B, T, H)
-        x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout{i}")(x)
-    if tie_weights:
+    x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_embedding_dropout")(x)
+    for i in range(1, config.layers + 1):
+        x = CELLS[config.cell](config.units, return_sequences=True, stateful=stateful,
+                               name=f"{name}_{config.cell}{i}")(x)  # (B, T, H)
+        x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout{i}")(x)
+    if config.tie_weights:
         logits = embedding(x, reverse=True)  # (B, T, V)
     else:
-        logits = keras.layers.Dense(vocab_size, name=f"{name}_logits")(x)
+        logits = keras.layers.Dense(config.vocab_size, name=f"{name}_logits")(x)
     probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
     return keras.Model(inputs, probabilities, name=name)
-
-
-_ARGS_DOC = """
-
-    Args:
-        vocab_size: Tokens in the vocabulary, out-of-vocabulary id 0 included
-            (set from the data by `zoo train`).
-        embedding_dim: Size of the token embedding.
-        units: Hidden units of each recurrent layer.
-        layers: Stacked recurrent layers.
-        dropout_rate: Dropout on the embedding and after every recurrent
-            layer (between layers, never on the recurrent connections).
-        tie_weights: Use the embedding matrix, transposed, as the output
-            layer (needs embedding_dim == units).
-        stateful_batch_size: Carry the recurrent state across batches of this
-            fixed size (Zaremba et al.: contiguous batches, data option
-            `stateful=True`); `zoo train` sets it from the batch size.
-        name: Model name.
-
-    Returns:
-        A `keras.Model` mapping int token ids (batch, time) to next-token
-        probabilities (batch, time, vocab_size).
-"""
 
 
 def _lm_space(hp) -> dict:
@@ -155,38 +151,72 @@ _LM = dict(
 _ZAREMBA = "Zaremba, Sutskever & Vinyals 2014, Recurrent Neural Network Regularization, arXiv:1409.2329"
 
 
-def _variant(arch, cell, doc, reference, space):
-    def builder(vocab_size=66, embedding_dim=256, units=256, layers=2, dropout_rate=0.2,
-                tie_weights=False, stateful_batch_size=None, name=arch):
-        return recurrent_lm(arch, cell, vocab_size, embedding_dim, units, layers, dropout_rate,
-                            tie_weights, name, stateful_batch_size)
-
-    builder.__name__ = builder.__qualname__ = arch
-    builder.__doc__ = doc + _ARGS_DOC
-    return register_model(reference=reference, search_space=space, **_LM)(builder)
-
-
-rnn_lm = _variant(
-    "rnn_lm", "simple",
-    "Vanilla RNN language model (Elman 1990; Mikolov et al. 2010), trained with truncated BPTT.",
-    "Elman 1990, Finding Structure in Time; Mikolov et al. 2010, Recurrent neural network "
-    "based language model, Interspeech",
-    _lm_space,
+@register_model(
+    reference="Elman 1990, Finding Structure in Time; Mikolov et al. 2010, Recurrent neural "
+    "network based language model, Interspeech",
+    search_space=_lm_space,
+    **_LM,
 )
-lstm_lm = _variant(
-    "lstm_lm", "lstm",
-    "Stacked LSTM language model with dropout between layers and optional weight tying.",
-    f"Hochreiter & Schmidhuber 1997; {_ZAREMBA}; Press & Wolf 2016, Using the Output "
+def rnn_lm(vocab_size=66, embedding_dim=256, units=256, layers=2, dropout_rate=0.2,
+           tie_weights=False, stateful_batch_size=None, name="rnn_lm"):
+    """Vanilla RNN language model (Elman 1990; Mikolov et al. 2010), trained with truncated BPTT.
+
+    Args:
+        vocab_size: Tokens in the vocabulary, out-of-vocabulary id 0 included
+            (set from the data by `zoo train`).
+        embedding_dim: Size of the token embedding.
+        units: Hidden units of each recurrent layer.
+        layers: Stacked recurrent layers.
+        dropout_rate: Dropout on the embedding and after every recurrent
+            layer (between layers, never on the recurrent connections).
+        tie_weights: Use the embedding matrix, transposed, as the output
+            layer (needs embedding_dim == units).
+        stateful_batch_size: Carry the recurrent state across batches of this
+            fixed size (Zaremba et al.: contiguous batches, data option
+            `stateful=True`); `zoo train` sets it from the batch size.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping int token ids (batch, time) to next-token
+        probabilities (batch, time, vocab_size).
+    """
+    return recurrent_lm("rnn_lm", name, RecurrentLMConfig(
+        "simple", vocab_size, embedding_dim, units, layers, dropout_rate, tie_weights,
+        stateful_batch_size))
+
+
+@register_model(
+    reference=f"Hochreiter & Schmidhuber 1997; {_ZAREMBA}; Press & Wolf 2016, Using the Output "
     "Embedding to Improve Language Models, arXiv:1608.05859",
-    _tied_space,
+    search_space=_tied_space,
+    **_LM,
 )
-gru_lm = _variant(
-    "gru_lm", "gru",
-    "Stacked GRU language model.",
-    "Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder, "
+def lstm_lm(vocab_size=66, embedding_dim=256, units=256, layers=2, dropout_rate=0.2,
+            tie_weights=False, stateful_batch_size=None, name="lstm_lm"):
+    """Stacked LSTM language model with dropout between layers and optional weight tying.
+
+    Args and returns: as `rnn_lm`.
+    """
+    return recurrent_lm("lstm_lm", name, RecurrentLMConfig(
+        "lstm", vocab_size, embedding_dim, units, layers, dropout_rate, tie_weights,
+        stateful_batch_size))
+
+
+@register_model(
+    reference="Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder, "
     "arXiv:1406.1078",
-    _lm_space,
+    search_space=_lm_space,
+    **_LM,
 )
+def gru_lm(vocab_size=66, embedding_dim=256, units=256, layers=2, dropout_rate=0.2,
+           tie_weights=False, stateful_batch_size=None, name="gru_lm"):
+    """Stacked GRU language model.
+
+    Args and returns: as `rnn_lm`.
+    """
+    return recurrent_lm("gru_lm", name, RecurrentLMConfig(
+        "gru", vocab_size, embedding_dim, units, layers, dropout_rate, tie_weights,
+        stateful_batch_size))
 
 
 @register_model(
@@ -203,10 +233,11 @@ def char_rnn(vocab_size=66, embedding_dim=128, units=256, layers=2, dropout_rate
     argument, sized for characters (Karpathy's char-rnn: 2 layers).
 
     Args:
-        cell: "simple", "lstm" or "gru"; the other arguments as `lstm_lm`.
+        cell: "simple", "lstm" or "gru"; the other arguments as `rnn_lm`.
     """
-    return recurrent_lm("char_rnn", cell, vocab_size, embedding_dim, units, layers,
-                        dropout_rate, tie_weights, name, stateful_batch_size)
+    return recurrent_lm("char_rnn", name, RecurrentLMConfig(
+        cell, vocab_size, embedding_dim, units, layers, dropout_rate, tie_weights,
+        stateful_batch_size))
 
 
 class StatefulReset(keras.callbacks.Callback):

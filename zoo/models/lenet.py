@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo._common import as_shape, check_choice, check_positive_int, check_rate, load_weights
+from zoo._common import as_shape, check_choice, check_positive_int, check_rate
+from zoo.models._vision import load_weights
 from zoo.registry import register_model
 
 MIN_SIZE = 32  # C1(5) -> S2(/2) -> C3(5) -> S4(/2) -> C5(5) needs 32 pixels.

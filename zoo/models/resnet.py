@@ -18,8 +18,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from zoo._common import check_choice, load_weights
-from zoo.models._vision import apply_head, check_classifier_args, conv_bn
+from zoo._common import check_choice, check_positive_int
+from zoo.models._vision import ClassifierHead, conv_bn, load_weights
 from zoo.registry import register_model
 
 
@@ -80,13 +80,9 @@ def apply_basic_block(x, filters, stride=1, shortcut="B", use_bias=True, name=""
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def imagenet_resnet(
-    arch, block, stage_blocks, input_shape, classes, include_top, pooling,
-    classifier_activation, weights, dropout_rate,
-):
+def imagenet_resnet(name: str, block: str, stage_blocks: tuple, head: ClassifierHead):
     """The ImageNet ResNet layout: 7x7/2 stem, 3x3/2 max pool, four stages, head."""
-    shape = check_classifier_args(arch, input_shape, classes, include_top, pooling,
-                                  classifier_activation, weights, 32, dropout_rate)
+    shape = head.checked_shape(name, 32)
     inputs = keras.Input(shape=shape, name="image")
     # (B, 224, 224, 3) -> (B, 112, 112, 64) -> (B, 56, 56, 64)
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
@@ -97,23 +93,25 @@ def imagenet_resnet(
         filters = 64 * 2**stage
         for j in range(1, blocks + 1):
             stride = 2 if (j == 1 and stage > 0) else 1
-            name = f"conv{stage + 2}_block{j}"
+            block_name = f"conv{stage + 2}_block{j}"
             if block == "bottleneck":
-                x = apply_bottleneck_block(x, filters, stride, conv_shortcut=j == 1, name=name)
+                x = apply_bottleneck_block(x, filters, stride, conv_shortcut=j == 1,
+                                           name=block_name)
             else:
-                x = apply_basic_block(x, filters, stride, shortcut="B", name=name)
-    x = apply_head(x, include_top, pooling, classes, classifier_activation, dropout_rate)
-    model = keras.Model(inputs, x, name=arch)
-    return load_weights(model, weights, arch=arch, include_top=include_top)
+                x = apply_basic_block(x, filters, stride, shortcut="B", name=block_name)
+    model = keras.Model(inputs, head.apply(x), name=name)
+    return load_weights(model, head.weights, arch=name, include_top=head.include_top)
 
 
 def _imagenet_space(hp) -> dict:
     return {"dropout_rate": hp.Choice("dropout_rate", [0.0, 0.2], default=0.0)}
 
 
+_PAPER = "He, Zhang, Ren & Sun 2015, Deep Residual Learning for Image Recognition, arXiv:1512.03385"
 _IMAGENET = dict(
     family="resnet",
     task="image_classification",
+    reference=_PAPER,
     search_space=_imagenet_space,
     test_dataset="digits",  # ImageNet has no built-in stand-in: `zoo train` needs --data
     # The paper: SGD, momentum 0.9, lr 0.1 divided by 10 at plateaus, weight decay 1e-4.
@@ -122,21 +120,13 @@ _IMAGENET = dict(
 )
 # resnet50/101/152 keep keras.applications' "caffe" input convention, so
 # "imagenet" weights see the inputs they were trained on.
-_PAPER = "He, Zhang, Ren & Sun 2015, Deep Residual Learning for Image Recognition, arXiv:1512.03385"
+_CAFFE = dict(large=True, input_normalization="caffe")
 
 
-def _imagenet_builder(arch, block, stage_blocks, doc, **register):
-    def builder(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
-                classifier_activation="softmax", weights=None, dropout_rate=0.0, name=arch):
-        return imagenet_resnet(name, block, stage_blocks, input_shape, classes, include_top,
-                               pooling, classifier_activation, weights, dropout_rate)
-
-    builder.__name__ = builder.__qualname__ = arch
-    builder.__doc__ = doc + _ARGS_DOC
-    return register_model(reference=_PAPER, **{**_IMAGENET, **register})(builder)
-
-
-_ARGS_DOC = """
+@register_model(**_IMAGENET)
+def resnet18(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+             classifier_activation="softmax", weights=None, dropout_rate=0.0, name="resnet18"):
+    """ResNet-18: basic blocks (2, 2, 2, 2), projection shortcuts.
 
     Args:
         input_shape: (height, width, channels), at least 32x32.
@@ -147,41 +137,74 @@ _ARGS_DOC = """
         weights: None, "imagenet" (where published) or a local weights file.
         dropout_rate: Dropout before the classifier (0 in the paper).
         name: Model name.
-"""
-
-resnet18 = _imagenet_builder("resnet18", "basic", (2, 2, 2, 2),
-                             "ResNet-18: basic blocks (2, 2, 2, 2), projection shortcuts.")
-resnet34 = _imagenet_builder("resnet34", "basic", (3, 4, 6, 3),
-                             "ResNet-34: basic blocks (3, 4, 6, 3), projection shortcuts.",
-                             large=True)
-resnet50 = _imagenet_builder("resnet50", "bottleneck", (3, 4, 6, 3),
-                             "ResNet-50: bottleneck blocks (3, 4, 6, 3); = keras.applications.ResNet50.",
-                             large=True, input_normalization="caffe")
-resnet101 = _imagenet_builder("resnet101", "bottleneck", (3, 4, 23, 3),
-                              "ResNet-101: bottleneck blocks (3, 4, 23, 3); = keras.applications.ResNet101.",
-                              large=True, input_normalization="caffe")
-resnet152 = _imagenet_builder("resnet152", "bottleneck", (3, 8, 36, 3),
-                              "ResNet-152: bottleneck blocks (3, 8, 36, 3); = keras.applications.ResNet152.",
-                              large=True, input_normalization="caffe")
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return imagenet_resnet(name, "basic", (2, 2, 2, 2), head)
 
 
-def cifar_resnet(arch, depth, input_shape, classes, include_top, pooling,
-                 classifier_activation, weights, dropout_rate, shortcut, width=1):
+@register_model(**_IMAGENET, large=True)
+def resnet34(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+             classifier_activation="softmax", weights=None, dropout_rate=0.0, name="resnet34"):
+    """ResNet-34: basic blocks (3, 4, 6, 3), projection shortcuts.
+
+    Args: as `resnet18`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return imagenet_resnet(name, "basic", (3, 4, 6, 3), head)
+
+
+@register_model(**_IMAGENET, **_CAFFE)
+def resnet50(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+             classifier_activation="softmax", weights=None, dropout_rate=0.0, name="resnet50"):
+    """ResNet-50: bottleneck blocks (3, 4, 6, 3); = keras.applications.ResNet50.
+
+    Args: as `resnet18`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return imagenet_resnet(name, "bottleneck", (3, 4, 6, 3), head)
+
+
+@register_model(**_IMAGENET, **_CAFFE)
+def resnet101(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+              classifier_activation="softmax", weights=None, dropout_rate=0.0, name="resnet101"):
+    """ResNet-101: bottleneck blocks (3, 4, 23, 3); = keras.applications.ResNet101.
+
+    Args: as `resnet18`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return imagenet_resnet(name, "bottleneck", (3, 4, 23, 3), head)
+
+
+@register_model(**_IMAGENET, **_CAFFE)
+def resnet152(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+              classifier_activation="softmax", weights=None, dropout_rate=0.0, name="resnet152"):
+    """ResNet-152: bottleneck blocks (3, 8, 36, 3); = keras.applications.ResNet152.
+
+    Args: as `resnet18`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return imagenet_resnet(name, "bottleneck", (3, 8, 36, 3), head)
+
+
+def cifar_resnet(name: str, depth: int, head: ClassifierHead, shortcut: str, width: int = 1):
     """The CIFAR ResNet layout of the paper's section 4.2 (depth = 6n + 2).
 
     `width` multiplies the stage filters (16/32/64), as in wide residual
     networks (Zagoruyko & Komodakis 2016); the paper's networks have width 1.
     """
-    shape = check_classifier_args(arch, input_shape, classes, include_top, pooling,
-                                  classifier_activation, weights, 1, dropout_rate)
+    shape = head.checked_shape(name, 1)
     check_choice("shortcut", shortcut, ("A", "B"))
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(
             f"`depth` must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...). "
             f"Received: depth={depth!r}"
         )
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"`width` must be an integer >= 1. Received: width={width!r}")
+    check_positive_int("width", width)
     n = (depth - 2) // 6
     inputs = keras.Input(shape=shape, name="image")
     # (B, 32, 32, 3) -> (B, 32, 32, 16) -> stages at 32, 16, 8 pixels
@@ -191,9 +214,8 @@ def cifar_resnet(arch, depth, input_shape, classes, include_top, pooling,
             stride = 2 if (j == 1 and stage > 0) else 1
             x = apply_basic_block(x, filters, stride, shortcut=shortcut, use_bias=False,
                                   name=f"stage{stage + 1}_block{j}")
-    x = apply_head(x, include_top, pooling, classes, classifier_activation, dropout_rate)
-    model = keras.Model(inputs, x, name=arch)
-    return load_weights(model, weights)
+    model = keras.Model(inputs, head.apply(x), name=name)
+    return load_weights(model, head.weights)
 
 
 def _cifar_space(hp) -> dict:
@@ -208,12 +230,6 @@ def _cifar_depth_space(hp) -> dict:
     return {"depth": hp.Choice("depth", [20, 32, 44, 56], default=20), **_cifar_space(hp)}
 
 
-_CIFAR_ARGS_DOC = _ARGS_DOC.replace("at least 32x32", "any size").replace(
-    "        name: Model name.",
-    '        shortcut: "A" zero-padding identity (paper) or "B" 1x1 projections.\n'
-    "        width: Stage filters multiplier (1 in the paper; >1 is a wide ResNet).\n"
-    "        name: Model name.",
-)
 _CIFAR = dict(
     family="resnet_cifar", task="image_classification", reference=_PAPER + ", section 4.2",
     dataset="digits",
@@ -221,36 +237,88 @@ _CIFAR = dict(
     # 0.01 warm-up for ResNet-110); plain Adam is the robust default for short
     # runs, and searches may pick either.
     optimizer="adam", learning_rate=1e-3, alternative_optimizers={"momentum": 0.1},
+    search_space=_cifar_space,
 )
 
 
-def _cifar_builder(depth, large=False):
-    arch = f"resnet{depth}"
+@register_model(**_CIFAR)
+def resnet20(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
+             classifier_activation="softmax", weights=None, dropout_rate=0.0,
+             shortcut="A", width=1, name="resnet20"):
+    """CIFAR ResNet-20: 3 stages of 3 basic blocks (16/32/64 filters).
 
-    def builder(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
-                classifier_activation="softmax", weights=None, dropout_rate=0.0,
-                shortcut="A", width=1, name=arch):
-        return cifar_resnet(name, depth, input_shape, classes, include_top, pooling,
-                            classifier_activation, weights, dropout_rate, shortcut, width)
+    Args:
+        input_shape: (height, width, channels), any size.
+        classes: Number of classes.
+        include_top: Global average pooling and the dense classifier.
+        pooling: Without the top: None, "avg" or "max" global pooling.
+        classifier_activation: "softmax" or None (logits).
+        weights: None or a local weights file.
+        dropout_rate: Dropout before the classifier (0 in the paper).
+        shortcut: "A" zero-padding identity (paper) or "B" 1x1 projections.
+        width: Stage filters multiplier (1 in the paper; >1 is a wide ResNet).
+        name: Model name.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return cifar_resnet(name, 20, head, shortcut, width)
 
-    builder.__name__ = builder.__qualname__ = arch
-    builder.__doc__ = (
-        f"CIFAR ResNet-{depth}: 3 stages of {(depth - 2) // 6} basic blocks (16/32/64 filters)."
-        + _CIFAR_ARGS_DOC
-    )
-    return register_model(search_space=_cifar_space, large=large, **_CIFAR)(builder)
+
+@register_model(**_CIFAR, large=True)
+def resnet32(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
+             classifier_activation="softmax", weights=None, dropout_rate=0.0,
+             shortcut="A", width=1, name="resnet32"):
+    """CIFAR ResNet-32: 3 stages of 5 basic blocks (16/32/64 filters).
+
+    Args: as `resnet20`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return cifar_resnet(name, 32, head, shortcut, width)
 
 
-resnet20 = _cifar_builder(20)
-resnet32 = _cifar_builder(32, large=True)
 # The deeper CIFAR variants repeat resnet20's blocks; the harness trains and
 # exports them in the slow suite only.
-resnet44 = _cifar_builder(44, large=True)
-resnet56 = _cifar_builder(56, large=True)
-resnet110 = _cifar_builder(110, large=True)
+@register_model(**_CIFAR, large=True)
+def resnet44(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
+             classifier_activation="softmax", weights=None, dropout_rate=0.0,
+             shortcut="A", width=1, name="resnet44"):
+    """CIFAR ResNet-44: 3 stages of 7 basic blocks (16/32/64 filters).
+
+    Args: as `resnet20`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return cifar_resnet(name, 44, head, shortcut, width)
 
 
-@register_model(search_space=_cifar_depth_space, test_args={"depth": 8}, **_CIFAR)
+@register_model(**_CIFAR, large=True)
+def resnet56(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
+             classifier_activation="softmax", weights=None, dropout_rate=0.0,
+             shortcut="A", width=1, name="resnet56"):
+    """CIFAR ResNet-56: 3 stages of 9 basic blocks (16/32/64 filters).
+
+    Args: as `resnet20`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return cifar_resnet(name, 56, head, shortcut, width)
+
+
+@register_model(**_CIFAR, large=True)
+def resnet110(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
+              classifier_activation="softmax", weights=None, dropout_rate=0.0,
+              shortcut="A", width=1, name="resnet110"):
+    """CIFAR ResNet-110: 3 stages of 18 basic blocks (16/32/64 filters).
+
+    Args: as `resnet20`.
+    """
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return cifar_resnet(name, 110, head, shortcut, width)
+
+
+@register_model(**{**_CIFAR, "search_space": _cifar_depth_space}, test_args={"depth": 8})
 def resnet_cifar(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
                  classifier_activation="softmax", weights=None, dropout_rate=0.0,
                  shortcut="A", width=1, depth=20, name="resnet_cifar"):
@@ -259,5 +327,6 @@ def resnet_cifar(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=
     Registered so that a search can choose the depth; `depth` is the one
     argument added to those of resnet20.
     """
-    return cifar_resnet(name, depth, input_shape, classes, include_top, pooling,
-                        classifier_activation, weights, dropout_rate, shortcut, width)
+    head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
+                          weights, dropout_rate)
+    return cifar_resnet(name, depth, head, shortcut, width)

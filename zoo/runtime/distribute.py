@@ -29,6 +29,8 @@ import json
 import os
 from typing import Any, Callable
 
+from zoo._common import check_positive_int
+
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 # Logical CPU devices to split the CPU into (MirroredStrategy on a CPU-only machine).
 CPU_REPLICAS_ENV = "ZOO_CPU_REPLICAS"
@@ -98,8 +100,7 @@ def configure_cpu_replicas(n: int | None) -> int:
         except ValueError:
             raise ValueError(
                 f"${CPU_REPLICAS_ENV} must be an integer >= 1. Received: {text!r}") from None
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"`cpu_replicas` must be an integer >= 1. Received: cpu_replicas={n!r}")
+    check_positive_int("cpu_replicas", n)
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]

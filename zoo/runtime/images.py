@@ -6,10 +6,11 @@ Images are NumPy arrays; this module only arranges and writes them (Pillow).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from zoo._common import atomic_path
 
 
 def to_uint8(images, value_range=None) -> np.ndarray:
@@ -82,16 +83,8 @@ def save_png(image, path: str | os.PathLike, scale: int = 1) -> Path:
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", prefix=".tmp-", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
-        os.chmod(tmp, 0o644)  # mkstemp files are private
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from typing import TextIO
+
+from zoo._common import check_positive_int
+from zoo.runtime.supervisor import Worker, shell_exit_code, stop
 
 LOOPBACK = "127.0.0.1"
 
@@ -67,6 +68,11 @@ def worker_command(command: list[str]) -> list[str]:
     return command
 
 
+def _worker_argv(command: list[str]) -> list[str]:
+    """A worker's argv: this Python running the zoo command line."""
+    return [sys.executable, "-m", "zoo.cli", *command]
+
+
 def _option(command: list[str], name: str) -> str | None:
     for i, arg in enumerate(command):
         if arg == name and i + 1 < len(command):
@@ -89,8 +95,7 @@ def launch(
 
     Returns 124 when `timeout` seconds pass first (all workers are then stopped).
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
+    check_positive_int("workers", workers)
     if timeout <= 0 or grace < 0:
         raise ValueError(f"`timeout` must be > 0 and `grace` >= 0. Received: "
                          f"timeout={timeout}, grace={grace}")
@@ -105,52 +110,42 @@ def launch(
 
     addresses = [f"{LOOPBACK}:{port}" for port in free_ports(workers)]
     base_env = dict(os.environ if env is None else env)
-    procs: list[subprocess.Popen] = []
-    readers: list[threading.Thread] = []
+    pool: list[Worker] = []
     say(f"zoo launch: {workers} workers on {', '.join(addresses)}: zoo {' '.join(command)}")
     try:
         for i in range(workers):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "zoo.cli", *command],
-                env={**base_env, "TF_CONFIG": tf_config(addresses, i),
-                     "PYTHONUNBUFFERED": "1"},
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            worker = Worker(
+                str(i), _worker_argv(command),
+                env={**base_env, "TF_CONFIG": tf_config(addresses, i), "PYTHONUNBUFFERED": "1"},
+                relay=lambda line, prefix=f"[worker {i}] ": say(prefix + line),
             )
-            procs.append(proc)
-            say(f"zoo launch: worker {i} started (pid {proc.pid})"
+            worker.start()
+            pool.append(worker)
+            say(f"zoo launch: worker {i} started (pid {worker.process.pid})"
                 + (", the chief" if i == 0 else ""))
-            reader = threading.Thread(target=_relay, args=(proc.stdout, f"[worker {i}] ", say),
-                                      daemon=True)
-            reader.start()
-            readers.append(reader)
-        code = _wait(procs, timeout, grace, say)
+        code = _wait(pool, timeout, grace, say)
     finally:
-        _stop([p for p in procs if p.poll() is None], grace=0, say=say)
-        for reader in readers:
-            reader.join(timeout=5)
+        _stop(pool, 0, say)
+        for worker in pool:
+            worker.join_output(timeout=5)
     return code
 
 
-def _relay(stream, prefix: str, say) -> None:
-    for line in iter(stream.readline, ""):
-        say(prefix + line.rstrip("\n"))
-    stream.close()
-
-
-def _wait(procs: list[subprocess.Popen], timeout: float, grace: float, say) -> int:
+def _wait(pool: list[Worker], timeout: float, grace: float, say) -> int:
     """Wait for all workers; stop the rest when one fails; the chief's exit code."""
     deadline = time.monotonic() + timeout
     chief_done_at = None
     while True:
-        codes = [p.poll() for p in procs]
+        for worker in pool:
+            worker.poll()
+        codes = [worker.returncode for worker in pool]
         failed = [(i, c) for i, c in enumerate(codes) if c not in (None, 0)]
         if failed:
             i, c = failed[0]
-            running = [p for p in procs if p.poll() is None]
-            if running:
+            if any(worker.process is not None for worker in pool):
                 say(f"zoo launch: worker {i} exited with code {c}; stopping the other workers")
-                _stop(running, grace, say)
-            return _exit_code(procs[0].wait())
+                _stop(pool, grace, say)
+            return shell_exit_code(pool[0].wait())
         if all(c == 0 for c in codes):
             return 0
         now = time.monotonic()
@@ -159,30 +154,16 @@ def _wait(procs: list[subprocess.Popen], timeout: float, grace: float, say) -> i
         if chief_done_at is not None and now - chief_done_at > grace:
             say(f"zoo launch: the chief finished but workers still run after {grace:g} s; "
                 f"stopping them")
-            _stop([p for p in procs if p.poll() is None], 0, say)
+            _stop(pool, 0, say)
             return 0
         if now > deadline:
             say(f"zoo launch: timeout after {timeout:g} s; stopping all workers")
-            _stop([p for p in procs if p.poll() is None], grace, say)
+            _stop(pool, grace, say)
             return 124
         time.sleep(0.1)
 
 
-def _stop(procs: list[subprocess.Popen], grace: float, say) -> None:
-    """SIGTERM, then SIGKILL whatever is left after `grace` seconds."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    end = time.monotonic() + grace
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.0, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            say(f"zoo launch: pid {p.pid} ignored SIGTERM; killing it")
-            p.kill()
-            p.wait(timeout=10)
-
-
-def _exit_code(code: int) -> int:
-    """A process killed by signal N reports -N; shells say 128 + N."""
-    return 128 - code if code < 0 else code
+def _stop(pool: list[Worker], grace: float, say) -> None:
+    """The shared supervisor's stop, saying which worker ignored SIGTERM."""
+    stop(pool, grace, on_kill=lambda worker: say(
+        f"zoo launch: pid {worker.process.pid} ignored SIGTERM; killing it"))

@@ -9,10 +9,8 @@ range before the model loads: nothing is cast silently.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
-import glob
 import json
 import math
 import os
@@ -22,7 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
-from zoo._common import check_finite_number, check_positive_int
+from zoo._common import atomic_path, check_finite_number, check_positive_int
 
 DEFAULT_BATCH_SIZE = 256
 PRINT_LIMIT = 10_000  # examples printed to stdout; more need `out`
@@ -328,40 +326,13 @@ def predict_to_file(saved_model_dir: str | os.PathLike, input_path: str | os.Pat
         raise ValueError(f"`out` must be in an existing folder. Received: out={str(out)!r}")
     job = prepare(saved_model_dir, input_path, batch_size, scale)
     write = _write_npy if out.suffix.lower() == ".npy" else _write_csv
-    with _atomic_file(out) as tmp:
-        write(tmp, job)
-    return out, len(job.examples)
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a hidden temporary path beside `path`, renamed onto it when the block
-    succeeds and removed when it fails. Temporaries of dead processes (a killed
-    predict) are removed first."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = stale.name[len(path.name) + 2:-len(".tmp")]
-        if pid.isdigit() and not _alive(int(pid)):
-            stale.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(out) as tmp:
         try:
             tmp.write_bytes(b"")
         except OSError as exc:
-            raise ValueError(f"Cannot write {path}: {exc.strerror}.") from None
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:  # it exists, under another user
-        pass
-    return True
+            raise ValueError(f"Cannot write {out}: {exc.strerror}.") from None
+        write(tmp, job)
+    return out, len(job.examples)
 
 
 def _write_npy(tmp: Path, job: Job) -> None:
