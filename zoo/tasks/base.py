@@ -41,6 +41,8 @@ class Task:
         reads_text_corpus: The model learns from a text corpus (next-token ids).
         labelled_sample: The export's verification sample keeps its labels, so the
             fresh-process check reports accuracy (classifiers).
+        trains_on_text: The model learns from a text corpus (language models, word
+            vectors), so a short text file is data enough for a quick search.
     """
 
     name: str = ""
@@ -51,6 +53,7 @@ class Task:
     trained_by_gradients: bool = True
     reads_text_corpus: bool = False
     labelled_sample: bool = False
+    trains_on_text: bool = False
 
     # --- training hooks: called by the one fit path (zoo.train and every search trial) ---
 
@@ -174,6 +177,10 @@ class Task:
         if "outputs" in args:
             return (input_shape[0], args["outputs"])
         return (input_shape[0], 1)
+
+    def forward_inputs(self, spec, model, data_inputs):
+        """The inputs of the model's forward pass for a batch of its data's inputs."""
+        return data_inputs
 
     def fit_loss_key(self, model) -> str:
         """The training log a few steps on a fixed batch must lower (after preparing

@@ -81,6 +81,10 @@ class Gan(Task):
         """The generator: latent (B, Z) -> images (B, S, S, C)."""
         return (input_shape[0], args["image_size"], args["image_size"], args["channels"])
 
+    def forward_inputs(self, spec, model, data_inputs):
+        """The forward pass is the generator's: latents in, whatever the data."""
+        return self.example_batch(spec, model)
+
     def fit_loss_key(self, model) -> str:
         """Adversarial: no joint loss falls. With the generator frozen, the training step
         must lower the discriminator's loss."""

@@ -13,6 +13,7 @@ class LanguageModelling(Task):
     metrics = ("accuracy",)
     output_name = "probabilities"
     reads_text_corpus = True
+    trains_on_text = True
 
     def data_options(self, spec, dataset, options: dict) -> None:
         """A labelled text dataset (imdb_reviews) is read as a corpus: labels dropped."""

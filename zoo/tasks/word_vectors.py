@@ -27,6 +27,7 @@ class WordEmbedding(Task):
     loss = None
     metrics = ()
     output_name = "embedding"
+    trains_on_text = True
 
     def data_options(self, spec, dataset, options: dict) -> None:
         """Word vectors read a text corpus as word pairs (`pipelines.word_pairs`); the
