@@ -178,13 +178,7 @@ def pretrain_layers(
         return report
     for k, layer in enumerate(layers, start=1):
         binary = codes.min() >= 0.0 and codes.max() <= 1.0
-        decoder = keras.layers.Dense(
-            codes.shape[1],
-            activation="sigmoid" if binary else None,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + k),
-            name=f"{layer.name}_decoder",
-        )
-        decoder.build((None, layer.units))
+        decoder = _decoder(layer, codes.shape[1], binary, seed + k)
         loss_fn = keras.losses.BinaryCrossentropy() if binary else keras.losses.MeanSquaredError()
         variables = layer.trainable_variables + decoder.trainable_variables
         optimizer = keras.optimizers.Adam(learning_rate)
@@ -214,6 +208,16 @@ def pretrain_layers(
         }
         codes = np.asarray(layer(codes))  # (n, units): the next layer's input
     return report
+
+
+def _decoder(layer, width: int, binary: bool, seed: int):
+    """A fresh Dense decoder of `layer`'s code back to `width` values (sigmoid for
+    values in [0, 1], linear otherwise)."""
+    decoder = keras.layers.Dense(width, activation="sigmoid" if binary else None,
+                                 kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                                 name=f"{layer.name}_decoder")
+    decoder.build((None, layer.units))
+    return decoder
 
 
 def layer_gradient_norms(model, x, y, loss=None) -> dict:
