@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from zoo.tasks import data
+from zoo.tasks.serving import verification_sample
+
 _TASKS: dict[str, "Task"] = {}
 
 
@@ -86,9 +89,7 @@ class Task:
     def check_corpus(self, spec, dataset, info) -> None:
         """Refuse, before the builder arguments are bound, a text corpus for a model that
         is no language model or the other way round, and data without targets."""
-        from zoo.tasks.data import check_corpus
-
-        check_corpus(spec, dataset, info, self.reads_text_corpus)
+        data.check_corpus(spec, dataset, info, self.reads_text_corpus)
 
     def check_data(self, spec, dataset, info, args: dict) -> None:
         """Refuse data whose targets the model's head cannot learn, read from the dataset's
@@ -100,8 +101,6 @@ class Task:
         pipeline options that follow the model: input shape, classes, vocabulary size, the
         image size (`image_size`, `channels`: asked for in the data options), channels and
         normalization."""
-        from zoo.tasks import data
-
         data.bind_shapes(spec, info, args, overrides, image_size, channels)
         if "classes" in spec.defaults and "classes" not in overrides and info.num_classes:
             args["classes"] = info.num_classes
@@ -125,8 +124,6 @@ class Task:
         """`zoo.runtime.exporter.export` arguments for a trained model (a "model" entry
         replaces the model served). The default: raw tensors in (preprocessing in the
         graph), named outputs out, verified on a built-in dataset's test split."""
-        from zoo.tasks.serving import verification_sample
-
         info = plan.info
         sample = labels = None
         if info.source == "builtin":
