@@ -33,23 +33,25 @@ import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.models import autoencoders as ae  # noqa: E402
+from zoo.runtime.artifacts import load_autoencoder  # noqa: E402
+from zoo.tasks import autoencoding  # noqa: E402
 
 
 def train(name, overrides, epochs, seed, work, tag):
     start = time.perf_counter()
     result = zoo.train(name, "digits", epochs=epochs, seed=seed, overrides=overrides,
                        run_dir=os.path.join(work, tag), verbose=0)
-    model = ae.load_autoencoder(result.run_dir)  # the best epoch by val_loss
+    model = load_autoencoder(result.run_dir)  # the best epoch by val_loss
     return model, result.plan, time.perf_counter() - start
 
 
 def hidden_units(beta, epochs, seed, work, out):
     tag = "sparse" if beta else "no_sparsity"
     model, plan, seconds = train("sparse_autoencoder", {"beta": beta}, epochs, seed, work, tag)
-    x, _ = ae.split_arrays(plan, plan.test_split)
+    x, _ = autoencoding.split_arrays(plan, plan.test_split)
     h = np.asarray(ae.encoder(model).predict(x, verbose=0))  # (N, 49) sigmoid activations
     x_hat = np.asarray(model.predict(x, verbose=0))
-    path, grid = ae.save_hidden_units(model, os.path.join(out, f"units_{tag}.png"), scale=6)
+    path, grid = autoencoding.save_hidden_units(model, os.path.join(out, f"units_{tag}.png"), scale=6)
     return {"model": "sparse_autoencoder", "beta": beta, "epochs": epochs,
             "seconds": round(seconds, 1), "mean_activation": float(h.mean()),
             "fraction_below_0.1": float(np.mean(h < 0.1)),
@@ -61,7 +63,7 @@ def codes(epochs, seed, work, out):
     overrides = {"code_size": 2, "units": (256, 128, 64)}
     model, plan, seconds = train("autoencoder", overrides, epochs, seed, work, "codes")
     path = os.path.join(out, "codes_autoencoder_vs_pca.png")
-    figures = ae.compare_codes_with_pca(model, plan, path)
+    figures = autoencoding.compare_codes_with_pca(model, plan, path)
     return {"model": "autoencoder", "builder_args": {"code_size": 2, "units": [256, 128, 64]},
             "epochs": epochs, "seconds": round(seconds, 1), "png": path, **figures}
 
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
         print(f"{'beta=' + str(row['beta']):<20} {row['mean_activation']:>15.3f} "
               f"{row['fraction_below_0.1']:>7.2f} {row['reconstruction_mse']:>11.4f}")
     print()
-    print(ae.code_figures_table(plot))
+    print(autoencoding.code_figures_table(plot))
     return 0
 
 

@@ -34,7 +34,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.models.dcgan import score_classifier_path  # noqa: E402
+from zoo.tasks.gan import score_classifier_path  # noqa: E402
 from zoo.runtime.images import read_png, save_png  # noqa: E402
 
 COLUMNS = ("epoch", "d_loss", "g_loss", "val_mmd", "sample_score", "real_score")

@@ -31,7 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import zoo  # noqa: E402
-from zoo.models.word_vectors import UnknownWordError, WordVectors  # noqa: E402
+from zoo.runtime.artifacts import word_vectors_from_run  # noqa: E402
+from zoo.tasks.word_vectors import UnknownWordError  # noqa: E402
 
 SHAKESPEARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
                            "shared", "data", "tiny_shakespeare")
@@ -49,7 +50,7 @@ def run(name, epochs, batch_size, learning_rate, max_tokens, seed, work, k):
         run_dir=os.path.join(work, name), verbose=0,
     )
     seconds = time.perf_counter() - start
-    vectors = WordVectors.from_run(result.run_dir)
+    vectors = word_vectors_from_run(result.run_dir)
     neighbours = {w: [(n, round(c, 3)) for n, c in vectors.most_similar(w, k)] for w in QUERIES}
     try:
         analogy = [(n, round(c, 3)) for n, c in vectors.analogy(*ANALOGY, k)]

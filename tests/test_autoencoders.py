@@ -11,6 +11,8 @@ import pytest
 import pipelines
 import zoo
 from zoo.models import autoencoders as ae
+from zoo.runtime.artifacts import load_autoencoder
+from zoo.tasks import autoencoding
 from zoo.runtime.images import read_png
 
 
@@ -52,7 +54,7 @@ def test_tied_autoencoder_has_one_kernel_used_transposed_by_the_decoder(digits, 
     assert np.abs(tape.gradient(encoder_only, layer.kernel).numpy()).sum() > 0
     # Still one kernel after a safe-mode .keras round trip.
     model.save(tmp_path / "tied.keras")
-    reloaded = ae.load_autoencoder(tmp_path / "tied.keras")
+    reloaded = load_autoencoder(tmp_path / "tied.keras")
     assert len(_variables_named(reloaded, "kernel")) == 1
     np.testing.assert_array_equal(np.asarray(reloaded(digits)), np.asarray(model(digits)))
 
@@ -129,20 +131,20 @@ def test_export_encode_then_decode_equals_reconstruct(tmp_path):
 
 def test_hidden_unit_tiles_png_has_one_tile_per_unit(tmp_path):
     model = zoo.build("sparse_autoencoder", code_size=10)
-    path, grid = ae.save_hidden_units(model, tmp_path / "units.png", columns=4, scale=3)
+    path, grid = autoencoding.save_hidden_units(model, tmp_path / "units.png", columns=4, scale=3)
     assert grid == (3, 4)
     image = read_png(path)
     assert image.shape == (3 * 3 * 9 - 3, 3 * 4 * 9 - 3)  # (rows*(8+1)-1, cols*(8+1)-1) * scale
     assert image.dtype == np.uint8 and image.max() == 255  # each tile scaled to its own range
-    tiles = ae.hidden_unit_images(model)
+    tiles = autoencoding.hidden_unit_images(model)
     kernel = np.asarray(model.get_layer("sparse_autoencoder_encoder1").kernel)
     np.testing.assert_array_equal(tiles[3, :, :, 0], kernel[:, 3].reshape(8, 8))
     # MNIST-sized inputs give 28x28 tiles; a convolutional autoencoder shows its kernels.
     mnist_sized = zoo.build("sparse_autoencoder", input_shape=(28, 28, 1), code_size=4)
-    assert ae.hidden_unit_images(mnist_sized).shape == (4, 28, 28, 1)
-    assert ae.hidden_unit_images(zoo.build("conv_autoencoder")).shape == (16, 3, 3, 1)
+    assert autoencoding.hidden_unit_images(mnist_sized).shape == (4, 28, 28, 1)
+    assert autoencoding.hidden_unit_images(zoo.build("conv_autoencoder")).shape == (16, 3, 3, 1)
     with pytest.raises(ValueError, match=re.escape("Cannot show 6 input values as a square image")):
-        ae.hidden_unit_images(zoo.build("autoencoder", input_shape=(6,)))
+        autoencoding.hidden_unit_images(zoo.build("autoencoder", input_shape=(6,)))
 
 
 def test_zoo_tiles_command_writes_the_grid(zoo_main, tmp_path):
@@ -155,16 +157,16 @@ def test_zoo_tiles_command_writes_the_grid(zoo_main, tmp_path):
 def test_load_autoencoder_says_what_it_expected(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(
             "best.keras does not exist (has the run finished an epoch?)")):
-        ae.load_autoencoder(tmp_path)
+        load_autoencoder(tmp_path)
     with pytest.raises(FileNotFoundError, match=re.escape(
             "x.keras does not exist; expected a run folder written by `zoo train`")):
-        ae.load_autoencoder(tmp_path / "x.keras")
+        load_autoencoder(tmp_path / "x.keras")
 
 
 def test_two_unit_codes_against_pca(tmp_path):
     result = zoo.train("autoencoder", "digits", epochs=1, overrides={"code_size": 2},
                        run_dir=tmp_path / "run", verbose=0)
-    figures = ae.compare_codes_with_pca(result.model, result.plan, tmp_path / "codes.png")
+    figures = autoencoding.compare_codes_with_pca(result.model, result.plan, tmp_path / "codes.png")
     assert figures["split"] == "test" and figures["examples"] == 359
     for method in ("autoencoder", "pca"):
         assert 0 < figures[method]["reconstruction_mse"] < 0.2
@@ -176,7 +178,7 @@ def test_two_unit_codes_against_pca(tmp_path):
     image = read_png(tmp_path / "codes.png")
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
     with pytest.raises(ValueError, match=re.escape("needs a 2-unit code. Received: code shape (16,)")):
-        ae.compare_codes_with_pca(zoo.build("autoencoder"), result.plan)
+        autoencoding.compare_codes_with_pca(zoo.build("autoencoder"), result.plan)
 
 
 @pytest.mark.slow

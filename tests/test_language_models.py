@@ -11,7 +11,7 @@ import pipelines
 import zoo
 from pipelines import text
 from pipelines.layers import TextToIds
-from zoo.runtime.exporter import text_serving_model
+from zoo.tasks.language_modelling import text_serving_model
 from zoo.runtime.plan import plan_data
 
 

@@ -17,7 +17,7 @@ from pipelines import text
 from pipelines.layers import TextToIds
 from zoo.cli import main
 from zoo.runtime.plan import plan_data
-from zoo.models.word_vectors import WordLookup
+from zoo.tasks.word_vectors import WordLookup
 
 TOKENS = ["[UNK]", "a", "b"]
 LOAD_DEADLINE_S = 10  # a load takes about a second; a read of a FIFO never returns

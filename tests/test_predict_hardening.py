@@ -33,7 +33,8 @@ def lenet_export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def text_export(tmp_path_factory):
     """A real but tiny language-model export: strings in, next-token probabilities out."""
-    from zoo.runtime.exporter import export, text_serving_model
+    from zoo.runtime.exporter import export
+    from zoo.tasks.language_modelling import text_serving_model
 
     tokens = ["[UNK]", "a", "b", "c", "d"]
     model = zoo.build("lstm_lm", vocab_size=len(tokens), embedding_dim=4, units=4, layers=1)

@@ -8,8 +8,9 @@ import tensorflow as tf
 import pipelines
 import zoo
 from pipelines import word_pairs
-from zoo.models.word_vectors import (UnknownWordError, WordVectors, cooccurrence_counts, ppmi,
-                              svd_vectors)
+from zoo.models.word_vectors import cooccurrence_counts, ppmi, svd_vectors
+from zoo.runtime.artifacts import word_vectors_from_run
+from zoo.tasks.word_vectors import UnknownWordError, WordVectors
 
 
 def _corpus(tmp_path, train: str, name="corpus"):
@@ -96,7 +97,7 @@ def test_svd_vectors_of_words_with_identical_contexts_have_cosine_one(tmp_path):
     result = zoo.train("ppmi_svd", corpus, overrides={"dim": 4}, data_options={"window": 2},
                        run_dir=tmp_path / "run", verbose=0)
     assert [row["epoch"] for row in result.history] == [0] and result.history[0]["val_loss"] > 0
-    vectors = WordVectors.from_run(tmp_path / "run")
+    vectors = word_vectors_from_run(tmp_path / "run")
     (nearest, cosine), *_ = vectors.most_similar("cat", 3)
     assert nearest == "dog" and cosine == pytest.approx(1.0, abs=1e-5)
 

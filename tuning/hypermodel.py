@@ -15,6 +15,7 @@ import keras
 import keras_tuner
 
 from zoo.registry import ModelSpec, compile_model, repeat_targets
+from zoo.tasks import get_task
 from zoo.runtime.plan import DataPlan
 
 def batch_size_choices(batch_size: int) -> list[int]:
@@ -136,13 +137,14 @@ class ZooHyperModel(keras_tuner.HyperModel):
             )
         _, _, batch_size = self.training_choices(hp)
         validation = self._dataset(self.plan.validation_split, batch_size)
-        if self.spec.fit is not None:  # not trained by gradient descent (e.g. counts + SVD)
-            self.spec.fit(model, self.plan, seed=self.seed)
+        task = get_task(self.spec)
+        if not task.trained_by_gradients:  # e.g. counts + SVD
+            task.fit_without_gradients(self.spec, model, self.plan, seed=self.seed)
             return {"val_loss": model.evaluate(validation, verbose=0, return_dict=True)["loss"]}
         # A Hyperband trial that continues another's checkpoint (`tuner/trial_id`) already
         # holds fine-tuned weights: pre-training them again would overwrite them.
-        if self.spec.pretrain is not None and "tuner/trial_id" not in hp.values:
-            self.spec.pretrain(model, self.plan, seed=self.seed, batch_size=batch_size)
+        if "tuner/trial_id" not in hp.values:
+            task.pretrain(self.spec, model, self.plan, seed=self.seed, batch_size=batch_size)
         train = self._dataset(self.plan.train_split, batch_size)
         train, validation = repeat_targets(train, model), repeat_targets(validation, model)
         # The pipeline shuffles, seeded; Keras must not shuffle again.

@@ -252,7 +252,8 @@ def cmd_generate(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from zoo.models.dcgan import grid_scale, sample_images
+    from zoo.runtime.artifacts import sample_images
+    from zoo.tasks.gan import grid_scale
     from zoo.runtime.images import save_grid
 
     try:
@@ -268,10 +269,11 @@ def cmd_sample(args) -> int:
 
 
 def cmd_vectors(args) -> int:
-    from zoo.models.word_vectors import UnknownWordError, WordVectors
+    from zoo.runtime.artifacts import word_vectors_from_run
+    from zoo.tasks.word_vectors import UnknownWordError
 
     try:
-        vectors = WordVectors.from_run(args.run_dir)
+        vectors = word_vectors_from_run(args.run_dir)
     except FileNotFoundError as e:
         raise CommandError(f"{args.run_dir} is not a finished word-vector run ({e}).") from None
     try:
@@ -304,7 +306,8 @@ def _analogy_words(query: str) -> tuple[str, str, str]:
 
 
 def cmd_tiles(args) -> int:
-    from zoo.models.autoencoders import load_autoencoder, save_hidden_units
+    from zoo.runtime.artifacts import load_autoencoder
+    from zoo.tasks.autoencoding import save_hidden_units
 
     try:
         model = load_autoencoder(args.source, args.checkpoint)
@@ -317,7 +320,8 @@ def cmd_tiles(args) -> int:
 
 
 def cmd_codes(args) -> int:
-    from zoo.models.autoencoders import code_figures_table, compare_codes_with_pca, load_autoencoder
+    from zoo.runtime.artifacts import load_autoencoder
+    from zoo.tasks.autoencoding import code_figures_table, compare_codes_with_pca
     from zoo.runtime.run import plan_from_run
 
     try:

@@ -37,6 +37,12 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "metrics": ("accuracy",),
         "output": "probabilities",
     },
+    # A classifier whose hidden layers are pre-trained as autoencoders (stacked_autoencoder).
+    "layerwise_pretrained_classification": {
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ("accuracy",),
+        "output": "probabilities",
+    },
     "language_model": {
         "loss": "sparse_categorical_crossentropy",
         "metrics": ("accuracy",),
@@ -53,6 +59,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "autoencoder": {"loss": None, "metrics": (), "output": "reconstruction"},
     "generative": {"loss": None, "metrics": (), "output": "images"},
     "embedding": {"loss": None, "metrics": (), "output": "embedding"},
+    # Word vectors set from counts and an SVD, not by gradient descent (ppmi_svd).
+    "count_vectors": {"loss": None, "metrics": (), "output": "embedding"},
     # Image -> content features and Gram matrices; stylizing optimises the image.
     "style_transfer": {"loss": None, "metrics": (), "output": "style"},
     # Image -> stylized image (a feed-forward style network, trained per style).
@@ -78,7 +86,8 @@ class ModelSpec:
     Attributes:
         name: Registry key, the builder function's name.
         family: Architecture family (one module per family under `zoo/`).
-        task: One of `TASK_DEFAULTS`; picks the default loss, metrics and output name.
+        task: One of `TASK_DEFAULTS`; picks the default loss, metrics and output name,
+            and the task object (`zoo.tasks.get_task`) that trains, exports and tests it.
         builder: The plain function returning a `keras.Model`.
         defaults: The builder's keyword defaults, read from its signature.
         search_space: `fn(hp: keras_tuner.HyperParameters) -> dict` of builder
@@ -105,17 +114,6 @@ class ModelSpec:
             ImageNet means subtracted).
         large: Too big to train and export in the default test run; the test
             harness checks it in the slow suite (`pytest -m slow`).
-        signatures: `fn(model, plan) -> {name: zoo.runtime.exporter.Endpoint}`, serving
-            signatures exported beside `serving_default` (e.g. greedy decoding).
-        fit: For a model not trained by gradient descent (e.g. counts and an
-            SVD): `fit(model, plan, seed=0) -> dict` sets its weights from the
-            data plan's training split; training and searches call it instead
-            of `model.fit`. None for gradient-trained models.
-        pretrain: `pretrain(model, plan, seed=0, batch_size=32) -> dict`, run
-            once before gradient training of a new run or search trial (e.g.
-            greedy layer-wise autoencoder pre-training); None for most models.
-        callbacks: `callbacks(model, plan, run_dir) -> list` of extra Keras
-            callbacks `zoo.train` adds (e.g. a GAN's sample grid per epoch).
         monitor: The logged quantity checkpoints and searches minimize.
     """
 
@@ -138,10 +136,6 @@ class ModelSpec:
     output_name: str = "outputs"
     input_normalization: str = "unit"
     large: bool = False
-    signatures: Callable[[Any, Any], dict] | None = None
-    fit: Callable[..., dict] | None = None
-    pretrain: Callable[..., dict] | None = None
-    callbacks: Callable[..., list] | None = None
     monitor: str = "val_loss"
 
     @property
@@ -193,10 +187,6 @@ def register_model(
     output_name: str | None = None,
     input_normalization: str = "unit",
     large: bool = False,
-    signatures: Callable[[Any, Any], dict] | None = None,
-    fit: Callable[..., dict] | None = None,
-    pretrain: Callable[..., dict] | None = None,
-    callbacks: Callable[..., list] | None = None,
     monitor: str = "val_loss",
 ):
     """Decorator registering a builder under its function name.
@@ -241,10 +231,6 @@ def register_model(
             output_name=output_name or task_defaults["output"],
             input_normalization=input_normalization,
             large=large,
-            signatures=signatures,
-            fit=fit,
-            pretrain=pretrain,
-            callbacks=callbacks,
             monitor=monitor,
         )
         unknown = set(spec.test_args) - set(defaults)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from zoo._common import as_shape, check_choice, check_positive_int, check_rate
@@ -197,40 +196,6 @@ def decoder(model) -> keras.Model:
     return keras.Model(codes, inner(codes), name="decoder")
 
 
-def _autoencoder_signatures(model, plan) -> dict:
-    """`encode` (raw input -> code), `decode` (code -> reconstruction) and
-    `reconstruct` (raw input -> reconstruction, the same as `serving_default`)."""
-    import pipelines
-    from zoo.runtime.exporter import Endpoint, serving_model
-
-    info = plan.info
-    raw_shape, raw_dtype = tuple(info.feature_shape), info.feature_dtype
-    input_name = "image" if info.is_image else "features"
-    if info.source == "builtin":
-        sample = pipelines.load_arrays(plan.dataset, plan.test_split or "train",
-                                       **plan.dataset_options())[0][:16]
-    else:
-        sample = np.asarray(next(iter(plan.load(plan.validation_split, 16, shuffle=False,
-                                                preprocess=False)))[0])
-    encode = serving_model(encoder(model), plan.preprocessor(), raw_shape, raw_dtype,
-                           input_name, CODE_LAYER)
-    reconstruct = serving_model(model, plan.preprocessor(), raw_shape, raw_dtype, input_name,
-                                RECONSTRUCTION_LAYER)
-    codes = keras.ops.convert_to_numpy(encode(sample.astype(raw_dtype), training=False))
-    decode_inner = decoder(model)
-    code_in = keras.Input(shape=decode_inner.input_shape[1:], name=CODE_LAYER)
-    decode = keras.Model(code_in, keras.layers.Identity(name=RECONSTRUCTION_LAYER)(
-        decode_inner(code_in)), name=f"{model.name}_decode")
-    return {
-        "encode": Endpoint(encode, input_name, CODE_LAYER, raw_dtype, sample),
-        "decode": Endpoint(decode, CODE_LAYER, RECONSTRUCTION_LAYER, "float32", codes),
-        "reconstruct": Endpoint(reconstruct, input_name, RECONSTRUCTION_LAYER, raw_dtype, sample),
-    }
-
-
-# --- Builders -------------------------------------------------------------------
-
-
 def _check_sparsity(rho, beta):
     if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0.0 < rho < 1.0:
         raise ValueError(f"`rho` (target mean activation) must be in (0, 1). Received: rho={rho!r}")
@@ -304,8 +269,7 @@ def _dense_autoencoder(input_shape, units, code_size, activation, code_activatio
     return keras.Model(inputs, outputs, name=name)
 
 
-_COMMON = dict(family="autoencoder", task="autoencoder", dataset="digits", metrics=("mse",),
-               signatures=_autoencoder_signatures)
+_COMMON = dict(family="autoencoder", task="autoencoder", dataset="digits", metrics=("mse",))
 
 
 def _autoencoder_space(hp) -> dict:
@@ -542,176 +506,3 @@ def conv_autoencoder(input_shape=(8, 8, 1), filters=(16, 8), kernel_size=3, acti
     x = keras.layers.Activation(output_activation, name=RECONSTRUCTION_LAYER)(x)
     outputs = ReconstructionLoss(OUTPUT_LOSSES[output_activation], name=f"{name}_loss")(inputs, x)
     return keras.Model(inputs, outputs, name=name)
-
-
-# --- Figures: hidden units, 2-D codes -------------------------------------------
-
-
-def hidden_unit_images(model) -> np.ndarray:
-    """The input weights of each first-layer hidden unit as an image, (units, H, W, C).
-
-    A dense first layer's column j, reshaped to the input shape, is the input
-    pattern that drives unit j most (for a unit-norm input): the classic
-    picture of what an autoencoder learned. A convolutional first layer gives
-    its kernels. Flat inputs of D values are shown as sqrt(D) x sqrt(D) squares.
-    """
-    layer = next((l for l in model.layers if hasattr(l, "kernel")), None)
-    if layer is None:
-        raise ValueError(f"Model {model.name!r} has no layer with a kernel to render.")
-    kernel = ops.convert_to_numpy(layer.kernel)
-    if kernel.ndim == 4:  # Conv2D (kh, kw, in, out) -> (out, kh, kw, in)
-        images = kernel.transpose(3, 0, 1, 2)
-    elif kernel.ndim == 2:  # Dense (D, units) -> (units, *input_shape)
-        shape = tuple(model.input_shape[1:])
-        if math.prod(shape) != kernel.shape[0]:
-            raise ValueError(
-                f"Layer {layer.name!r} is not the first layer on the input: its kernel takes "
-                f"{kernel.shape[0]} values, the input has shape {shape}."
-            )
-        if len(shape) == 1:
-            side = math.isqrt(shape[0])
-            if side * side != shape[0]:
-                raise ValueError(f"Cannot show {shape[0]} input values as a square image; "
-                                 f"expected an image input or a square number of features.")
-            shape = (side, side, 1)
-        images = kernel.T.reshape(-1, *shape)
-        if images.ndim == 3:
-            images = images[..., None]
-    else:
-        raise ValueError(f"Cannot render the kernel of layer {layer.name!r}, shape {kernel.shape}.")
-    if images.shape[-1] not in (1, 3):
-        raise ValueError(f"Tiles need 1 or 3 input channels. Received: {images.shape[-1]} channels "
-                         f"in layer {layer.name!r}.")
-    return images
-
-
-def save_hidden_units(model, path, columns=None, scale=8):
-    """Write `hidden_unit_images(model)` as one PNG tile grid (each tile scaled to its
-    own min..max, so black is the most negative weight and white the most positive).
-
-    Returns:
-        (path, (rows, columns)) of the grid.
-    """
-    from zoo.runtime.images import save_grid
-
-    images = hidden_unit_images(model)
-    if columns is not None:
-        check_positive_int("columns", columns)
-    columns = columns or int(np.ceil(np.sqrt(len(images))))
-    rows = int(np.ceil(len(images) / columns))
-    return save_grid(images, path, columns=columns, scale=scale), (rows, columns)
-
-
-def load_autoencoder(source, checkpoint="best"):
-    """The model of a `zoo train` run folder (its "best" or "final" checkpoint) or a .keras file."""
-    from pathlib import Path
-
-    from zoo.runtime.run import checkpoint_path, load_model
-
-    path = Path(source)
-    if path.is_dir():
-        return load_model(checkpoint_path(path, checkpoint))
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; expected a run folder written by "
-                                f"`zoo train` or a .keras file.")
-    return load_model(path)
-
-
-def split_arrays(plan, split):
-    """(preprocessed inputs, labels) of a whole split, in order."""
-    import pipelines
-
-    ds = pipelines.load(plan.dataset, split, batch_size=256, shuffle=False, **plan.data_options)
-    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def compare_codes_with_pca(model, plan, path=None, k=5) -> dict:
-    """2-D codes of an autoencoder against the first 2 principal components.
-
-    PCA is fitted on the training split; both are measured on the test split
-    (validation when there is none): reconstruction mean squared error per
-    value, and the accuracy of a k-nearest-neighbour classifier in the 2-D
-    codes (fitted on the training codes), which says how well each
-    2-D map keeps the classes apart. With `path`, writes one PNG with both
-    maps coloured by class (matplotlib, Agg).
-    """
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import KNeighborsClassifier
-
-    encode = encoder(model)
-    if tuple(encode.output_shape[1:]) != (2,):
-        raise ValueError(f"The code plot needs a 2-unit code. Received: code shape "
-                         f"{tuple(encode.output_shape[1:])}; train with --set code_size=2.")
-    x_train, y_train = split_arrays(plan, plan.train_split)
-    split = plan.test_split or plan.validation_split
-    x_test, y_test = split_arrays(plan, split)
-    flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    pca = PCA(n_components=2, random_state=0).fit(flat_train)
-    codes = {
-        "autoencoder": (np.asarray(encode.predict(x_train, verbose=0)),
-                        np.asarray(encode.predict(x_test, verbose=0))),
-        "pca": (pca.transform(flat_train), pca.transform(flat_test)),
-    }
-    reconstructions = {
-        "autoencoder": np.asarray(model.predict(x_test, verbose=0)).reshape(len(x_test), -1),
-        "pca": pca.inverse_transform(codes["pca"][1]),
-    }
-    figures = {"split": split, "examples": len(x_test), "k": k}
-    for method, (train_codes, test_codes) in codes.items():
-        knn = KNeighborsClassifier(n_neighbors=k).fit(train_codes, y_train)
-        figures[method] = {
-            "reconstruction_mse": float(np.mean((reconstructions[method] - flat_test) ** 2)),
-            "knn_accuracy": float(knn.score(test_codes, y_test)),
-        }
-    if path is not None:
-        classes = plan.info.num_classes or int(y_test.max()) + 1
-        _plot_codes({m: c[1] for m, c in codes.items()}, y_test, classes, figures, path)
-    return figures
-
-
-def code_figures_table(figures) -> str:
-    """`compare_codes_with_pca` figures as a small text table."""
-    k = figures["k"]
-    lines = [f"{'method':<12} {'reconstruction MSE':>19} {f'{k}-NN accuracy':>15}  "
-             f"({figures['split']} split, {figures['examples']} examples)"]
-    for method in ("autoencoder", "pca"):
-        f = figures[method]
-        lines.append(f"{method:<12} {f['reconstruction_mse']:>19.4f} {f['knn_accuracy']:>15.3f}")
-    return "\n".join(lines)
-
-
-def _plot_codes(codes, labels, classes, figures, path):
-    import os
-    import tempfile
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    titles = {"autoencoder": "autoencoder (2-unit code)", "pca": "PCA (2 components)"}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
-    for ax, (method, points) in zip(axes, codes.items()):
-        scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, s=9, vmin=-0.5,
-                             vmax=classes - 0.5, cmap="tab10" if classes <= 10 else "viridis")
-        f = figures[method]
-        ax.set_title(f"{titles[method]}\nreconstruction MSE {f['reconstruction_mse']:.4f}\n"
-                     f"{figures['k']}-NN accuracy {f['knn_accuracy']:.3f}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(scatter, ax=axes, ticks=range(classes) if classes <= 10 else None, label="class")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", prefix=".tmp-", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=80)
-        os.chmod(tmp, 0o644)  # mkstemp files are private
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path

@@ -10,33 +10,24 @@ train with Adam (learning rate 2e-4, beta_1 0.5), as in the paper.
 `DCGAN` is a functional Keras model whose forward pass is the generator
 (latent (B, Z) -> images (B, H, W, C)); it also holds the discriminator, so
 `zoo.train` gets `fit`, the progress bar, checkpoints, BackupAndRestore and
-TensorBoard unchanged. Per epoch, `SampleGrid` saves the images of one fixed
-noise batch and `SampleScore` logs the Inception-Score formula computed with
-LeNet-5 trained on the same data. The export maps latents, or seeds, to
-uint8 images.
+TensorBoard unchanged. Its task (`zoo.tasks.gan`) adds the per-epoch sample
+grid and score, and exports latents, or seeds, to uint8 images (`ToUint8`,
+`LatentFromSeeds`).
 """
 
 from __future__ import annotations
-
-import json
-import os
-from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
 
 from zoo._common import check_positive_int
-from zoo.runtime.images import save_grid
 from zoo.registry import register_model
 
 KERNEL_SIZE = 5  # Radford et al. 2015, Figure 1
 LEAKY_SLOPE = 0.2
 INIT_STDDEV = 0.02
 MMD_BANDWIDTHS = (0.1, 0.5, 2.0)  # on the mean squared pixel difference of [-1, 1] images
-SCORE_SAMPLES = 1000
-CLASSIFIER_EPOCHS = 10
-SAMPLE_SIGNATURE = "sample"
 
 
 # ----------------------------------------------------------------------------- networks
@@ -285,13 +276,6 @@ def _dcgan_space(hp) -> dict:
     }
 
 
-def _epoch_callbacks(model, plan, run_dir) -> list:
-    """`zoo.train` hook: a fixed-noise sample grid and the sample score, every epoch."""
-    classifier = score_classifier(plan, score_classifier_path(plan, run_dir))
-    return [SampleGrid(Path(run_dir) / "samples"),
-            SampleScore(classifier, reference_images(plan))]
-
-
 @register_model(
     family="gan",
     task="generative",
@@ -304,7 +288,6 @@ def _epoch_callbacks(model, plan, run_dir) -> list:
     dataset_options={"image_size": (16, 16)},
     test_args={"filters": 8, "latent_dim": 16},
     input_normalization="symmetric",
-    callbacks=_epoch_callbacks,
     monitor="val_mmd",
 )
 def dcgan(image_size=28, channels=1, latent_dim=100, filters=64, name="dcgan"):
@@ -346,161 +329,6 @@ def dcgan(image_size=28, channels=1, latent_dim=100, filters=64, name="dcgan"):
     generator = build_generator(image_size, channels, latent_dim, filters, f"{name}_generator")
     discriminator = build_discriminator(image_size, channels, filters, f"{name}_discriminator")
     return DCGAN(generator, discriminator, name=name)
-
-
-# ----------------------------------------------------------------------------- per-epoch callbacks
-
-
-class SampleGrid(keras.callbacks.Callback):
-    """After every epoch, save the generator's images of one fixed noise batch as
-    `folder/epoch_001.png`, ... (1-based, like the progress bar).
-
-    The noise is drawn once from `seed` and kept in `folder/noise.npy`, so a
-    resumed run keeps drawing the same vectors.
-    """
-
-    def __init__(self, folder, count: int = 64, seed: int = 0, scale: int | None = None):
-        super().__init__()
-        self.folder, self.count, self.seed, self.scale = Path(folder), count, seed, scale
-        self.noise = None
-
-    def on_train_begin(self, logs=None):
-        path = self.folder / "noise.npy"
-        latent_dim = self.model.generator.input_shape[-1]
-        if path.exists():
-            self.noise = np.load(path, allow_pickle=False)
-        else:
-            rng = np.random.default_rng(self.seed)
-            self.noise = rng.standard_normal((self.count, latent_dim)).astype("float32")
-            self.folder.mkdir(parents=True, exist_ok=True)
-            np.save(path, self.noise)
-
-    def on_epoch_end(self, epoch, logs=None):
-        images = np.asarray(self.model.generator(self.noise, training=False))
-        save_grid(images, self.folder / f"epoch_{epoch + 1:03d}.png", value_range=(-1, 1),
-                  scale=self.scale or grid_scale(images.shape[1]))
-
-
-def grid_scale(size: int) -> int:
-    """Pixel repetition that shows small images at about 64 pixels."""
-    return max(1, 64 // int(size))
-
-
-def inception_score(probabilities) -> float:
-    """exp(E_x KL(p(y|x) || p(y))) of class probabilities (N, K) (Salimans et al. 2016).
-
-    1 when every image gets the same prediction, K when predictions are
-    confident (one-hot) and spread evenly over the K classes.
-
-    Example:
-        >>> inception_score(np.eye(10))
-        10.0
-    """
-    p = np.asarray(probabilities, dtype=np.float64)
-    if p.ndim != 2 or len(p) == 0:
-        raise ValueError(f"Expected probabilities of shape (N, K). Received: shape {p.shape}")
-    marginal = p.mean(axis=0, keepdims=True)  # p(y), (1, K)
-    # 0 * log 0 = 0: terms with p(y|x) = 0 add nothing.
-    terms = np.where(p > 0, p * (np.log(np.maximum(p, 1e-300)) - np.log(np.maximum(marginal, 1e-300))), 0.0)
-    return float(np.exp(terms.sum(axis=1).mean()))
-
-
-def _predict(model, inputs, batch: int = 250) -> np.ndarray:
-    return np.concatenate([np.asarray(model(inputs[i:i + batch], training=False))
-                           for i in range(0, len(inputs), batch)])
-
-
-class SampleScore(keras.callbacks.Callback):
-    """Log the sample-quality score of the generator after every epoch.
-
-    `sample_score` is `inception_score` of `classifier` on images generated
-    from a fixed noise batch; `real_score` is the same formula on the same
-    number of real held-out images, the ceiling the samples aim at. Both go
-    into the epoch logs (so the CSV history and TensorBoard record them; the
-    callback must come before those).
-
-    Args:
-        classifier: images in [-1, 1] -> class probabilities (`score_classifier`).
-        real_images: Held-out real images in [-1, 1] (`reference_images`).
-        samples: Generated images per score (at most as many as `real_images`).
-        seed: Seed of the fixed noise.
-    """
-
-    def __init__(self, classifier, real_images, samples: int = SCORE_SAMPLES, seed: int = 1):
-        super().__init__()
-        self.classifier = classifier
-        self.samples = min(samples, len(real_images))
-        self.real_score = inception_score(_predict(classifier, real_images[: self.samples]))
-        self.seed = seed
-
-    def on_epoch_end(self, epoch, logs=None):
-        rng = np.random.default_rng(self.seed)
-        noise = rng.standard_normal((self.samples, self.model.generator.input_shape[-1]))
-        images = _predict(self.model.generator, noise.astype("float32"))
-        if logs is not None:
-            logs["sample_score"] = inception_score(_predict(self.classifier, images))
-            logs["real_score"] = self.real_score
-
-
-def reference_images(plan, limit: int = SCORE_SAMPLES) -> np.ndarray:
-    """Up to `limit` held-out real images of the plan (test split, else validation), as
-    the generator sees them: its size and channels, in [-1, 1]."""
-    split = plan.test_split or plan.validation_split
-    batches = [np.asarray(x) for x, _ in plan.load(split, 256, shuffle=False)]
-    return np.concatenate(batches)[:limit]
-
-
-def score_classifier_path(plan, run_dir) -> Path:
-    """Where the score classifier of a plan is cached: `$ZOO_CACHE_DIR/score_classifiers/`
-    when that variable is set (shared by runs on the same data), else the run folder."""
-    size, channels = plan.builder_args["image_size"], plan.builder_args["channels"]
-    cache = os.environ.get("ZOO_CACHE_DIR")
-    folder = Path(cache) / "score_classifiers" if cache else Path(run_dir)
-    return folder / f"score_lenet5-{plan.dataset}-{size}x{size}x{channels}.keras"
-
-
-def score_classifier(plan, path=None, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0,
-                     batch_size: int = 64):
-    """LeNet-5 from the zoo, trained on the plan's training images exactly as the
-    generator sees them ([-1, 1], its size), for `inception_score`.
-
-    The images are mapped to LeNet's own input in the graph ([0, 1], resized up
-    to at least 32x32). Trained once: a model at `path` is loaded instead, and
-    a new one is saved there with its test accuracy in `<path>.json`.
-    """
-    from zoo.registry import compile_model, get_spec
-    from zoo.runtime.run import load_model
-
-    if path is not None and Path(path).exists():
-        return load_model(path)
-    size, channels = plan.builder_args["image_size"], plan.builder_args["channels"]
-    lenet_spec = get_spec("lenet5")
-    lenet_size = max(size, 32)
-    keras.utils.set_random_seed(seed)
-    lenet = lenet_spec.builder(**lenet_spec.resolve_args({
-        "input_shape": (lenet_size, lenet_size, channels), "classes": plan.info.num_classes,
-        "name": "score_lenet5"}))
-    image = keras.Input(shape=(size, size, channels), name="image")
-    x = keras.layers.Rescaling(0.5, offset=0.5, name="to_unit")(image)  # [-1, 1] -> [0, 1]
-    if lenet_size != size:
-        x = keras.layers.Resizing(lenet_size, lenet_size, name="resize")(x)
-    classifier = keras.Model(image, lenet(x), name="score_classifier")
-    compile_model(classifier, lenet_spec)
-    classifier.fit(plan.load(plan.train_split, batch_size, seed=seed), epochs=epochs, verbose=0,
-                   shuffle=False)
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        split = plan.test_split or plan.validation_split
-        accuracy = classifier.evaluate(plan.load(split, 256, shuffle=False), verbose=0,
-                                       return_dict=True)["accuracy"]
-        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-        classifier.save(tmp)
-        os.replace(tmp, path)  # atomic: concurrent runs never read half a file
-        Path(f"{path}.json").write_text(json.dumps(
-            {"dataset": plan.dataset, "image_shape": [size, size, channels], "epochs": epochs,
-             "split": split, "accuracy": round(float(accuracy), 4)}, indent=2))
-    return classifier
 
 
 # ----------------------------------------------------------------------------- export and sampling
@@ -563,70 +391,3 @@ class LatentFromSeeds(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim}
-
-
-def serving_models(generator, output_name: str = "images"):
-    """(latent (B, Z) float32 -> uint8 images, seed (B,) int32 -> uint8 images)."""
-    latent = keras.Input(shape=(generator.input_shape[-1],), name="latent")
-    images = ToUint8(name=output_name)(generator(latent))
-    from_latent = keras.Model(latent, images, name=f"{generator.name}_serving")
-    seed = keras.Input(shape=(), dtype="int32", name="seed")
-    noise = LatentFromSeeds(generator.input_shape[-1], name="latent_from_seed")(seed)
-    from_seed = keras.Model(seed, ToUint8(name=output_name)(generator(noise)),
-                            name=f"{generator.name}_sample")
-    return from_latent, from_seed
-
-
-def export_arguments(model, spec, plan, metadata: dict) -> dict:
-    """`zoo.runtime.exporter.export` arguments for a DCGAN: the generator alone.
-
-    `serving_default`: latent (B, Z) float32 -> images (B, H, W, C) uint8.
-    `sample`: seed (B,) int32 -> images, one image per seed (ask for a seed s
-    and a count n with seeds s, s+1, ..., s+n-1, as `zoo sample` does).
-    """
-    from zoo.runtime.exporter import Endpoint
-
-    generator = model.generator if isinstance(model, DCGAN) else model
-    from_latent, from_seed = serving_models(generator, spec.output_name)
-    latent_dim = generator.input_shape[-1]
-    sample = np.random.default_rng(0).standard_normal((8, latent_dim)).astype("float32")
-    return dict(
-        serving=from_latent,
-        input_name="latent",
-        output_name=spec.output_name,
-        sample=sample,
-        endpoints={SAMPLE_SIGNATURE: Endpoint(from_seed, "seed", spec.output_name, "int32",
-                                              np.arange(8, dtype="int32"))},
-        metadata={**metadata, "latent_dim": int(latent_dim),
-                  "image_shape": list(generator.output_shape[1:]), "pixel_range": [0, 255]},
-    )
-
-
-def sample_images(source, count: int = 64, seed: int = 0, checkpoint: str = "best") -> np.ndarray:
-    """uint8 images (count, H, W, C) for seeds seed, ..., seed + count - 1, from a
-    DCGAN run folder (its `best.keras` or final `model.keras`) or a SavedModel
-    export (its `sample` signature, TensorFlow only). Both give the same images."""
-    check_positive_int("count", count)
-    source = Path(source)
-    seeds = np.arange(seed, seed + count, dtype="int32")
-    if (source / "saved_model.pb").exists():
-        import tensorflow as tf
-
-        loaded = tf.saved_model.load(str(source))
-        if SAMPLE_SIGNATURE not in loaded.signatures:
-            raise ValueError(f"{source} is not a generator export: it has no "
-                             f"{SAMPLE_SIGNATURE!r} signature (it has: "
-                             f"{', '.join(loaded.signatures)}).")
-        outputs = loaded.signatures[SAMPLE_SIGNATURE](seed=tf.constant(seeds))
-        return next(iter(outputs.values())).numpy()
-    if (source / "run.json").exists():
-        from zoo.registry import get_spec
-        from zoo.runtime.run import checkpoint_path, load_model, read_run_file
-
-        settings = read_run_file(source)["settings"]
-        if get_spec(settings["model"]).family != "gan":
-            raise ValueError(f"{source} is a run of {settings['model']!r}, not of a generator.")
-        model = load_model(checkpoint_path(source, checkpoint), compile=False)
-        return np.asarray(serving_models(model.generator)[1](seeds))
-    raise FileNotFoundError(
-        f"{source} is neither a run folder (run.json) nor a SavedModel export (saved_model.pb).")

@@ -10,9 +10,9 @@ region where every layer already carries information about its input
 (Erhan et al. 2010).
 
 The pre-training is a training procedure, not part of the architecture: the
-registered builder returns a plain Dense/sigmoid classifier, and the spec's
-`pretrain` hook (`pretrain_from_plan`) trains its hidden Dense layers in
-place before gradient training starts (`zoo.train`, searches).
+registered builder returns a plain Dense/sigmoid classifier, and its task's
+`pretrain` hook (`zoo.tasks.pretrained`, calling `pretrain_layers`) trains its
+hidden Dense layers in place before gradient training starts (`zoo.train`, searches).
 """
 
 from __future__ import annotations
@@ -52,30 +52,9 @@ def _stacked_autoencoder_space(hp) -> dict:
     }
 
 
-def pretrain_from_plan(model, plan, seed: int = 0, batch_size: int = 32) -> dict:
-    """The spec's `pretrain` hook: greedy layer-wise pre-training on the plan's
-    training split (features only; labels are never read).
-
-    The split's features and each layer's codes are held in memory as float32
-    arrays (digits: 0.3 MB; MNIST's 60,000 images: 188 MB).
-    """
-    config = getattr(model, "pretraining", None)
-    if not isinstance(config, Pretraining):
-        raise ValueError(
-            f"Model {model.name!r} carries no pre-training settings (`model.pretraining`); "
-            f"build it with zoo.build('stacked_autoencoder', ...)."
-        )
-    ds = plan.load(plan.train_split, batch_size=256, seed=seed, shuffle=False, augment=None)
-    x = np.concatenate([np.asarray(features) for features, _ in ds])
-    return pretrain_layers(
-        model, x, epochs=config.epochs, corruption=config.corruption,
-        batch_size=batch_size, seed=seed,
-    )
-
-
 @register_model(
     family="autoencoder",
-    task="classification",
+    task="layerwise_pretrained_classification",
     reference="Bengio, Lamblin, Popovici & Larochelle 2007, Greedy layer-wise training of "
     "deep networks; Hinton & Salakhutdinov 2006, Reducing the dimensionality of data with "
     "neural networks; Vincent et al. 2008 (denoising); Erhan et al. 2010, Why does "
@@ -86,7 +65,6 @@ def pretrain_from_plan(model, plan, seed: int = 0, batch_size: int = 32) -> dict
     alternative_optimizers={"adam": 1e-3},
     dataset="digits",
     test_args={"depth": 2, "width": 32, "pretrain_epochs": 1},
-    pretrain=pretrain_from_plan,
 )
 def stacked_autoencoder(
     input_shape=(8, 8, 1),
@@ -102,7 +80,7 @@ def stacked_autoencoder(
 
     The network is Flatten -> `depth` x Dense(`width`, `activation`) ->
     Dense(`classes`, softmax). Before fine-tuning (`zoo.train`, `zoo tune`),
-    the spec's `pretrain` hook trains hidden layer k as the encoder of an
+    its task's `pretrain` hook trains hidden layer k as the encoder of an
     autoencoder reconstructing the codes of layer k-1 (the input for k=1)
     for `pretrain_epochs` epochs, with a fresh decoder it then discards.
     A forward pass and a training step are those of a plain classifier.
@@ -200,13 +178,7 @@ def pretrain_layers(
         return report
     for k, layer in enumerate(layers, start=1):
         binary = codes.min() >= 0.0 and codes.max() <= 1.0
-        decoder = keras.layers.Dense(
-            codes.shape[1],
-            activation="sigmoid" if binary else None,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + k),
-            name=f"{layer.name}_decoder",
-        )
-        decoder.build((None, layer.units))
+        decoder = _decoder(layer, codes.shape[1], binary, seed + k)
         loss_fn = keras.losses.BinaryCrossentropy() if binary else keras.losses.MeanSquaredError()
         variables = layer.trainable_variables + decoder.trainable_variables
         optimizer = keras.optimizers.Adam(learning_rate)
@@ -236,6 +208,16 @@ def pretrain_layers(
         }
         codes = np.asarray(layer(codes))  # (n, units): the next layer's input
     return report
+
+
+def _decoder(layer, width: int, binary: bool, seed: int):
+    """A fresh Dense decoder of `layer`'s code back to `width` values (sigmoid for
+    values in [0, 1], linear otherwise)."""
+    decoder = keras.layers.Dense(width, activation="sigmoid" if binary else None,
+                                 kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                                 name=f"{layer.name}_decoder")
+    decoder.build((None, layer.units))
+    return decoder
 
 
 def layer_gradient_norms(model, x, y, loss=None) -> dict:

@@ -274,24 +274,6 @@ def greedy_decoder(model, source_length: int, start_id: int = 1):
     return keras.Model(source, tokens, name=f"{model.name}_greedy")
 
 
-def _seq2seq_signatures(model, plan) -> dict:
-    """The `translate` signature: source ids -> greedy output ids.
-
-    A source holds tokens only: ids after [START] (0 [PAD] and 1 [START] never
-    occur in one), below the vocabulary size.
-    """
-    import pipelines
-    from pipelines.sequences import START_ID
-    from zoo.runtime.exporter import Endpoint
-
-    length = model.input_shape[1] // 2
-    x, _ = pipelines.load_arrays(plan.dataset, plan.test_split or "train",
-                                 **plan.dataset_options())
-    decoder = greedy_decoder(model, length, START_ID)
-    return {"translate": Endpoint(decoder, "source", "tokens", "int32", x[:8, :length],
-                                  value_range=(START_ID + 1, plan.info.num_classes))}
-
-
 @register_model(
     family="transformer",
     task="sequence_to_sequence",
@@ -299,7 +281,6 @@ def _seq2seq_signatures(model, plan) -> dict:
     search_space=_transformer_space,
     dataset="digit_reversal",
     test_args={"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32},
-    signatures=_seq2seq_signatures,
 )
 def transformer(input_shape=(16,), vocab_size=12, d_model=64, heads=4, layers=2, ff_dim=None,
                 dropout_rate=0.1, norm_first=True, name="transformer"):

@@ -39,6 +39,8 @@ import numpy as np
 from zoo._common import (check_folder_name, check_positive_int, check_writable_folder, jsonable,
                          safe_folder_name)
 from zoo.runtime.names import EXPORT_BASE_DIR
+from zoo.tasks import get_task
+from zoo.tasks.serving import Endpoint, serving_model
 
 TOLERANCE = 1e-5  # SavedModel vs live model
 XLA_TOLERANCE = 1e-4  # XLA may fuse and reorder float operations
@@ -56,28 +58,6 @@ class ExportResult:
     path: Path
     version: int
     manifest: dict
-
-
-@dataclasses.dataclass
-class Endpoint:
-    """An extra serving signature: `model` maps `input_name` to `output_name`.
-
-    `sample` are inputs to verify it with; `xla` says whether its function
-    must also compile with XLA (string inputs cannot). The signature checks
-    its input in the graph (`zoo.runtime.signature_checks`): the declared shape, not
-    empty, floats finite, and integers in `value_range` = (low, high), i.e.
-    [low, high), when given (ids); `size_multiple`: every open size but the
-    batch's must be a multiple of it.
-    """
-
-    model: Any
-    input_name: str
-    output_name: str
-    dtype: str
-    sample: Any
-    xla: bool = True
-    value_range: tuple[int, int] | None = None
-    size_multiple: int = 1
 
 
 def _versions(model_dir: Path) -> list[int]:
@@ -151,27 +131,6 @@ def _make_temp(model_dir: Path) -> Path:
                           f"{exc.strerror or exc}.") from None
 
 
-def serving_model(model, preprocessor=None, raw_shape=None, raw_dtype="float32",
-                  input_name="inputs", output_name="outputs"):
-    """One functional model: raw input -> preprocessing -> model -> named output."""
-    import keras
-
-    if raw_shape is None:
-        raw_shape = tuple(model.input_shape[1:])
-    raw = keras.Input(shape=tuple(raw_shape), dtype=raw_dtype, name=input_name)
-    x = raw
-    if preprocessor is not None:
-        for layer in preprocessor.layers:
-            x = layer(x)
-    elif raw_dtype != "float32":
-        x = keras.layers.Rescaling(1.0, dtype="float32", name="cast")(x)
-    y = model(x)
-    if isinstance(y, (list, tuple)):  # auxiliary training heads are not served
-        y = y[0]
-    y = keras.layers.Identity(name=output_name)(y)
-    return keras.Model(raw, y, name=f"{model.name}_serving")
-
-
 def export(
     model,
     name: str,
@@ -224,92 +183,108 @@ def export(
             shape and dtype (see `Endpoint`): integer inputs in [low, high),
             open sizes that are multiples of `size_multiple`.
 
-    Returns:
-        An `ExportResult` with the version folder, its number and the manifest.
-
-    Raises:
-        ValueError: a bad `name`, `version` or `static_batch`, or a `base_dir`
-            this process cannot write (before anything is written).
-        FileExistsError: `version` already exists.
-        ExportError: verification failed (nothing is left behind).
+    Returns an `ExportResult` (the version folder, its number, the manifest). Raises
+    ValueError for a bad `name`, `version`, `static_batch` or unwritable `base_dir` (before
+    anything is written), FileExistsError for an existing `version`, and ExportError when
+    the verification fails (nothing is left behind).
     """
-    import keras
-    import tensorflow as tf
+    model_dir = _model_dir(base_dir, name, version, static_batch)
+    if serving is None:
+        serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
+    if labels is not None and static_batch is not None:
+        labels = np.asarray(labels)[:static_batch]
+    dtype = str(serving.inputs[0].dtype)
+    signatures = {"serving_default": Endpoint(serving, input_name, output_name, dtype, sample,
+                                              xla=dtype != "string", value_range=value_range,
+                                              size_multiple=size_multiple),
+                  **dict(endpoints or {})}
+    checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
+    tmp = _make_temp(model_dir)
+    try:
+        saved = tmp / "export"  # renamed into place; its sibling verify/ holds the check's scratch
+        _write_archive(saved, signatures, static_batch)
+        check = verify_export(saved, checks, labels, work_dir=tmp / "verify") if verify else {
+            "max_abs_diff": None, "xla_max_abs_diff": None}
+        manifest = _manifest(name, signatures, static_batch, preprocessor, class_names, check,
+                             metadata)
+        return _claim_version(saved, model_dir, version, manifest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def _model_dir(base_dir, name: str, version, static_batch) -> Path:
+    """The export's folder `base_dir/name`, after refusing a bad name, base folder or
+    batch size, a bad explicit `version` or one that exists (never overwritten)."""
     check_folder_name("name", name)
     check_export_target(base_dir, static_batch=static_batch)
     model_dir = (Path(base_dir) / name).resolve()
-    if version is not None:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ValueError(f"`version` must be an integer >= 1. Received: version={version!r}")
-        if (model_dir / str(version)).exists():
-            raise FileExistsError(
-                f"Export {model_dir / str(version)} already exists; exports are never "
-                f"overwritten. The next free version is {next_version(base_dir, name)}."
-            )
-    if serving is None:
-        serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
-    else:
-        raw_dtype = str(serving.inputs[0].dtype)
-    if labels is not None and static_batch is not None:
-        labels = np.asarray(labels)[:static_batch]
-    signatures = {
-        "serving_default": Endpoint(serving, input_name, output_name, raw_dtype, sample,
-                                    xla=raw_dtype != "string", value_range=value_range,
-                                    size_multiple=size_multiple),
-        **dict(endpoints or {}),
+    if version is None:
+        return model_dir
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"`version` must be an integer >= 1. Received: version={version!r}")
+    if (model_dir / str(version)).exists():
+        raise FileExistsError(
+            f"Export {model_dir / str(version)} already exists; exports are never "
+            f"overwritten. The next free version is {next_version(base_dir, name)}."
+        )
+    return model_dir
+
+
+def _write_archive(saved: Path, signatures: Mapping[str, Endpoint], static_batch) -> None:
+    """Write the SavedModel with one checked serving function per signature, and the
+    serving model as a Keras file beside it."""
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    for sig, endpoint in signatures.items():
+        archive.track(endpoint.model)
+        shape = (static_batch, *endpoint.model.input_shape[1:])
+        archive.add_endpoint(
+            sig, _serve_function(endpoint, shape),
+            input_signature=[tf.TensorSpec(shape, endpoint.dtype, name=endpoint.input_name)],
+        )
+    archive.write_out(str(saved), verbose=False)
+    signatures["serving_default"].model.save(saved / "model.keras")
+
+
+def _manifest(name, signatures: Mapping[str, Endpoint], static_batch, preprocessor, class_names,
+              check: dict, metadata) -> dict:
+    """manifest.json: the serving signature, every signature's inputs and outputs, the
+    preprocessing, class names, the verification figures and what was trained."""
+    import keras
+    import tensorflow as tf
+
+    default = signatures["serving_default"]
+    serving, raw_dtype = default.model, default.dtype
+    raw_shape = tuple(serving.input_shape[1:])
+    return {
+        "name": name,
+        "version": None,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "signature": "serving_default",
+        "inputs": {default.input_name: {"shape": [static_batch, *raw_shape], "dtype": raw_dtype}},
+        "outputs": {
+            default.output_name: {
+                "shape": [static_batch, *serving.output_shape[1:]],
+                "dtype": str(serving.output.dtype),
+            }
+        },
+        "signatures": {
+            sig: {
+                "inputs": {e.input_name: _input_manifest(e, static_batch)},
+                "outputs": {e.output_name: {"shape": [static_batch, *e.model.output_shape[1:]]}},
+                "xla": e.xla,
+            }
+            for sig, e in signatures.items()
+        },
+        "preprocessing": [layer.name for layer in preprocessor.layers] if preprocessor else [],
+        "class_names": list(class_names) if class_names is not None else None,
+        "verification": check,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        **jsonable(dict(metadata or {})),
     }
-    checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
-
-    tmp = _make_temp(model_dir)
-    saved = tmp / "export"  # renamed into place; its sibling verify/ holds the check's scratch
-    try:
-        archive = keras.export.ExportArchive()
-        for sig, endpoint in signatures.items():
-            archive.track(endpoint.model)
-            shape = (static_batch, *endpoint.model.input_shape[1:])
-            archive.add_endpoint(
-                sig, _serve_function(endpoint, shape),
-                input_signature=[tf.TensorSpec(shape, endpoint.dtype, name=endpoint.input_name)],
-            )
-        archive.write_out(str(saved), verbose=False)
-        serving.save(saved / "model.keras")
-
-        check = {"max_abs_diff": None, "xla_max_abs_diff": None}
-        if verify:
-            check = verify_export(saved, checks, labels, work_dir=tmp / "verify")
-        raw_shape = tuple(serving.input_shape[1:])
-        manifest = {
-            "name": name,
-            "version": None,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "signature": "serving_default",
-            "inputs": {input_name: {"shape": [static_batch, *raw_shape], "dtype": raw_dtype}},
-            "outputs": {
-                output_name: {
-                    "shape": [static_batch, *serving.output_shape[1:]],
-                    "dtype": str(serving.output.dtype),
-                }
-            },
-            "signatures": {
-                sig: {
-                    "inputs": {e.input_name: _input_manifest(e, static_batch)},
-                    "outputs": {e.output_name: {"shape": [static_batch, *e.model.output_shape[1:]]}},
-                    "xla": e.xla,
-                }
-                for sig, e in signatures.items()
-            },
-            "preprocessing": [layer.name for layer in preprocessor.layers] if preprocessor else [],
-            "class_names": list(class_names) if class_names is not None else None,
-            "verification": check,
-            "tensorflow_version": tf.__version__,
-            "keras_version": keras.__version__,
-            **jsonable(dict(metadata or {})),
-        }
-        return _claim_version(saved, model_dir, version, manifest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _claim_version(saved: Path, model_dir: Path, version: int | None, manifest: dict):
@@ -464,13 +439,12 @@ def export_trained(
 ) -> ExportResult:
     """Export a model trained through `zoo.train`/`tuning.search` with its data plan.
 
-    Fills in what `export` needs from the registry spec and the data plan:
-    the preprocessing, the raw input spec, meaningful tensor names, class
-    names, and a verification sample from the dataset's test split (with
-    labels for classifiers, so the fresh-process check reports accuracy).
+    The model's task (`zoo.tasks`, `Task.export_arguments`) fills in what `export`
+    needs from the spec and the data plan: the preprocessing, the raw input spec,
+    meaningful tensor names, class names, extra signatures, and a verification sample
+    (with labels for classifiers, so the fresh-process check reports accuracy).
+    `kwargs` override them.
     """
-    import pipelines
-
     from zoo.runtime.precision import float32_copy
 
     name = spec.name if name is None else name  # "" is refused, never replaced
@@ -478,87 +452,10 @@ def export_trained(
     # A mixed-precision model is served in float32 (its weights are float32 already):
     # exact against the verification's 1e-5, and any device can serve it.
     model = float32_copy(model)
-    info = plan.info
-    if info.task == "language_model":
-        arguments = _language_model_export(model, spec, plan, metrics, hyperparameters)
-        return export(arguments.pop("model"), name, **{**arguments, **kwargs})
-    if info.task == "embedding":  # words in, vectors out (zoo.models.word_vectors)
-        from zoo.models.word_vectors import export_arguments
-
-        arguments = export_arguments(model, spec, plan,
-                                     _metadata(spec, plan, metrics, hyperparameters))
-        return export(model, name, **{**arguments, **kwargs})
-    if spec.family == "gan":  # the generator alone: latents or seeds in, uint8 images out
-        from zoo.models.dcgan import export_arguments
-
-        arguments = export_arguments(model, spec, plan,
-                                     _metadata(spec, plan, metrics, hyperparameters))
-        return export(model, name, **{**arguments, **kwargs})
-    if info.vocabulary is not None:  # labelled text: text in, class probabilities out
-        arguments = _text_classifier_export(model, spec, plan, metrics, hyperparameters)
-        return export(model, name, **{**arguments, **kwargs})
-    sample = labels = None
-    if pipelines.get_source(info.source).in_memory:
-        x, y = pipelines.load_arrays(
-            plan.dataset, plan.test_split or "train", **plan.dataset_options()
-        )
-        sample = x
-        if "classification" in spec.task:
-            labels = y
-    metadata = _metadata(spec, plan, metrics, hyperparameters)
-    defaults = dict(
-        preprocessor=plan.preprocessor(),
-        raw_shape=tuple(info.feature_shape),
-        raw_dtype=info.feature_dtype,
-        input_name="image" if info.is_image else "features",
-        output_name=spec.output_name,
-        class_names=info.class_names,
-        metadata=metadata,
-        sample=sample,
-        labels=labels,
-        endpoints=spec.signatures(model, plan) if spec.signatures else None,
-        # Token ids (source and decoder input) index the dataset's vocabulary.
-        value_range=(0, info.num_classes) if spec.task == "sequence_to_sequence" else None,
-    )
-    defaults.update(kwargs)
-    return export(model, name, **defaults)
-
-
-def _text_classifier_export(model, spec, plan, metrics=None, hyperparameters=None,
-                            batch: int = 8) -> dict:
-    """`export` arguments of a text classifier: `serving_default` takes text
-    (tokenized, looked up and cut to the model's length in the graph; no XLA)
-    and `token_ids` takes the ids (XLA-compiled)."""
-    import keras
-
-    from pipelines.layers import TextToIds
-
-    info = plan.info
-    split = plan.test_split or plan.validation_split
-    ids, labels = (t.numpy() for t in next(iter(plan.load(split, batch, shuffle=False))))
-    tokens = np.array(info.vocabulary)
-    joiner = "" if info.text_level == "char" else " "
-    texts = np.array([joiner.join(tokens[row[row > 0]]) for row in ids])
-    text = keras.Input(shape=(), dtype="string", name="text")
-    token_ids, _ = TextToIds(info.vocabulary, info.text_level, length=model.input_shape[1],
-                             name="tokenize")(text)
-    output = keras.layers.Identity(name=spec.output_name)(model(token_ids))
-    serving = keras.Model(text, output, name=f"{model.name}_serving")
-    ids_model = keras.Model(model.inputs, keras.layers.Identity(name=spec.output_name)(
-        model.outputs[0]), name=f"{model.name}_ids")
-    return dict(
-        serving=serving,
-        input_name="text",
-        output_name=spec.output_name,
-        sample=texts,
-        labels=labels,
-        # Id 0 is `[UNK]` and the padding in front of short texts, as in training.
-        endpoints={"token_ids": Endpoint(ids_model, "token_ids", spec.output_name, "int32", ids,
-                                         value_range=(0, len(info.vocabulary)))},
-        class_names=info.class_names,
-        metadata={**_metadata(spec, plan, metrics, hyperparameters), "level": info.text_level,
-                  "vocabulary_size": len(info.vocabulary)},
-    )
+    arguments = get_task(spec).export_arguments(
+        spec, model, plan, _metadata(spec, plan, metrics, hyperparameters))
+    model = arguments.pop("model", model)
+    return export(model, name, **{**arguments, **kwargs})
 
 
 def _metadata(spec, plan, metrics=None, hyperparameters=None) -> dict:
@@ -575,64 +472,3 @@ def _metadata(spec, plan, metrics=None, hyperparameters=None) -> dict:
     if hyperparameters:
         metadata["hyperparameters"] = hyperparameters
     return metadata
-
-
-def text_serving_model(model, vocabulary, level, input_name="text", output_name="probabilities"):
-    """Text (B,) -> the language model's next-token probabilities after each text (B, V).
-
-    Tokenization and the vocabulary are inside the graph; texts of different
-    lengths are right-padded, and the output is read at each text's last
-    token, which padding cannot change in a causal model. An empty text reads
-    as [UNK] (id 0), the way `zoo generate` starts an empty prompt.
-    """
-    import keras
-
-    from pipelines.layers import TextToIds
-    from zoo.layers import AtLeastOneStep, LastStep
-
-    text = keras.Input(shape=(), dtype="string", name=input_name)
-    ids, lengths = TextToIds(vocabulary, level, name="tokenize")(text)
-    ids = AtLeastOneStep(name="at_least_one_step")(ids)  # a batch of empty texts
-    probabilities = LastStep(name=output_name)(model(ids), lengths)
-    return keras.Model(text, probabilities, name=f"{model.name}_serving")
-
-
-def token_ids_model(model, output_name="probabilities"):
-    """Token ids (B, T) -> next-token probabilities after the last one (B, V); XLA-compilable."""
-    import keras
-
-    from zoo.layers import LastStep
-
-    ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    return keras.Model(ids, LastStep(name=output_name)(model(ids)), name=f"{model.name}_next_token")
-
-
-def _language_model_export(model, spec, plan, metrics=None, hyperparameters=None,
-                           batch: int = 8) -> dict:
-    """`export` arguments of a language model: text in (`serving_default`,
-    string ops, no XLA) and token ids in (`token_ids`, XLA-compiled)."""
-    if any(getattr(layer, "stateful", False) for layer in model.layers):
-        # Serving starts every request from a zero state, at any batch size.
-        stateless = spec.builder(**{**plan.builder_args, "stateful_batch_size": None})
-        stateless.set_weights(model.get_weights())
-        model = stateless
-    tokens = np.array(plan.info.class_names)
-    level = plan.data_options.get("level", "char")
-    split = plan.test_split or plan.validation_split
-    ids = next(iter(plan.load(split, batch, shuffle=False)))[0].numpy()
-    # Texts of different lengths, so the padding path is verified too.
-    pieces = [tokens[row[: max(1, len(row) - 3 * i)]] for i, row in enumerate(ids)]
-    texts = np.array(["".join(p) if level == "char" else " ".join(p) for p in pieces])
-    return dict(
-        model=model,
-        serving=text_serving_model(model, tokens, level, "text", spec.output_name),
-        input_name="text",
-        output_name=spec.output_name,
-        sample=texts,
-        # Id 0 is `[UNK]`: unknown tokens of a text, and `zoo generate`'s empty prompt.
-        endpoints={"token_ids": Endpoint(token_ids_model(model, spec.output_name), "token_ids",
-                                         spec.output_name, "int32", ids,
-                                         value_range=(0, len(tokens)))},
-        class_names=[str(t) for t in tokens],
-        metadata={**_metadata(spec, plan, metrics, hyperparameters), "level": level},
-    )

@@ -171,6 +171,7 @@ def load_model(path: str | os.PathLike, compile: bool = True):
     import pipelines.layers  # noqa: F401  (registers preprocessing layers)
     import zoo.layers  # noqa: F401
     import zoo.models  # noqa: F401
+    import zoo.tasks.word_vectors  # noqa: F401  (registers WordLookup, served word vectors)
     from zoo.runtime.precision import dtype_policy, saved_policy
 
     path = Path(path)

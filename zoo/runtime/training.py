@@ -37,6 +37,7 @@ from zoo._common import check_finite_number, check_positive_int, jsonable, safe_
 from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
 from zoo.runtime.names import LR_SCHEDULES, RUNS_ROOT
 from zoo.runtime.plan import DataPlan, plan_data
+from zoo.tasks import get_task
 from zoo.runtime.run import (VOCABULARY_FILE, _backup_epoch, _previous_run_completed,
     _removed_unless_an_epoch_finishes, _rewrite_history, _write_json, load_model,
     read_history)
@@ -232,11 +233,13 @@ def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, 
             + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)")
         )
         with dist.strategy.scope(), precision.dtype_policy(policy):
-            if spec.fit is not None:
+            task = get_task(spec)
+            if not task.trained_by_gradients:
                 return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings,
                                               seed, say, chief)
-            if spec.pretrain is not None and not resumed_from:
-                pretrained = spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
+            pretrained = None if resumed_from else task.pretrain(spec, model, plan, seed=seed,
+                                                                 batch_size=batch_size)
+            if pretrained is not None:
                 say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
         return _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_dir,
                     epochs, history_rows[:resumed_from], [*extra_callbacks, *(callbacks or [])],
@@ -303,7 +306,7 @@ def _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_
     cbs = [
         # The spec's callbacks first: values they add to the epoch logs (e.g. a GAN's
         # sample score) then reach the checkpoint, the CSV history and TensorBoard.
-        *(spec.callbacks(model, plan, write_dir) if spec.callbacks else []),
+        *get_task(spec).training_callbacks(spec, model, plan, write_dir),
         # Every worker restores the chief's backup; the others save into write_dir.
         distribute.worker_backup(
             str(run_dir / "backup"), str(write_dir / "backup"), save_freq="epoch",
@@ -334,7 +337,7 @@ def _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_
 def _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say, chief=True):
     """Train a model whose spec has a `fit` function (e.g. counts + SVD): one fit on
     the training split, recorded as one epoch with its validation loss."""
-    fitted = spec.fit(model, plan, seed=seed)
+    fitted = get_task(spec).fit_without_gradients(spec, model, plan, seed=seed)
     row = {"epoch": 0, "val_loss": float(model.evaluate(val_ds, verbose=0, return_dict=True)["loss"])}
     say(f"Fitted {spec.name} without gradient descent: {jsonable(fitted)}; val_loss {row['val_loss']:.4f}")
     if not chief:

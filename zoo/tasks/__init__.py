@@ -7,8 +7,10 @@ data binds to the builder, the default loss and metrics, training hooks
 export signatures and verification samples, and what a test should check.
 They never branch on a task, family or model name.
 
-Every module of this package is imported by `get_task`, and registers its tasks
-with `register_task`; a new task is a new module here.
+Every module of this package is imported by `get_task`; a task module registers
+its tasks with `register_task`, so a new task is a new module here. `serving`
+(signatures, serving models, verification samples) and `data` (shapes and
+vocabulary sizes that follow the data) are the building blocks tasks share.
 """
 
 from __future__ import annotations

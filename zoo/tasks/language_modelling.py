@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from zoo.tasks.base import Task, register_task
 
 
@@ -10,6 +12,82 @@ class LanguageModelling(Task):
     loss = "sparse_categorical_crossentropy"
     metrics = ("accuracy",)
     output_name = "probabilities"
+    reads_text_corpus = True
+    trains_on_text = True
+
+    def data_options(self, spec, dataset, options: dict) -> None:
+        """A labelled text dataset (imdb_reviews) is read as a corpus: labels dropped."""
+        import pipelines
+
+        if pipelines.resolve(dataset, options.get("data_dir")).kind == "labelled_text":
+            options.setdefault("corpus", True)
+
+    def export_arguments(self, spec, model, plan, metadata: dict, batch: int = 8) -> dict:
+        """Text in (`serving_default`, string ops, no XLA) and token ids in (`token_ids`,
+        XLA-compiled); a stateful model is served stateless (every request from a zero
+        state, at any batch size)."""
+        from zoo.tasks.serving import Endpoint, verification_sample
+
+        if any(getattr(layer, "stateful", False) for layer in model.layers):
+            stateless = spec.builder(**{**plan.builder_args, "stateful_batch_size": None})
+            stateless.set_weights(model.get_weights())
+            model = stateless
+        tokens = np.array(plan.info.class_names)
+        level = plan.data_options.get("level", "char")
+        ids = verification_sample(plan, batch)[0]
+        # Texts of different lengths, so the padding path is verified too.
+        pieces = [tokens[row[: max(1, len(row) - 3 * i)]] for i, row in enumerate(ids)]
+        texts = np.array(["".join(p) if level == "char" else " ".join(p) for p in pieces])
+        return dict(
+            model=model,
+            serving=text_serving_model(model, tokens, level, "text", spec.output_name),
+            input_name="text",
+            output_name=spec.output_name,
+            sample=texts,
+            # Id 0 is `[UNK]`: unknown tokens of a text, and `zoo generate`'s empty prompt.
+            endpoints={"token_ids": Endpoint(token_ids_model(model, spec.output_name),
+                                             "token_ids", spec.output_name, "int32", ids,
+                                             value_range=(0, len(tokens)))},
+            class_names=[str(t) for t in tokens],
+            metadata={**metadata, "level": level},
+        )
+
+    def serving_input_name(self, plan) -> str:
+        return "text"
+
+    def output_shape(self, args: dict, input_shape: tuple) -> tuple:
+        """Next-token probabilities at every step."""
+        return (input_shape[0], input_shape[1], args["vocab_size"])
 
 
 register_task(LanguageModelling())
+
+
+def text_serving_model(model, vocabulary, level, input_name="text", output_name="probabilities"):
+    """Text (B,) -> the language model's next-token probabilities after each text (B, V).
+
+    Tokenization and the vocabulary are inside the graph; texts of different
+    lengths are right-padded, and the output is read at each text's last
+    token, which padding cannot change in a causal model. An empty text reads
+    as [UNK] (id 0), the way `zoo generate` starts an empty prompt.
+    """
+    from pipelines.layers import TextToIds
+    from zoo.layers import AtLeastOneStep, LastStep
+    from zoo.tasks.serving import string_serving_model
+
+    def last_step(ids, lengths):
+        ids = AtLeastOneStep(name="at_least_one_step")(ids)  # a batch of empty texts
+        return LastStep(name=output_name)(model(ids), lengths)
+
+    return string_serving_model(model, TextToIds(vocabulary, level, name="tokenize"), last_step,
+                                input_name)
+
+
+def token_ids_model(model, output_name="probabilities"):
+    """Token ids (B, T) -> next-token probabilities after the last one (B, V); XLA-compilable."""
+    import keras
+
+    from zoo.layers import LastStep
+
+    ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    return keras.Model(ids, LastStep(name=output_name)(model(ids)), name=f"{model.name}_next_token")

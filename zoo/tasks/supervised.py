@@ -1,21 +1,65 @@
-"""Supervised learning from (features, labels): regression and classification."""
+"""Supervised learning from (features, labels): regression and classification.
+
+A classifier refuses float targets and more classes than its head has; a
+regressor refuses class ids. On labelled text (a dataset with a vocabulary) a
+supervised model serves text: tokenized in the graph.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from zoo.tasks.base import Task, register_task
 
+# Model tasks that learn class ids, or float values, and data tasks by target kind.
+CLASSIFIER_TASKS = ("binary_classification", "classification", "image_classification")
+REGRESSOR_TASKS = ("regression", "sequence_forecasting")
+LABEL_DATA_TASKS = ("binary_classification", "classification")
 
-class Regression(Task):
+
+class Supervised(Task):
+    """(features, labels) pairs; text in at serving when the data is labelled text."""
+
+    def export_arguments(self, spec, model, plan, metadata: dict) -> dict:
+        if plan.info.vocabulary is not None:
+            return text_classifier_arguments(model, spec, plan, metadata)
+        return super().export_arguments(spec, model, plan, metadata)
+
+
+class Regression(Supervised):
     name = "regression"
     loss = "mse"
     metrics = ("mae",)
     output_name = "prediction"
 
+    def check_data(self, spec, dataset, info, args: dict) -> None:
+        check_regression_targets(spec, dataset, info)
+
 
 register_task(Regression())
 
 
-class BinaryClassification(Task):
+class Classifier(Supervised):
+    """A head of `classes` outputs (one for binary classification) learning class ids."""
+
+    labelled_sample = True
+
+    def check_data(self, spec, dataset, info, args: dict) -> None:
+        binary = self.name == "binary_classification"
+        kind = "a binary classifier" if binary else "a classifier"
+        classes = 2 if binary else args.get("classes")
+        data = f"dataset {dataset!r} has {_target_kind(info)}"
+        if info.task not in LABEL_DATA_TASKS or (binary and (info.num_classes or 0) > 2):
+            raise ValueError(f"Model {spec.name!r} is {kind} (task {spec.task!r}), but "
+                             f"{data}. {_models_for(info)}")
+        if isinstance(classes, int) and info.num_classes and classes < info.num_classes:
+            raise ValueError(
+                f"Model {spec.name!r} has classes={classes} outputs, but {data}: labels "
+                f"{classes}..{info.num_classes - 1} do not fit its head. Leave `classes` unset "
+                f"(it follows the data) or set classes={info.num_classes}.")
+
+
+class BinaryClassification(Classifier):
     name = "binary_classification"
     loss = "binary_crossentropy"
     metrics = ("accuracy",)
@@ -25,7 +69,7 @@ class BinaryClassification(Task):
 register_task(BinaryClassification())
 
 
-class Classification(Task):
+class Classification(Classifier):
     name = "classification"
     loss = "sparse_categorical_crossentropy"
     metrics = ("accuracy",)
@@ -35,11 +79,69 @@ class Classification(Task):
 register_task(Classification())
 
 
-class ImageClassification(Task):
+class ImageClassification(Classification):
     name = "image_classification"
-    loss = "sparse_categorical_crossentropy"
-    metrics = ("accuracy",)
-    output_name = "probabilities"
 
 
 register_task(ImageClassification())
+
+
+def check_regression_targets(spec, dataset, info) -> None:
+    """Class ids are no quantities; binary 0/1 targets may be regressed (a linear
+    probability model)."""
+    if info.task == "classification":
+        raise ValueError(f"Model {spec.name!r} is a regressor (task {spec.task!r}), but "
+                         f"dataset {dataset!r} has {_target_kind(info)}. {_models_for(info)}")
+
+
+def _target_kind(info) -> str:
+    """What a dataset's targets are, for error messages."""
+    if info.task == "regression":
+        return "float targets (task 'regression')"
+    if info.task == "binary_classification":
+        return "binary labels 0/1 (task 'binary_classification')"
+    if info.task == "classification":
+        return f"class labels (task 'classification', {info.num_classes} classes)"
+    return f"targets of task {info.task!r}"
+
+
+def _models_for(info) -> str:
+    """Which models fit a dataset's targets, for error messages."""
+    tasks = {"regression": REGRESSOR_TASKS, "classification": CLASSIFIER_TASKS[1:],
+             "binary_classification": CLASSIFIER_TASKS}.get(info.task, (info.task,))
+    names = " or ".join(filter(None, [", ".join(map(repr, tasks[:-1])), repr(tasks[-1])]))
+    return f"Choose a model of task {names} for it (`zoo list` shows each model's task)."
+
+
+def text_classifier_arguments(model, spec, plan, metadata: dict, batch: int = 8) -> dict:
+    """`export` arguments of a text classifier: `serving_default` takes text
+    (tokenized, looked up and cut to the model's length in the graph; no XLA)
+    and `token_ids` takes the ids (XLA-compiled)."""
+    import keras
+
+    from pipelines.layers import TextToIds
+    from zoo.tasks.serving import Endpoint, string_serving_model, verification_sample
+
+    info = plan.info
+    ids, labels = verification_sample(plan, batch)
+    tokens = np.array(info.vocabulary)
+    joiner = "" if info.text_level == "char" else " "
+    texts = np.array([joiner.join(tokens[row[row > 0]]) for row in ids])
+    tokenize = TextToIds(info.vocabulary, info.text_level, length=model.input_shape[1],
+                         name="tokenize")
+    serving = string_serving_model(
+        model, tokenize, lambda ids, _: keras.layers.Identity(name=spec.output_name)(model(ids)))
+    ids_model = keras.Model(model.inputs, keras.layers.Identity(name=spec.output_name)(
+        model.outputs[0]), name=f"{model.name}_ids")
+    return dict(
+        serving=serving,
+        input_name="text",
+        output_name=spec.output_name,
+        sample=texts,
+        labels=labels,
+        # Id 0 is `[UNK]` and the padding in front of short texts, as in training.
+        endpoints={"token_ids": Endpoint(ids_model, "token_ids", spec.output_name, "int32", ids,
+                                         value_range=(0, len(info.vocabulary)))},
+        class_names=info.class_names,
+        metadata={**metadata, "level": info.text_level, "vocabulary_size": len(info.vocabulary)},
+    )
