@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.tasks.gan import score_classifier_path  # noqa: E402
-from zoo.runtime.images import read_png, save_png  # noqa: E402
+from zoo.images import read_png, save_png  # noqa: E402
 
 COLUMNS = ("epoch", "d_loss", "g_loss", "val_mmd", "sample_score", "real_score")
 

@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         return 2
     import keras
 
-    from zoo.runtime.images import save_grid
+    from zoo.images import save_grid
 
     content, _ = sample_images(args.size)
     h, w = content.shape[:2]

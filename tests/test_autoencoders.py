@@ -13,7 +13,7 @@ import zoo
 from zoo.models import autoencoders as ae
 from zoo.runtime.artifacts import load_autoencoder
 from zoo.tasks import autoencoding
-from zoo.runtime.images import read_png
+from zoo.images import read_png
 
 
 @pytest.fixture(scope="module")

@@ -193,7 +193,7 @@ def test_datasets_columns_are_aligned(zoo_main):
 
 
 def test_stylize_writes_under_runs_by_default(zoo_main, tmp_path):
-    from zoo.runtime.images import save_png
+    from zoo.images import save_png
     from zoo.tasks.style import sample_images
 
     content, style = sample_images(32)

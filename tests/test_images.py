@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from zoo.runtime.images import read_png, save_grid, tile_grid, to_uint8
+from zoo.images import read_png, save_grid, tile_grid, to_uint8
 
 
 def test_tiles_are_placed_row_by_row_with_padding():

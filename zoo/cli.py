@@ -254,7 +254,7 @@ def cmd_generate(args) -> int:
 def cmd_sample(args) -> int:
     from zoo.runtime.artifacts import sample_images
     from zoo.tasks.gan import grid_scale
-    from zoo.runtime.images import save_grid
+    from zoo.images import save_grid
 
     try:
         images = sample_images(args.source, args.count, args.seed, args.checkpoint)
@@ -352,7 +352,7 @@ def cmd_stylize(args) -> int:
         pooling=args.pooling, init=args.init, seed=args.seed, every=args.every,
         snapshot_path=out, verbose=_bar_verbosity(),
     )
-    from zoo.runtime.images import save_png
+    from zoo.images import save_png
 
     save_png(result.image, out)
     h, w = result.image.shape[:2]

@@ -337,7 +337,7 @@ def dcgan(image_size=28, channels=1, latent_dim=100, filters=64, name="dcgan"):
 @keras.saving.register_keras_serializable(package="zoo")
 class ToUint8(keras.layers.Layer):
     """Images in [-1, 1] (tanh) -> uint8 [0, 255], rounded half to even like
-    `zoo.runtime.images.to_uint8(images, (-1, 1))`."""
+    `zoo.images.to_uint8(images, (-1, 1))`."""
 
     def call(self, images):
         pixels = ops.clip(ops.round((images + 1.0) * 127.5), 0.0, 255.0)

@@ -29,7 +29,7 @@ from zoo._common import check_choice, check_positive_int
 from zoo.models.style_transfer import min_image_size
 from zoo.registry import build
 from zoo.runtime.exporter import ExportResult, check_export_target, export
-from zoo.runtime.images import save_png, to_uint8
+from zoo.images import save_png, to_uint8
 from zoo.runtime.names import EXPORT_BASE_DIR
 from zoo.tasks.style import (
     CONTENT_WEIGHT,

@@ -106,7 +106,7 @@ def save_hidden_units(model, path, columns=None, scale=8):
     Returns:
         (path, (rows, columns)) of the grid.
     """
-    from zoo.runtime.images import save_grid  # TODO(layers): images belong below tasks
+    from zoo.images import save_grid  # TODO(layers): images belong below tasks
 
     images = hidden_unit_images(model)
     if columns is not None:

@@ -120,7 +120,7 @@ class SampleGrid(keras.callbacks.Callback):
             np.save(path, self.noise)
 
     def on_epoch_end(self, epoch, logs=None):
-        from zoo.runtime.images import save_grid  # TODO(layers): images belong below tasks
+        from zoo.images import save_grid  # TODO(layers): images belong below tasks
 
         images = np.asarray(self.model.generator(self.noise, training=False))
         save_grid(images, self.folder / f"epoch_{epoch + 1:03d}.png", value_range=(-1, 1),
