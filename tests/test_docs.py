@@ -161,7 +161,7 @@ def test_readme_is_short():
 
 
 def relative_links(path: Path) -> list[str]:
-    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    text = re.sub(r"```.*?```|`[^`\n]*`", "", path.read_text(encoding="utf-8"), flags=re.S)
     targets = re.findall(r"\]\(([^)\s]+)\)", text)
     return [t for t in targets if not re.match(r"[a-z]+:|#", t)]
 
