@@ -3,9 +3,10 @@
 A fenced block may be preceded by a marker line `<!-- docs-test: KIND reason -->`:
 - (none): runs in the default suite;
 - `slow`: runs in the slow suite (`-m slow`);
-- `network`: needs the network or a download; skipped with that reason;
+- `network`: needs the network or a download; skipped with the reason given;
 - `template`: a usage line or a recipe for other machines, not meant to be pasted;
 - `manual`: runs by hand (installs the package, runs the suite, a long benchmark).
+The last three must give a reason after the kind.
 
 Python blocks each run in a clean namespace (imports included); the quick ones of all
 pages share one process, to pay TensorFlow's start-up once, each in its own folder.
@@ -151,8 +152,8 @@ def test_markers_are_known_and_stand_before_runnable_blocks():
     assert not text_blocks, [b.where for b in text_blocks]
     unknown = [(b.where, b.kind) for b in all_blocks() if b.kind and b.kind not in KINDS]
     assert not unknown, f"unknown docs-test markers (known: {KINDS}): {unknown}"
-    unfenced = [b.where for b in all_blocks() if b.lang == "sh"]
-    assert not unfenced, f"write ```bash, not ```sh: {unfenced}"
+    sh_blocks = [b.where for b in all_blocks() if b.lang == "sh"]
+    assert not sh_blocks, f"write ```bash, not ```sh: {sh_blocks}"
 
 
 def test_readme_is_short():
@@ -252,12 +253,12 @@ def test_slow_blocks_run_in_order_in_one_folder(page, tmp_path):
 
 @pytest.mark.parametrize("block", [b for kind in ("network", "template", "manual")
                                    for b in runnable(kind)], ids=lambda b: b.where)
-def test_marked_blocks_are_skipped_with_their_reason(block):
-    reasons = {"network": "needs the network or a download",
-               "template": "a template, not meant to be pasted as is",
-               "manual": "runs by hand"}
-    pytest.skip(f"{block.where}: {reasons[block.kind]}"
-                + (f" ({block.reason})" if block.reason else ""))
+def test_blocks_not_run_say_why_and_are_skipped_with_it(block):
+    assert block.reason, f"{block.where}: a `{block.kind}` marker must give its reason"
+    kinds = {"network": "needs the network or a download",
+             "template": "a template, not meant to be pasted as is",
+             "manual": "runs by hand"}
+    pytest.skip(f"{block.where}: {kinds[block.kind]} ({block.reason})")
 
 
 if __name__ == "__main__":  # rewrite the README's model table from the registry
