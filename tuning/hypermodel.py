@@ -8,14 +8,17 @@ space fail before any trial starts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Mapping
 
 import keras
 import keras_tuner
 
-from zoo.registry import ModelSpec, compile_model, repeat_targets
+from zoo.registry import ModelSpec
+from zoo.runtime import training
 from zoo.runtime.plan import DataPlan
+from zoo.runtime.training import TrainConfig
 
 def batch_size_choices(batch_size: int) -> list[int]:
     """Half, the given and twice the given batch size."""
@@ -66,11 +69,12 @@ def training_names(spec: ModelSpec) -> list[str]:
 class ZooHyperModel(keras_tuner.HyperModel):
     """A registered model as a `keras_tuner.HyperModel`.
 
-    `build(hp)` merges the spec's search-space choices over the data plan's
-    builder arguments, builds with the spec's builder and compiles with the
-    spec's defaults and the trial's learning rate. `fit(hp, model, **kwargs)`
-    feeds the plan's training and validation splits at the trial's batch size,
-    from pipelines built afresh for each trial: a pipeline reshuffles on each
+    A trial is trained exactly as `zoo.train` trains, through the same
+    functions of `zoo.runtime.training` and one `TrainConfig` (the trial's
+    optimizer, learning rate and batch size). `build(hp)` merges the spec's
+    search-space choices over the data plan's builder arguments, builds and
+    compiles; `fit(hp, model, **kwargs)` trains on the plan's training and
+    validation splits, from pipelines built afresh for each trial: a pipeline reshuffles on each
     pass, so one reused across trials would give a trial a data order that
     depends on the trials run before it in the same process. With the seed
     set in `build`, the same trial gets the same weights and data order
@@ -116,37 +120,40 @@ class ZooHyperModel(keras_tuner.HyperModel):
         self.training_choices(hp)
         return [p.name for p in hp.space]
 
+    def trial_config(self, hp) -> TrainConfig:
+        """The trial's training config: its optimizer, learning rate and batch size."""
+        optimizer, learning_rate, batch_size = self.training_choices(hp)
+        return TrainConfig(batch_size=batch_size, optimizer=optimizer,
+                           learning_rate=learning_rate, seed=self.seed)
+
+    def trial_plan(self, hp) -> DataPlan:
+        """The data plan with the trial's builder arguments."""
+        return dataclasses.replace(self.plan, builder_args=self.builder_args(hp))
+
     def build(self, hp):
-        args = self.builder_args(hp)
-        optimizer, learning_rate, _ = self.training_choices(hp)
-        keras.utils.set_random_seed(self.seed)  # same initial weights for the same choices
-        model = compile_model(
-            self.spec.builder(**args), self.spec, learning_rate=learning_rate, optimizer=optimizer
-        )
+        config = self.trial_config(hp)
+        model = training.build_for_training(self.spec, self.trial_plan(hp), config)
+        training.compile_for_training(model, self.spec, config)
         # Hyperband continues a trial from another's checkpoint: with the optimizer
         # built, its slots are restored too instead of skipped with a warning.
         model.optimizer.build(model.trainable_variables)
         return model
 
     def fit(self, hp, model, *args, **kwargs):
+        """Train a trial the way `zoo.train` trains (`zoo.runtime.training.fit`), on
+        pipelines built afresh; `kwargs` (epochs, callbacks, ...) come from Keras Tuner."""
         if args:
             raise TypeError(
                 f"{type(self).__name__}.fit() takes its data from the data plan; "
                 f"pass no positional arguments. Received {len(args)}."
             )
-        _, _, batch_size = self.training_choices(hp)
-        validation = self._dataset(self.plan.validation_split, batch_size)
-        if self.spec.fit is not None:  # not trained by gradient descent (e.g. counts + SVD)
-            self.spec.fit(model, self.plan, seed=self.seed)
-            return {"val_loss": model.evaluate(validation, verbose=0, return_dict=True)["loss"]}
+        config, plan = self.trial_config(hp), self.trial_plan(hp)
+        train, validation = training.training_data(plan, config)
         # A Hyperband trial that continues another's checkpoint (`tuner/trial_id`) already
         # holds fine-tuned weights: pre-training them again would overwrite them.
-        if self.spec.pretrain is not None and "tuner/trial_id" not in hp.values:
-            self.spec.pretrain(model, self.plan, seed=self.seed, batch_size=batch_size)
-        train = self._dataset(self.plan.train_split, batch_size)
-        train, validation = repeat_targets(train, model), repeat_targets(validation, model)
-        # The pipeline shuffles, seeded; Keras must not shuffle again.
-        return model.fit(train, validation_data=validation, shuffle=False, **kwargs)
+        return training.fit(model, self.spec, plan, config, train, validation,
+                            callbacks=kwargs.pop("callbacks", ()),
+                            pretrain="tuner/trial_id" not in hp.values, **kwargs)
 
     def check_data(self) -> None:
         """Build the training and validation pipelines once, before any trial.
@@ -155,12 +162,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         then fails the search at once with `zoo.train`'s error, instead of
         failing every trial.
         """
-        for split in (self.plan.train_split, self.plan.validation_split):
-            self._dataset(split, self.batch_size)
-
-    def _dataset(self, split: str, batch_size: int):
-        # A new pipeline on every call (see the class docstring): never reused across trials.
-        return self.plan.load(split, batch_size, seed=self.seed)
+        training.training_data(self.plan, TrainConfig(batch_size=self.batch_size, seed=self.seed))
 
 
 def check_search_space(

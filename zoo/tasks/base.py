@@ -69,8 +69,9 @@ class Task:
             return None
         return spec.pretrain(model, plan, seed=seed, batch_size=batch_size)
 
-    def run_files(self, spec, plan, run_dir: Path) -> None:
-        """Write what a run folder needs beside the model (e.g. the vocabulary)."""
+    def run_files(self, spec, plan, run) -> None:
+        """Write what a run folder needs beside the model (e.g. the vocabulary), through
+        `run`, the `zoo.runtime.run.Run` (e.g. `run.write_vocabulary(tokens)`)."""
 
     # --- export ---
 

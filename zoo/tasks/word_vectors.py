@@ -11,5 +11,9 @@ class WordVectors(Task):
     metrics = ()
     output_name = "embedding"
 
+    def run_files(self, spec, plan, run) -> None:
+        """The vocabulary travels with the vectors (`zoo vectors`, exports)."""
+        run.write_vocabulary(plan.info.class_names)
+
 
 register_task(WordVectors())
