@@ -1,7 +1,8 @@
 """Overhead of the run bookkeeping: `zoo.train` and a search trial against a bare `model.fit`.
 
 Two ratios, measured in one process, interleaved (bare, train, bare, trial, ...),
-medians over `--repeats` rounds after one warm-up round:
+medians of the per-round ratios over `--repeats` rounds after one warm-up round
+(each round's times against the mean of its two bare fits, so load drifts cancel):
 
     train / bare   `zoo.train(model, dataset, epochs, batch_size)` in a fresh run
                    folder (run.json, history, TensorBoard logs, backup, best.keras,
@@ -27,11 +28,13 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
 
 import keras  # noqa: E402
 import keras_tuner  # noqa: E402
@@ -90,6 +93,7 @@ def _default_values(hypermodel) -> dict:
 def measure(args) -> dict:
     """Interleaved rounds; the first is a warm-up and not counted."""
     times: dict[str, list[float]] = {"bare": [], "train": [], "trial": [], "search": []}
+    ratios: dict[str, list[float]] = {"train": [], "trial": [], "search": []}
     what = (args.model, args.dataset, args.epochs, args.batch_size)
     for round_ in range(args.repeats + 1):
         with tempfile.TemporaryDirectory() as tmp:
@@ -104,6 +108,10 @@ def measure(args) -> dict:
         times["train"].append(train)
         times["trial"].append(trial)
         times["search"].append(whole)
+        # Each against the mean of the two bare fits around it: load drifts cancel.
+        bare = (bare_a + bare_b) / 2
+        for name, seconds in (("train", train), ("trial", trial), ("search", whole)):
+            ratios[name].append(seconds / bare)
         print(f"round {round_}: bare {bare_a:.2f}/{bare_b:.2f} s, train {train:.2f} s, "
               f"trial {trial:.2f} s, search {whole:.2f} s", flush=True)
     medians = {k: statistics.median(v) for k, v in times.items()}
@@ -112,9 +120,11 @@ def measure(args) -> dict:
         "batch_size": args.batch_size, "repeats": args.repeats,
         "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()},
         "median_seconds": {k: round(v, 3) for k, v in medians.items()},
-        "train_over_bare": round(medians["train"] / medians["bare"], 3),
-        "trial_over_bare": round(medians["trial"] / medians["bare"], 3),
-        "search_over_bare": round(medians["search"] / medians["bare"], 3),
+        "round_ratios": {k: [round(r, 3) for r in v] for k, v in ratios.items()},
+        # The figures: medians of the per-round ratios.
+        "train_over_bare": round(statistics.median(ratios["train"]), 3),
+        "trial_over_bare": round(statistics.median(ratios["trial"]), 3),
+        "search_over_bare": round(statistics.median(ratios["search"]), 3),
     }
 
 

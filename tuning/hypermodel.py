@@ -185,8 +185,27 @@ def check_search_space(
         ValueError: naming the model and the problem.
     """
     spec = hypermodel.spec
-    prefix = f"Invalid search space for {spec.name!r}:"
     hp = keras_tuner.HyperParameters()
+    _check_space_choices(spec, hp, overrides)
+    hypermodel.training_choices(hp)
+    fixed_hp = _fixed_hyperparameters(spec, {p.name: p for p in hp.space}, dict(fixed or {}))
+    try:
+        hypermodel.build(fixed_hp.copy())
+    except Exception as e:
+        raise ValueError(
+            f"Invalid search space for {spec.name!r}: the model does not build with the "
+            f"default hyperparameter values"
+            f"{' and the fixed ones' if fixed else ''}: {e}"
+        ) from e
+    finally:
+        keras.backend.clear_session()
+    return fixed_hp
+
+
+def _check_space_choices(spec: ModelSpec, hp, overrides) -> None:
+    """Run the spec's search space on `hp`: it must choose known builder arguments,
+    none of the shared training ones and none that `overrides` fix."""
+    prefix = f"Invalid search space for {spec.name!r}:"
     try:
         space = spec.search_space(hp) if spec.search_space is not None else None
     except Exception as e:  # KT rejects e.g. a default outside its Choice values
@@ -217,9 +236,9 @@ def check_search_space(
             f"Fix a searched value with `fixed` instead."
         )
 
-    hypermodel.training_choices(hp)
-    entries = {p.name: p for p in hp.space}
-    fixed = dict(fixed or {})
+
+def _fixed_hyperparameters(spec: ModelSpec, entries: dict, fixed: dict):
+    """`HyperParameters` holding the `fixed` values, each checked against its entry."""
     unknown = sorted(set(fixed) - set(entries))
     if unknown:
         raise ValueError(
@@ -235,16 +254,6 @@ def check_search_space(
                 f"Received: {name}={value!r}"
             )
         fixed_hp.Fixed(name, value)
-
-    try:
-        hypermodel.build(fixed_hp.copy())
-    except Exception as e:
-        raise ValueError(
-            f"{prefix} the model does not build with the default hyperparameter values"
-            f"{' and the fixed ones' if fixed else ''}: {e}"
-        ) from e
-    finally:
-        keras.backend.clear_session()
     return fixed_hp
 
 

@@ -22,13 +22,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
+import json
 import os
 import shutil
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from zoo._common import check_finite_number, check_positive_int, jsonable, safe_folder_name
+import keras
+
+from zoo._common import atomic_path, check_finite_number, check_positive_int, jsonable, safe_folder_name
 from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
 from zoo.runtime.plan import DataPlan, _builtin_names, plan_data
 from zoo.runtime.run import CHECKPOINTS, Run, load_model, read_history
@@ -114,8 +120,6 @@ class TrainConfig:
 def build_for_training(spec: ModelSpec, plan: DataPlan, config: TrainConfig, replicas: int = 1):
     """The model, seeded, with the builder arguments its task trains with (e.g. a
     stateful model's fixed batch size); outputs float32 under mixed precision."""
-    import keras
-
     from zoo.runtime import precision
 
     args = get_task(spec).training_builder_args(spec, plan, config.batch_size, replicas)
@@ -132,8 +136,6 @@ def compile_for_training(model, spec: ModelSpec, config: TrainConfig, steps_per_
     A cosine schedule needs `steps_per_epoch`: the step count lives in the
     optimizer state, so a resumed run continues the same curve.
     """
-    import keras
-
     rate = config.learning_rate
     if config.lr_schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, config.epochs * steps_per_epoch)
@@ -230,25 +232,13 @@ class _Training:
 
 
 def train(
-    model_name: str,
-    dataset: str | None = None,
-    *,
-    epochs: int = 10,
-    batch_size: int = 32,
-    learning_rate: float | None = None,
-    optimizer: str | None = None,
-    weight_decay: float | None = None,
-    lr_schedule: str = "constant",
-    seed: int = 0,
-    overrides: Mapping[str, Any] | None = None,
-    data_options: Mapping[str, Any] | None = None,
-    run_dir: str | os.PathLike | None = None,
-    runs_root: str | os.PathLike = "runs",
-    callbacks: list | None = None,
-    verbose: int | str = "auto",
-    strategy: str = "auto",
-    cpu_replicas: int | None = None,
-    mixed_precision: bool = False,
+    model_name: str, dataset: str | None = None, *, epochs: int = 10, batch_size: int = 32,
+    learning_rate: float | None = None, optimizer: str | None = None,
+    weight_decay: float | None = None, lr_schedule: str = "constant", seed: int = 0,
+    overrides: Mapping[str, Any] | None = None, data_options: Mapping[str, Any] | None = None,
+    run_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike = "runs",
+    callbacks: list | None = None, verbose: int | str = "auto", strategy: str = "auto",
+    cpu_replicas: int | None = None, mixed_precision: bool = False,
     jit_compile: bool | str = "auto",
 ) -> TrainResult:
     """Train a registered model on a dataset, resumably, in a run folder (`zoo.runtime.run`).
@@ -344,13 +334,17 @@ def _train_run(job: _Training, callbacks: list) -> TrainResult:
         prior_rows = prior_rows[:resumed_from]
         job.say(f"Run folder: {run.folder} "
                 + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)"))
+        run_callbacks = _run_callbacks(job, prior_rows)
         outcome = fit(model, spec, plan, job.config, train_ds, val_ds,
-                      callbacks=[*_run_callbacks(job, prior_rows), *callbacks],
+                      callbacks=[*run_callbacks, *callbacks],
                       write_dir=job.write_dir, pretrain=not resumed_from, scope=job.scope,
                       say=job.say, verbose=job.verbose)
         if isinstance(outcome, dict):
             return _record_fit_without_gradients(job, model, outcome)
-        return _finish(job, model, prior_rows)
+        # Without callbacks of the caller's (which may change the weights when training
+        # ends), the final model is the last epoch's backup.
+        checkpoint = run_callbacks[1] if not callbacks else None
+        return _finish(job, model, prior_rows, checkpoint)
 
 
 def _prepare_model(job: _Training):
@@ -370,30 +364,92 @@ def _prepare_model(job: _Training):
 
 def _run_callbacks(job: _Training, prior_rows: list[dict]) -> list:
     """The run folder's callbacks: backup, best checkpoint, CSV history, TensorBoard."""
-    import keras
-
     from zoo.runtime import distribute
 
     monitor, write_dir = job.spec.monitor, job.write_dir
     prior = [r[monitor] for r in prior_rows if monitor in r]
+    # Every worker restores the chief's backup; the others save into write_dir.
+    backup = distribute.worker_backup(  # deleted by _finish, once the final model is saved
+        str(job.run.backup_dir), str(write_dir / "backup"), save_freq="epoch",
+        delete_checkpoint=False, double_checkpoint=True,
+    )
     return [
-        # Every worker restores the chief's backup; the others save into write_dir.
-        distribute.worker_backup(
-            str(job.run.backup_dir), str(write_dir / "backup"), save_freq="epoch",
-            delete_checkpoint=True, double_checkpoint=True,
-        ),
-        keras.callbacks.ModelCheckpoint(
-            str(write_dir / CHECKPOINTS["best"]), monitor=monitor, mode="min",
-            save_best_only=True, initial_value_threshold=min(prior) if prior else None,
-        ),
+        backup,
+        BestCheckpoint(write_dir / CHECKPOINTS["best"], backup, monitor,
+                       min(prior) if prior else None),
         keras.callbacks.CSVLogger(str(write_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
     ]
 
 
-def _finish(job: _Training, model, prior_rows: list[dict]) -> TrainResult:
-    """Save the final model and mark the run completed; the history it wrote."""
-    model.save(job.write_dir / CHECKPOINTS["final"])  # every worker saves; the chief's is kept
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model when the monitored value reaches a new minimum (as Keras'
+    `ModelCheckpoint(save_best_only=True, mode="min")`), at a fraction of the cost.
+
+    `backup`, the run's BackupAndRestore callback placed before this one, has
+    just written the epoch's weights (model and optimizer) in the layout of a
+    `.keras` file's `model.weights.h5`. The first checkpoint is Keras' own
+    `model.save`; later ones are that file's config.json with those weights
+    (and fresh metadata), instead of a second pass over every variable. A model
+    whose file holds anything else (assets) is always saved by `model.save`.
+    """
+
+    def __init__(self, path: Path, backup, monitor: str, threshold: float | None = None):
+        super().__init__()
+        self.path, self.backup, self.monitor = Path(path), backup, monitor
+        self.best = float("inf") if threshold is None else threshold
+        self._config: bytes | None = None
+        self._reusable = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"Can save best model only with {self.monitor} available, skipping.",
+                          stacklevel=2)
+            return
+        if not value < self.best:
+            return
+        self.best = float(value)
+        if not self.save_from_backup(self.path):
+            self._save(self.path)
+
+    def save_from_backup(self, path: Path) -> bool:
+        """Write the model as of the last backup to `path` without walking its variables,
+        when that can be done (False: it cannot, nothing was written)."""
+        weights = Path(self.backup._weights_path)
+        if self._config is None or not self._reusable or not weights.is_file():
+            return False
+        self._zip(weights, path)
+        return True
+
+    def _save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            self.model.save(tmp)
+            with zipfile.ZipFile(tmp) as archive:
+                self._reusable = set(archive.namelist()) == set(_KERAS_FILE)
+                self._config = archive.read("config.json")
+
+    def _zip(self, weights: Path, path: Path) -> None:
+        metadata = json.dumps({"keras_version": keras.__version__, "date_saved":
+                               datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+            archive.writestr("metadata.json", metadata)
+            archive.writestr("config.json", self._config)
+            archive.write(weights, "model.weights.h5")
+
+
+# The members of a `.keras` file without assets.
+_KERAS_FILE = ("metadata.json", "config.json", "model.weights.h5")
+
+
+def _finish(job: _Training, model, prior_rows: list[dict],
+            checkpoint: BestCheckpoint | None) -> TrainResult:
+    """Save the final model (from the last backup when `checkpoint` can), delete the
+    backup and mark the run completed; the history it wrote."""
+    final = job.write_dir / CHECKPOINTS["final"]  # every worker saves; the chief's is kept
+    if checkpoint is None or not checkpoint.save_from_backup(final):
+        model.save(final)
+    shutil.rmtree(job.write_dir / "backup", ignore_errors=True)
     if job.chief:
         job.run.write_record(job.settings, "completed", job.distribution)
         history = job.run.history()
