@@ -160,3 +160,15 @@ def test_best_and_final_checkpoints_hold_their_epochs_with_the_optimizer(tmp_pat
             assert sorted(archive.namelist()) == ["config.json", "metadata.json",
                                                   "model.weights.h5"]
     assert not (tmp_path / "backup").exists()
+
+
+def test_a_trial_checkpoint_holds_its_best_epoch(tmp_path):
+    import tuning
+
+    result = tuning.search("softmax_regression", tuner="random", max_trials=1, epochs=3,
+                           directory=tmp_path, verbose=0)
+    (model,) = result.tuner.get_best_models(1)
+    plan = result.hypermodel.plan
+    validation = plan.load(plan.validation_split, result.hypermodel.batch_size)
+    evaluated = model.evaluate(validation, verbose=0, return_dict=True)
+    assert evaluated["loss"] == pytest.approx(result.best_score, rel=1e-5)

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 import keras
 import keras_tuner
+import numpy as np
+from keras_tuner.src.engine import tuner_utils
 
 from zoo.registry import ModelSpec
 from zoo.runtime import training
@@ -149,11 +151,13 @@ class ZooHyperModel(keras_tuner.HyperModel):
             )
         config, plan = self.trial_config(hp), self.trial_plan(hp)
         train, validation = training.training_data(plan, config)
+        callbacks = [BestEpochAtEnd(c) if isinstance(c, tuner_utils.SaveBestEpoch) else c
+                     for c in kwargs.pop("callbacks", ())]
         # A Hyperband trial that continues another's checkpoint (`tuner/trial_id`) already
         # holds fine-tuned weights: pre-training them again would overwrite them.
         return training.fit(model, self.spec, plan, config, train, validation,
-                            callbacks=kwargs.pop("callbacks", ()),
-                            pretrain="tuner/trial_id" not in hp.values, **kwargs)
+                            callbacks=callbacks, pretrain="tuner/trial_id" not in hp.values,
+                            **kwargs)
 
     def check_data(self) -> None:
         """Build the training and validation pipelines once, before any trial.
@@ -163,6 +167,44 @@ class ZooHyperModel(keras_tuner.HyperModel):
         failing every trial.
         """
         training.training_data(self.plan, TrainConfig(batch_size=self.batch_size, seed=self.seed))
+
+
+class BestEpochAtEnd(keras.callbacks.Callback):
+    """Keras Tuner's best-epoch checkpoint of a trial (`SaveBestEpoch`), written once,
+    when the trial's fit ends, instead of at every better epoch.
+
+    The best epoch's variables (model and optimizer) are copied in memory until
+    then, a fraction of a file write. Nothing is lost: a trial that does not
+    finish is run again from its start, and its checkpoint is read only after.
+    """
+
+    def __init__(self, checkpoint):
+        super().__init__()
+        self.checkpoint = checkpoint  # holds the objective, the file and the best value so far
+        self._best: list | None = None
+
+    def _variables(self) -> list:
+        return [*self.model.variables, *self.model.optimizer.variables]
+
+    def on_epoch_end(self, epoch, logs=None):
+        objective = self.checkpoint.objective
+        if objective.has_value(logs):  # else (a metric computed after fit): every epoch
+            value = objective.get_value(logs)
+            if not objective.better_than(value, self.checkpoint.best_value):
+                return
+            self.checkpoint.best_value = value
+        self._best = [np.array(v) for v in self._variables()]
+
+    def on_train_end(self, logs=None):
+        if self._best is None:
+            return
+        variables = self._variables()
+        current = [np.array(v) for v in variables]
+        for variable, value in zip(variables, self._best):
+            variable.assign(value)
+        self.model.save_weights(self.checkpoint.filepath)
+        for variable, value in zip(variables, current):
+            variable.assign(value)
 
 
 def check_search_space(
