@@ -46,9 +46,21 @@ from zoo.registry import compile_model  # noqa: E402
 from zoo.runtime.plan import plan_data  # noqa: E402
 
 
-def bare_fit(model_name: str, dataset: str, epochs: int, batch_size: int, seed: int = 0) -> float:
-    """Seconds to build, compile, load the data and `model.fit` without any bookkeeping."""
-    start = time.perf_counter()
+def _clock() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process, all threads)."""
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    now = _clock()
+    return now[0] - start[0], now[1] - start[1]
+
+
+def bare_fit(model_name: str, dataset: str, epochs: int, batch_size: int,
+             seed: int = 0) -> tuple[float, float]:
+    """(wall, CPU) seconds to build, compile, load the data and `model.fit` without any
+    bookkeeping."""
+    start = _clock()
     spec = zoo.get_spec(model_name)
     plan = plan_data(spec, dataset)
     keras.utils.set_random_seed(seed)
@@ -56,28 +68,30 @@ def bare_fit(model_name: str, dataset: str, epochs: int, batch_size: int, seed: 
     train = plan.load(plan.train_split, batch_size, seed=seed)
     validation = plan.load(plan.validation_split, batch_size, seed=seed)
     model.fit(train, validation_data=validation, epochs=epochs, verbose=0, shuffle=False)
-    return time.perf_counter() - start
+    return _since(start)
 
 
-def zoo_train(model_name: str, dataset: str, epochs: int, batch_size: int, folder: Path) -> float:
-    """Seconds of `zoo.train` in a new run folder."""
-    start = time.perf_counter()
+def zoo_train(model_name: str, dataset: str, epochs: int, batch_size: int,
+              folder: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of `zoo.train` in a new run folder."""
+    start = _clock()
     zoo.train(model_name, dataset, epochs=epochs, batch_size=batch_size,
               run_dir=folder / "run", verbose=0)
-    return time.perf_counter() - start
+    return _since(start)
 
 
 def search_trial(model_name: str, dataset: str, epochs: int, batch_size: int,
-                 folder: Path) -> tuple[float, float]:
-    """(seconds of the one trial as recorded, seconds of the whole `tuning.search` call)."""
+                 folder: Path) -> tuple[float, tuple[float, float]]:
+    """(wall seconds of the one trial as recorded, (wall, CPU) seconds of the whole
+    `tuning.search` call)."""
     spec = zoo.get_spec(model_name)
     hypermodel = tuning.ZooHyperModel(spec, plan_data(spec, dataset), batch_size=batch_size)
     defaults = _default_values(hypermodel)
-    start = time.perf_counter()
+    start = _clock()
     result = tuning.search(model_name, dataset, tuner="random", max_trials=1, epochs=epochs,
                            batch_size=batch_size, fixed=defaults, directory=folder / "search",
                            verbose=0)
-    whole = time.perf_counter() - start
+    whole = _since(start)
     trial_dir = result.project_dir / f"trial_{result.rows[0]['trial_id']}"
     ends = [r for r in read_runs(trial_dir) if r.get("event") == "end"]
     return float(ends[-1]["seconds"]), whole
@@ -92,8 +106,10 @@ def _default_values(hypermodel) -> dict:
 
 def measure(args) -> dict:
     """Interleaved rounds; the first is a warm-up and not counted."""
-    times: dict[str, list[float]] = {"bare": [], "train": [], "trial": [], "search": []}
-    ratios: dict[str, list[float]] = {"train": [], "trial": [], "search": []}
+    times: dict[str, list[float]] = {k: [] for k in ("bare", "train", "trial", "search",
+                                                     "bare_cpu", "train_cpu", "search_cpu")}
+    ratios: dict[str, list[float]] = {k: [] for k in ("train", "trial", "search",
+                                                      "train_cpu", "search_cpu")}
     what = (args.model, args.dataset, args.epochs, args.batch_size)
     for round_ in range(args.repeats + 1):
         with tempfile.TemporaryDirectory() as tmp:
@@ -104,16 +120,20 @@ def measure(args) -> dict:
         keras.backend.clear_session()
         if round_ == 0:
             continue
-        times["bare"] += [bare_a, bare_b]
-        times["train"].append(train)
-        times["trial"].append(trial)
-        times["search"].append(whole)
+        measured = {"bare": bare_a[0], "train": train[0], "trial": trial, "search": whole[0],
+                    "bare_cpu": bare_a[1], "train_cpu": train[1], "search_cpu": whole[1]}
+        for name, seconds in measured.items():
+            times[name].append(seconds)
+        times["bare"].append(bare_b[0])
+        times["bare_cpu"].append(bare_b[1])
         # Each against the mean of the two bare fits around it: load drifts cancel.
-        bare = (bare_a + bare_b) / 2
-        for name, seconds in (("train", train), ("trial", trial), ("search", whole)):
-            ratios[name].append(seconds / bare)
-        print(f"round {round_}: bare {bare_a:.2f}/{bare_b:.2f} s, train {train:.2f} s, "
-              f"trial {trial:.2f} s, search {whole:.2f} s", flush=True)
+        bare, bare_cpu = (bare_a[0] + bare_b[0]) / 2, (bare_a[1] + bare_b[1]) / 2
+        for name in ("train", "trial", "search"):
+            ratios[name].append(measured[name] / bare)
+        for name in ("train_cpu", "search_cpu"):
+            ratios[name].append(measured[name] / bare_cpu)
+        print(f"round {round_}: bare {bare_a[0]:.2f}/{bare_b[0]:.2f} s, train {train[0]:.2f} s, "
+              f"trial {trial:.2f} s, search {whole[0]:.2f} s", flush=True)
     medians = {k: statistics.median(v) for k, v in times.items()}
     return {
         "model": args.model, "dataset": args.dataset, "epochs": args.epochs,
@@ -121,10 +141,8 @@ def measure(args) -> dict:
         "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()},
         "median_seconds": {k: round(v, 3) for k, v in medians.items()},
         "round_ratios": {k: [round(r, 3) for r in v] for k, v in ratios.items()},
-        # The figures: medians of the per-round ratios.
-        "train_over_bare": round(statistics.median(ratios["train"]), 3),
-        "trial_over_bare": round(statistics.median(ratios["trial"]), 3),
-        "search_over_bare": round(statistics.median(ratios["search"]), 3),
+        # The figures: medians of the per-round ratios (wall time; CPU time beside them).
+        **{f"{k}_over_bare": round(statistics.median(v), 3) for k, v in ratios.items()},
     }
 
 
@@ -146,6 +164,8 @@ def main(argv=None) -> dict:
     print(f"  {'search trial':<28}{m['trial']:>8.2f} s   ratio {figures['trial_over_bare']:.2f}")
     print(f"  {'whole one-trial search':<28}{m['search']:>8.2f} s   ratio "
           f"{figures['search_over_bare']:.2f}")
+    print(f"  CPU-time ratios: zoo.train {figures['train_cpu_over_bare']:.2f}, "
+          f"whole search {figures['search_cpu_over_bare']:.2f}")
     print(json.dumps(figures))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
