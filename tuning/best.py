@@ -97,14 +97,14 @@ def train_best(
     hypermodel = result.hypermodel
     hp = result.tuner.oracle.get_trial(result.best_trial_id).hyperparameters.copy()
     architecture = hypermodel.architecture_args(hp)
-    optimizer, learning_rate, batch_size = hypermodel.training_choices(hp)
+    config = hypermodel.trial_config(hp)
     trained = train(
         hypermodel.spec.name,
         hypermodel.plan.dataset,
         epochs=epochs or result.epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        optimizer=optimizer,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        optimizer=config.optimizer,
         lr_schedule=lr_schedule,
         seed=result.seed,
         overrides={**result.overrides, **architecture},

@@ -8,15 +8,19 @@ space fail before any trial starts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Mapping
 
 import keras
 import keras_tuner
+import numpy as np
+from keras_tuner.src.engine import tuner_utils
 
-from zoo.registry import ModelSpec, compile_model, repeat_targets
-from zoo.tasks import get_task
+from zoo.registry import ModelSpec
+from zoo.runtime import training
 from zoo.runtime.plan import DataPlan
+from zoo.runtime.training import TrainConfig
 
 def batch_size_choices(batch_size: int) -> list[int]:
     """Half, the given and twice the given batch size."""
@@ -67,11 +71,12 @@ def training_names(spec: ModelSpec) -> list[str]:
 class ZooHyperModel(keras_tuner.HyperModel):
     """A registered model as a `keras_tuner.HyperModel`.
 
-    `build(hp)` merges the spec's search-space choices over the data plan's
-    builder arguments, builds with the spec's builder and compiles with the
-    spec's defaults and the trial's learning rate. `fit(hp, model, **kwargs)`
-    feeds the plan's training and validation splits at the trial's batch size,
-    from pipelines built afresh for each trial: a pipeline reshuffles on each
+    A trial is trained exactly as `zoo.train` trains, through the same
+    functions of `zoo.runtime.training` and one `TrainConfig` (the trial's
+    optimizer, learning rate and batch size). `build(hp)` merges the spec's
+    search-space choices over the data plan's builder arguments, builds and
+    compiles; `fit(hp, model, **kwargs)` trains on the plan's training and
+    validation splits, from pipelines built afresh for each trial: a pipeline reshuffles on each
     pass, so one reused across trials would give a trial a data order that
     depends on the trials run before it in the same process. With the seed
     set in `build`, the same trial gets the same weights and data order
@@ -117,38 +122,42 @@ class ZooHyperModel(keras_tuner.HyperModel):
         self.training_choices(hp)
         return [p.name for p in hp.space]
 
+    def trial_config(self, hp) -> TrainConfig:
+        """The trial's training config: its optimizer, learning rate and batch size."""
+        optimizer, learning_rate, batch_size = self.training_choices(hp)
+        return TrainConfig(batch_size=batch_size, optimizer=optimizer,
+                           learning_rate=learning_rate, seed=self.seed)
+
+    def trial_plan(self, hp) -> DataPlan:
+        """The data plan with the trial's builder arguments."""
+        return dataclasses.replace(self.plan, builder_args=self.builder_args(hp))
+
     def build(self, hp):
-        args = self.builder_args(hp)
-        optimizer, learning_rate, _ = self.training_choices(hp)
-        keras.utils.set_random_seed(self.seed)  # same initial weights for the same choices
-        model = compile_model(
-            self.spec.builder(**args), self.spec, learning_rate=learning_rate, optimizer=optimizer
-        )
+        config = self.trial_config(hp)
+        model = training.build_for_training(self.spec, self.trial_plan(hp), config)
+        training.compile_for_training(model, self.spec, config)
         # Hyperband continues a trial from another's checkpoint: with the optimizer
         # built, its slots are restored too instead of skipped with a warning.
         model.optimizer.build(model.trainable_variables)
         return model
 
     def fit(self, hp, model, *args, **kwargs):
+        """Train a trial the way `zoo.train` trains (`zoo.runtime.training.fit`), on
+        pipelines built afresh; `kwargs` (epochs, callbacks, ...) come from Keras Tuner."""
         if args:
             raise TypeError(
                 f"{type(self).__name__}.fit() takes its data from the data plan; "
                 f"pass no positional arguments. Received {len(args)}."
             )
-        _, _, batch_size = self.training_choices(hp)
-        validation = self._dataset(self.plan.validation_split, batch_size)
-        task = get_task(self.spec)
-        if not task.trained_by_gradients:  # e.g. counts + SVD
-            task.fit_without_gradients(self.spec, model, self.plan, seed=self.seed)
-            return {"val_loss": model.evaluate(validation, verbose=0, return_dict=True)["loss"]}
+        config, plan = self.trial_config(hp), self.trial_plan(hp)
+        train, validation = training.training_data(plan, config)
+        callbacks = [BestEpochAtEnd(c) if isinstance(c, tuner_utils.SaveBestEpoch) else c
+                     for c in kwargs.pop("callbacks", ())]
         # A Hyperband trial that continues another's checkpoint (`tuner/trial_id`) already
         # holds fine-tuned weights: pre-training them again would overwrite them.
-        if "tuner/trial_id" not in hp.values:
-            task.pretrain(self.spec, model, self.plan, seed=self.seed, batch_size=batch_size)
-        train = self._dataset(self.plan.train_split, batch_size)
-        train, validation = repeat_targets(train, model), repeat_targets(validation, model)
-        # The pipeline shuffles, seeded; Keras must not shuffle again.
-        return model.fit(train, validation_data=validation, shuffle=False, **kwargs)
+        return training.fit(model, self.spec, plan, config, train, validation,
+                            callbacks=callbacks, pretrain="tuner/trial_id" not in hp.values,
+                            **kwargs)
 
     def check_data(self) -> None:
         """Build the training and validation pipelines once, before any trial.
@@ -157,12 +166,45 @@ class ZooHyperModel(keras_tuner.HyperModel):
         then fails the search at once with `zoo.train`'s error, instead of
         failing every trial.
         """
-        for split in (self.plan.train_split, self.plan.validation_split):
-            self._dataset(split, self.batch_size)
+        training.training_data(self.plan, TrainConfig(batch_size=self.batch_size, seed=self.seed))
 
-    def _dataset(self, split: str, batch_size: int):
-        # A new pipeline on every call (see the class docstring): never reused across trials.
-        return self.plan.load(split, batch_size, seed=self.seed)
+
+class BestEpochAtEnd(keras.callbacks.Callback):
+    """Keras Tuner's best-epoch checkpoint of a trial (`SaveBestEpoch`), written once,
+    when the trial's fit ends, instead of at every better epoch.
+
+    The best epoch's variables (model and optimizer) are copied in memory until
+    then, a fraction of a file write. Nothing is lost: a trial that does not
+    finish is run again from its start, and its checkpoint is read only after.
+    """
+
+    def __init__(self, checkpoint):
+        super().__init__()
+        self.checkpoint = checkpoint  # holds the objective, the file and the best value so far
+        self._best: list | None = None
+
+    def _variables(self) -> list:
+        return [*self.model.variables, *self.model.optimizer.variables]
+
+    def on_epoch_end(self, epoch, logs=None):
+        objective = self.checkpoint.objective
+        if objective.has_value(logs):  # else (a metric computed after fit): every epoch
+            value = objective.get_value(logs)
+            if not objective.better_than(value, self.checkpoint.best_value):
+                return
+            self.checkpoint.best_value = value
+        self._best = [np.array(v) for v in self._variables()]
+
+    def on_train_end(self, logs=None):
+        if self._best is None:
+            return
+        variables = self._variables()
+        current = [np.array(v) for v in variables]
+        for variable, value in zip(variables, self._best):
+            variable.assign(value)
+        self.model.save_weights(self.checkpoint.filepath)
+        for variable, value in zip(variables, current):
+            variable.assign(value)
 
 
 def check_search_space(
@@ -185,8 +227,27 @@ def check_search_space(
         ValueError: naming the model and the problem.
     """
     spec = hypermodel.spec
-    prefix = f"Invalid search space for {spec.name!r}:"
     hp = keras_tuner.HyperParameters()
+    _check_space_choices(spec, hp, overrides)
+    hypermodel.training_choices(hp)
+    fixed_hp = _fixed_hyperparameters(spec, {p.name: p for p in hp.space}, dict(fixed or {}))
+    try:
+        hypermodel.build(fixed_hp.copy())
+    except Exception as e:
+        raise ValueError(
+            f"Invalid search space for {spec.name!r}: the model does not build with the "
+            f"default hyperparameter values"
+            f"{' and the fixed ones' if fixed else ''}: {e}"
+        ) from e
+    finally:
+        keras.backend.clear_session()
+    return fixed_hp
+
+
+def _check_space_choices(spec: ModelSpec, hp, overrides) -> None:
+    """Run the spec's search space on `hp`: it must choose known builder arguments,
+    none of the shared training ones and none that `overrides` fix."""
+    prefix = f"Invalid search space for {spec.name!r}:"
     try:
         space = spec.search_space(hp) if spec.search_space is not None else None
     except Exception as e:  # KT rejects e.g. a default outside its Choice values
@@ -217,9 +278,9 @@ def check_search_space(
             f"Fix a searched value with `fixed` instead."
         )
 
-    hypermodel.training_choices(hp)
-    entries = {p.name: p for p in hp.space}
-    fixed = dict(fixed or {})
+
+def _fixed_hyperparameters(spec: ModelSpec, entries: dict, fixed: dict):
+    """`HyperParameters` holding the `fixed` values, each checked against its entry."""
     unknown = sorted(set(fixed) - set(entries))
     if unknown:
         raise ValueError(
@@ -235,16 +296,6 @@ def check_search_space(
                 f"Received: {name}={value!r}"
             )
         fixed_hp.Fixed(name, value)
-
-    try:
-        hypermodel.build(fixed_hp.copy())
-    except Exception as e:
-        raise ValueError(
-            f"{prefix} the model does not build with the default hyperparameter values"
-            f"{' and the fixed ones' if fixed else ''}: {e}"
-        ) from e
-    finally:
-        keras.backend.clear_session()
     return fixed_hp
 
 

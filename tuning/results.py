@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 
 from tuning.hypermodel import ZooHyperModel
 from tuning.tuners import read_seconds
+from zoo._common import write_text_atomic
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
@@ -69,13 +71,12 @@ def write_table(rows: Sequence[dict], project_dir: str | os.PathLike) -> tuple[P
     project_dir = Path(project_dir)
     columns = _columns(rows)
     csv_path, json_path = project_dir / RESULTS_CSV, project_dir / RESULTS_JSON
-    tmp = csv_path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
-    os.replace(tmp, csv_path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
+    write_text_atomic(csv_path, text.getvalue())
     write_json(json_path, list(rows))
     return csv_path, json_path
 
@@ -120,9 +121,8 @@ def format_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> 
 
 
 def write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_plain_default))
-    os.replace(tmp, path)
+    """Write `data` as indented JSON, atomically (NumPy scalars and paths as plain values)."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=_plain_default))
 
 
 def _columns(rows: Sequence[dict]) -> list[str]:

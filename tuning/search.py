@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 import keras_tuner
 
-from tuning import distributed
+from tuning import best, distributed
 from tuning.hypermodel import ZooHyperModel, check_search_space
 from tuning.results import (
     BEST_JSON,
@@ -48,13 +48,17 @@ from tuning.results import (
     write_table,
 )
 from tuning.tuners import TUNERS, make_tuner
-from zoo._common import check_folder_name, safe_folder_name
+from zoo._common import check_folder_name, check_positive_int, safe_folder_name
 from zoo.registry import ModelSpec, get_spec
 from zoo.runtime.plan import plan_data
 
 SETTINGS_JSON = "search.json"
 ORACLE_JSON = "oracle.json"  # Keras Tuner's state; with tuner0.json, what a rerun reloads
 TUNER_JSON = "tuner0.json"
+# The arguments of `search` that a worker of a distributed search is started with.
+WORKER_ARGS = ("model_name", "dataset", "tuner", "max_trials", "epochs", "batch_size", "seed",
+               "objective", "overrides", "data_options", "fixed", "directory", "project_name",
+               "max_consecutive_failed_trials", "verbose")
 
 
 class SearchFailedError(RuntimeError):
@@ -119,169 +123,135 @@ class SearchResult:
 
 
 def search(
-    model_name: str,
-    dataset: str | None = None,
-    *,
-    tuner: str = "hyperband",
-    max_trials: int = 10,
-    epochs: int = 10,
-    batch_size: int = 32,
-    seed: int = 0,
+    model_name: str, dataset: str | None = None, *, tuner: str = "hyperband",
+    max_trials: int = 10, epochs: int = 10, batch_size: int = 32, seed: int = 0,
     objective: str | keras_tuner.Objective | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    data_options: Mapping[str, Any] | None = None,
-    fixed: Mapping[str, Any] | None = None,
-    directory: str | os.PathLike = "tuning_runs",
-    project_name: str | None = None,
-    max_consecutive_failed_trials: int = 3,
-    train_best: bool = False,
-    export: bool = False,
-    export_options: Mapping[str, Any] | None = None,
-    verbose: int | str = 1,
-    workers: int | None = None,
-    timeout: float | None = None,
+    overrides: Mapping[str, Any] | None = None, data_options: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None, directory: str | os.PathLike = "tuning_runs",
+    project_name: str | None = None, max_consecutive_failed_trials: int = 3,
+    train_best: bool = False, export: bool = False,
+    export_options: Mapping[str, Any] | None = None, verbose: int | str = 1,
+    workers: int | None = None, timeout: float | None = None,
 ) -> SearchResult:
     """Search a registered model's hyperparameters with Keras Tuner, resumably.
 
-    The space is the model's own search space (`spec.search_space`, builder
-    arguments) plus the shared training space: `learning_rate` (log scale, a
-    factor of ten around the spec's default) and `batch_size` (half, once and
-    twice `batch_size`). Rerunning the same call resumes the search without
-    repeating finished trials; a larger `max_trials` runs only the new ones.
-    A trial that raises is recorded as failed and the search goes on, until
-    `max_consecutive_failed_trials` fail in a row.
+    The space is the model's own (builder arguments) plus the shared training space:
+    `learning_rate` (log scale, ten times either side of the spec's default) and
+    `batch_size` (half, once and twice). Every trial trains as `zoo.train` does.
+    Rerunning the call resumes without repeating finished trials; a failed trial is
+    recorded, until `max_consecutive_failed_trials` fail in a row.
 
     Args:
-        model_name: A registered model (`zoo.list_models()`).
-        dataset: A dataset name (default: the spec's own).
+        model_name, dataset: A registered model; a dataset (default: the spec's own).
         tuner: "hyperband", "random", "bayesian" or "grid".
-        max_trials: Trials to run at most (all tuners but hyperband).
-        epochs: Epochs per trial; hyperband's largest budget per model.
-        batch_size: Default batch size of the training space.
-        seed: Seeds the tuner, weight initialization and shuffling.
-        objective: Metric to optimize (default: the spec's monitor, "val_loss").
-            A string's direction is inferred; pass a `keras_tuner.Objective`
-            to set it.
-        overrides: Builder arguments fixed for every trial; they may not be
-            arguments the search space chooses (use `fixed` for those).
-        data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
+        max_trials, epochs: Trials at most (not hyperband); epochs per trial (hyperband's
+            largest budget). batch_size: The training space's default. seed: Seeds all.
+        objective: Metric to optimize (default: the spec's monitor, "val_loss"); a
+            string's direction is inferred, a `keras_tuner.Objective` sets it.
+        overrides, data_options: Builder arguments fixed for every trial (never ones the
+            space chooses); extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
         fixed: Hyperparameter name -> value to hold fixed (e.g. `{"depth": 2}`).
-        directory, project_name: The project folder is `directory/project_name`,
-            by default `tuning_runs/<model>-<dataset>-<tuner>` (a dataset given as a
-            path becomes a plain folder name, `zoo._common.safe_folder_name`); an
-            explicit `project_name` must be a plain folder name.
-        max_consecutive_failed_trials: Failed trials in a row that stop the search.
-        train_best: Train the best configuration afterwards (`tuning.train_best`).
-        export: Train the best configuration and export it (`tuning.export_best`).
-        export_options: Keyword arguments passed through to
-            `zoo.runtime.exporter.export_trained` (e.g. `base_dir`, `verify`).
+        directory, project_name: The project folder (default: `tuning_runs/<model>-
+            <dataset>-<tuner>`); a `project_name` must be a plain folder name.
+        train_best, export: Train (`tuning.train_best`), and export
+            (`tuning.export_best`, `export_options` passed through), the best configuration.
         verbose: Keras Tuner and `fit` verbosity; 0 is silent.
-        workers: Run Keras Tuner's distributed search with this many local
-            worker processes, this process being the chief (None: one process).
-            Worker logs are in the project's `workers/` folder.
-        timeout: Seconds a distributed search (chief) may take; at the deadline
-            its workers are stopped and TimeoutError is raised after the
-            results table is written (None: no limit).
+        workers, timeout: Run a distributed search with this many local worker processes
+            (logs in `workers/`), this process the chief, for at most `timeout` seconds.
 
     Returns:
-        A `SearchResult` with the results table, the best hyperparameters and
-        builder arguments, the paths written and the tuner.
+        A `SearchResult`: the results table, the best trial, the paths and the tuner.
 
     Raises:
-        ValueError: before any trial, for an unknown tuner or objective, an
-            invalid search space, an invalid `fixed` name or value, a
-            `project_name` that is not a plain folder name, search arguments
-            that are not JSON values (with `workers`), or a project to resume
-            whose `oracle.json` is missing or damaged.
-        pipelines.DatasetUnavailableError, OptionError: before any trial, when
-            the data cannot be loaded (as `zoo.train` raises them).
-        SearchFailedError: a `RuntimeError`, when no trial completed: every
-            trial failed, or `max_consecutive_failed_trials` failed in a row
-            (the results table is written first).
-        TimeoutError: when a distributed search passed `timeout`.
+        ValueError, pipelines.DatasetUnavailableError, OptionError: before any trial,
+            for a bad argument, objective, space or `fixed` value, data that cannot be
+            loaded (as `zoo.train`), or a damaged project to resume.
+        SearchFailedError: a `RuntimeError`, when no trial completed (after the
+            results table is written). TimeoutError: a distributed search passed `timeout`.
 
     Example:
         >>> result = tuning.search("softmax_regression", "blobs_4d3c", tuner="random",
         ...                        max_trials=3, epochs=2, verbose=0)
-        >>> len(result.rows)
-        3
         >>> print(result.table)
     """
+    # What a worker needs to run the same search (the chief trains and exports the best).
+    search_args = {name: value for name, value in locals().items() if name in WORKER_ARGS}
+    search_args["directory"] = str(Path(directory).resolve())
     role = _check_arguments(
         tuner, seed=seed, workers=workers, timeout=timeout, project_name=project_name,
         counts=dict(max_trials=max_trials, epochs=epochs, batch_size=batch_size,
                     max_consecutive_failed_trials=max_consecutive_failed_trials),
     )
-    # What a worker needs to run the same search (the chief trains and exports the best).
-    search_args = dict(
-        model_name=model_name, dataset=dataset, tuner=tuner, max_trials=max_trials,
-        epochs=epochs, batch_size=batch_size, seed=seed, objective=objective,
-        overrides=overrides, data_options=data_options, fixed=fixed,
-        directory=str(Path(directory).resolve()), project_name=project_name,
-        max_consecutive_failed_trials=max_consecutive_failed_trials, verbose=verbose,
-    )
     if workers is not None:
         role = "launcher"
         distributed.encode_args(search_args)  # refuses what cannot reach the workers as JSON
+    kt_tuner, common, what = _set_up(role, {**search_args, "directory": directory})
+    if role == "worker":
+        return _run_worker(kt_tuner, common, epochs, verbose)
+    rows, launch = _run_search(
+        kt_tuner, role, epochs=epochs, verbose=verbose, workers=workers, timeout=timeout,
+        search_args={**search_args, "project_name": kt_tuner.project_name},
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
+    result = SearchResult(
+        rows=rows, **_write_best(kt_tuner, common["hypermodel"], common["project_dir"], what),
+        tuner_id=None if role == "single" else "chief", distributed=launch,
+        worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
+    )
+    if train_best or export:
+        result.best_model = best.train_best(result, export=export, export_options=export_options,
+                                            verbose=verbose)
+    return result
 
-    spec = get_spec(model_name)
-    plan = plan_data(spec, dataset, overrides, data_options)
-    objective = _check_objective(spec, objective)
-    hypermodel = ZooHyperModel(spec, plan, batch_size=batch_size, seed=seed)
+
+def _run_worker(kt_tuner, common: dict, epochs: int, verbose) -> SearchResult:
+    """Run trials until the chief says stop (the chief writes the table)."""
+    kt_tuner.search(epochs=epochs, verbose=2 if verbose in (1, "auto") else verbose)
+    return SearchResult(rows=[], **_no_best(), tuner_id=kt_tuner.tuner_id, **common,
+                        worker_trials=list(getattr(kt_tuner, "trials_run", [])))
+
+
+def _set_up(role: str, args: dict) -> tuple[Any, dict, dict]:
+    """Check the model, data, objective and space; claim the project folder; make the
+    tuner. Returns the tuner, the `SearchResult` fields known before any trial, and
+    what was searched (for best_hyperparameters.json)."""
+    spec = get_spec(args["model_name"])
+    plan = plan_data(spec, args["dataset"], args["overrides"], args["data_options"])
+    objective = _check_objective(spec, args["objective"])
+    hypermodel = ZooHyperModel(spec, plan, batch_size=args["batch_size"], seed=args["seed"])
     hypermodel.check_data()
-    fixed_hp = check_search_space(hypermodel, overrides, fixed)
+    fixed_hp = check_search_space(hypermodel, args["overrides"], args["fixed"])
 
-    project_name = project_name or f"{spec.name}-{safe_folder_name(plan.dataset)}-{tuner}"
+    tuner, directory = args["tuner"], args["directory"]
+    project_name = args["project_name"] or f"{spec.name}-{safe_folder_name(plan.dataset)}-{tuner}"
     project_dir = Path(directory) / project_name
     if role != "worker":  # a worker reads no state: it asks the chief
         _check_resumable(project_dir)
     what = {"model": spec.name, "dataset": plan.dataset, "tuner": tuner,
             "objective": _objective_name(objective)}
     _claim_project(project_dir, {
-        **what, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+        **what, "epochs": args["epochs"], "batch_size": args["batch_size"], "seed": args["seed"],
         "builder_args": plan.builder_args, "data_options": plan.data_options,
-        "fixed": dict(fixed or {}),
+        "fixed": dict(args["fixed"] or {}),
     })
     if role == "worker":
         # Bounded: a call the chief does not answer in time raises (Keras Tuner waits an hour).
         from keras_tuner.src.distribute import oracle_client
 
         oracle_client.TIMEOUT = distributed.rpc_timeout()
-
     kt_tuner = make_tuner(
-        tuner, hypermodel, objective=objective, max_trials=max_trials, epochs=epochs,
-        seed=seed, hyperparameters=fixed_hp, directory=directory, project_name=project_name,
-        max_consecutive_failed_trials=max_consecutive_failed_trials,
+        tuner, hypermodel, objective=objective, max_trials=args["max_trials"],
+        epochs=args["epochs"], seed=args["seed"], hyperparameters=fixed_hp, directory=directory,
+        project_name=project_name,
+        max_consecutive_failed_trials=args["max_consecutive_failed_trials"],
     )
     common = dict(model=spec.name, dataset=plan.dataset, tuner_name=tuner,
                   objective=_objective_name(objective), project_dir=project_dir,
                   results_csv=project_dir / RESULTS_CSV, results_json=project_dir / RESULTS_JSON,
-                  tuner=kt_tuner, hypermodel=hypermodel, epochs=epochs, seed=seed,
-                  overrides=dict(overrides or {}), data_options=dict(data_options or {}))
-    if role == "worker":  # runs trials until the chief says stop; the chief writes the table
-        kt_tuner.search(epochs=epochs, verbose=2 if verbose in (1, "auto") else verbose)
-        return SearchResult(
-            rows=[], best_trial_id=None, best_score=None, best_hyperparameters=None,
-            best_builder_args=None, best_path=None, tuner_id=kt_tuner.tuner_id,
-            worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
-        )
-    rows, launch = _run_search(
-        kt_tuner, role, epochs=epochs, verbose=verbose, workers=workers, timeout=timeout,
-        search_args={**search_args, "project_name": project_name},
-        max_consecutive_failed_trials=max_consecutive_failed_trials,
-    )
-    result = SearchResult(
-        rows=rows, **_write_best(kt_tuner, hypermodel, project_dir, what),
-        tuner_id=None if role == "single" else "chief", distributed=launch,
-        worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
-    )
-    if train_best or export:
-        from tuning.best import train_best as train_best_fn
-
-        result.best_model = train_best_fn(
-            result, export=export, export_options=export_options, verbose=verbose
-        )
-    return result
+                  tuner=kt_tuner, hypermodel=hypermodel, epochs=args["epochs"],
+                  seed=args["seed"], overrides=dict(args["overrides"] or {}),
+                  data_options=dict(args["data_options"] or {}))
+    return kt_tuner, common, what
 
 
 def _check_arguments(tuner, *, seed, workers, timeout, project_name, counts: dict) -> str:
@@ -291,13 +261,10 @@ def _check_arguments(tuner, *, seed, workers, timeout, project_name, counts: dic
             f"Unknown tuner {tuner!r}. Expected one of: {', '.join(sorted(TUNERS))}."
         )
     for arg, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"`workers` must be an integer >= 1. Received: workers={workers!r}")
+        check_positive_int(arg, value)
+    check_positive_int("seed", seed, minimum=0)
+    if workers is not None:
+        check_positive_int("workers", workers)
     if timeout is not None and (isinstance(timeout, bool)
                                 or not isinstance(timeout, (int, float)) or timeout <= 0):
         raise ValueError(
@@ -356,17 +323,22 @@ def _run_search(kt_tuner, role: str, *, epochs, verbose, workers, timeout, searc
 def _write_best(kt_tuner, hypermodel, project_dir: Path, what: dict) -> dict:
     """Write `best_hyperparameters.json` for the best completed trial; return the
     `SearchResult` fields about it (all None when no trial completed)."""
-    best = best_trial(kt_tuner)
-    if best is None:
-        return dict(best_trial_id=None, best_score=None, best_hyperparameters=None,
-                    best_builder_args=None, best_path=None)
-    values = {k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")}
-    builder_args = hypermodel.builder_args(best.hyperparameters.copy())
+    trial = best_trial(kt_tuner)
+    if trial is None:
+        return _no_best()
+    values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+    builder_args = hypermodel.builder_args(trial.hyperparameters.copy())
     path = project_dir / BEST_JSON
-    write_json(path, {**what, "trial_id": best.trial_id, "score": best.score,
+    write_json(path, {**what, "trial_id": trial.trial_id, "score": trial.score,
                       "hyperparameters": values, "builder_args": builder_args})
-    return dict(best_trial_id=best.trial_id, best_score=best.score, best_hyperparameters=values,
+    return dict(best_trial_id=trial.trial_id, best_score=trial.score, best_hyperparameters=values,
                 best_builder_args=builder_args, best_path=path)
+
+
+def _no_best() -> dict:
+    """The `SearchResult` fields about the best trial when there is none."""
+    return dict(best_trial_id=None, best_score=None, best_hyperparameters=None,
+                best_builder_args=None, best_path=None)
 
 
 def _objective_name(objective) -> str:

@@ -144,10 +144,18 @@ class ModelSpec:
         doc = inspect.getdoc(self.builder) or ""
         return doc.splitlines()[0] if doc else ""
 
+    def default_learning_rate(self, optimizer: str | None = None) -> float:
+        """The learning rate used when none is given, for `optimizer` (default: the
+        spec's): its own rate for the spec's optimizer or a searchable alternative,
+        else the spec's `learning_rate`. The one place this default is decided."""
+        rates = {self.optimizer: self.learning_rate, **self.alternative_optimizers}
+        return rates.get(self.optimizer if optimizer is None else optimizer, self.learning_rate)
+
     @property
     def learning_rates(self) -> dict[str, float]:
         """Default learning rate of each optimizer, the spec's default first."""
-        return {self.optimizer: self.learning_rate, **self.alternative_optimizers}
+        return {name: self.default_learning_rate(name)
+                for name in (self.optimizer, *self.alternative_optimizers)}
 
     def resolve_args(self, overrides: Mapping[str, Any] | None = None) -> dict:
         """Defaults merged with `overrides`, after checking every name."""
@@ -331,7 +339,7 @@ def compile_model(
     """
     name = spec.optimizer if optimizer is None else optimizer
     if learning_rate is None:
-        learning_rate = spec.learning_rates.get(name, spec.learning_rate)
+        learning_rate = spec.default_learning_rate(name)
     opt = make_optimizer(name, learning_rate, weight_decay)
     loss, metrics, loss_weights = spec.loss, list(spec.metrics), None
     n_outputs = len(model.outputs)

@@ -14,28 +14,25 @@ from typing import Callable
 
 import numpy as np
 
+from zoo.runtime.run import CHECKPOINTS, Run
+
 # Tokens of context fed back at each step when the training window is unknown.
 MAX_CONTEXT = 512
 
 
-def _from_run(run_dir: Path):
-    from pipelines.text import read_vocabulary
-    from zoo.runtime.run import VOCABULARY_FILE, load_model, plan_from_run
-
-    spec, plan = plan_from_run(run_dir)
+def _from_run(folder: Path):
+    run = Run(folder)
+    spec, plan = run.plan()
     if spec.task != "language_model":
-        raise ValueError(f"{run_dir} holds a {spec.task} model ({spec.name}), not a language model.")
-    path = run_dir / "best.keras"
-    if not path.exists():
-        path = run_dir / "model.keras"
-    model = load_model(path, compile=False)
+        raise ValueError(f"{folder} holds a {spec.task} model ({spec.name}), not a language model.")
+    which = "best" if (folder / CHECKPOINTS["best"]).exists() else "final"
+    model = run.load(which, compile=False)
 
     def next_probabilities(ids):
         return np.asarray(model(ids, training=False))[:, -1]
 
-    vocabulary = read_vocabulary(run_dir / VOCABULARY_FILE)
     options = plan.data_options
-    return (next_probabilities, vocabulary, options.get("level", "char"),
+    return (next_probabilities, run.vocabulary(), options.get("level", "char"),
             options.get("seq_len", MAX_CONTEXT))
 
 
@@ -63,7 +60,7 @@ def load_sampler(source: str | os.PathLike) -> tuple[Callable, tuple, str, int]:
     export; `context` is the training window (`seq_len`), the longest context fed back:
     a Transformer has never seen positions beyond it."""
     source = Path(source)
-    if (source / "run.json").exists():
+    if Run(source).exists():
         return _from_run(source)
     if (source / "manifest.json").exists():
         return _from_export(source)

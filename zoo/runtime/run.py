@@ -1,86 +1,40 @@
-"""The run folder: its files, the checks on them, and loading its models.
+"""The run folder of `zoo train`: one `Run` object owns its files.
 
-See `zoo.runtime.training` for the layout a `zoo train` run writes.
+    runs/<model>-<dataset>/
+        run.json          settings and status ("running" or "completed")
+        history.csv       one row per finished epoch (Keras CSVLogger)
+        logs/             TensorBoard event files
+        backup/           Keras BackupAndRestore state, deleted on completion
+        best.keras        the best epoch by the spec's monitor (val_loss)
+        model.keras       the final model
+        vocabulary.json   a token model's vocabulary (language models, word vectors)
+
+Every reader of a run folder goes through `Run`: its settings and status, its
+history, its checkpoints, its vocabulary, its model and its data plan.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import itertools
 import json
 import os
 import shutil
 from pathlib import Path
 
+from zoo._common import write_text_atomic
 from zoo.registry import ModelSpec, get_spec
 from zoo.runtime.plan import DataPlan, plan_data
 
-
-def read_history(path: Path) -> list[dict]:
-    """Rows of a CSVLogger file, one per finished epoch (duplicates dropped)."""
-    if not path.exists():
-        return []
-    rows: dict[int, dict] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            epoch = int(row.pop("epoch"))
-            rows[epoch] = {"epoch": epoch, **{k: float(v) for k, v in row.items() if v != ""}}
-    return [rows[e] for e in sorted(rows)]
-
-
-def _backup_epoch(backup_dir: Path) -> int:
-    """Epochs already finished according to BackupAndRestore's metadata."""
-    meta = backup_dir / "training_metadata.json"
-    if meta.exists():
-        try:
-            # Keras writes the number of finished epochs.
-            return int(json.loads(meta.read_text()).get("epoch", 0))
-        except (ValueError, OSError):
-            return 0
-    return 0
-
-
-def _previous_run_completed(run_dir: Path, settings: dict) -> bool:
-    """Whether `run_dir` holds this run, completed; refuses a run with other settings."""
-    run_file = run_dir / "run.json"
-    if not run_file.exists():
-        return False
-    previous = read_run_file(run_dir)
-    if previous.get("settings") != settings:
-        before = previous.get("settings", {})
-        changed = sorted(k for k in set(settings) | set(before)
-                         if before.get(k) != settings.get(k))
-        raise ValueError(
-            f"Run folder {run_dir} holds a run with other settings (differs in: "
-            f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
-        )
-    return previous.get("status") == "completed" and (run_dir / "model.keras").exists()
-
-
-@contextlib.contextmanager
-def _removed_unless_an_epoch_finishes(run_dir: Path, new_run: bool):
-    """Undo a new run that fails before its first epoch ends: remove the files and
-    folders it created (never anything that was there before), so the corrected
-    command starts afresh instead of meeting a "running" stub with other settings."""
-    created = list(itertools.takewhile(lambda p: not p.exists(), (run_dir, *run_dir.parents)))
-    before = set(run_dir.iterdir()) if run_dir.is_dir() else set()
-    try:
-        yield
-    except BaseException:
-        if new_run and not read_history(run_dir / "history.csv"):
-            for path in (set(run_dir.iterdir()) if run_dir.is_dir() else set()) - before:
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-            for folder in created:  # deepest first; a folder others wrote into stays
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-        raise
-
-
+CHECKPOINTS = {"best": "best.keras", "final": "model.keras"}
 VOCABULARY_FILE = "vocabulary.json"
+RUN_FILE = "run.json"
+HISTORY_FILE = "history.csv"
+
+RUN_FOLDER = ("A run folder is what `zoo train` writes: runs/<model>-<dataset>, holding "
+              "run.json and best.keras.")
 
 
 class RunFolderError(FileNotFoundError, ValueError):
@@ -91,71 +45,237 @@ class RunFolderError(FileNotFoundError, ValueError):
     """
 
 
-RUN_FOLDER = ("A run folder is what `zoo train` writes: runs/<model>-<dataset>, holding "
-              "run.json and best.keras.")
+def read_history(path: str | os.PathLike) -> list[dict]:
+    """Rows of a CSVLogger file, one per finished epoch (duplicates dropped)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows: dict[int, dict] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            epoch = int(row.pop("epoch"))
+            rows[epoch] = {"epoch": epoch, **{k: float(v) for k, v in row.items() if v != ""}}
+    return [rows[e] for e in sorted(rows)]
 
 
-def _not_a_run_folder(run_dir: Path) -> str:
-    """Why `run_dir` is no run folder, with what one is (and, for a search, what to run)."""
-    if (run_dir / "oracle.json").is_file():
-        return (f"{run_dir} is a search project (oracle.json), not a run folder. {RUN_FOLDER} "
-                "To export a search's best model, run `zoo tune ... --export` (it trains the "
-                "best configuration in <project>/best_trial_<id>, a run folder).")
-    reason = "no run.json" if run_dir.is_dir() else "it does not exist"
-    return f"{run_dir} is not a run folder ({reason}). {RUN_FOLDER}"
+def write_history(path: str | os.PathLike, rows: list[dict]) -> None:
+    """Replace a history file by `rows` (none: remove it), as CSVLogger writes them."""
+    path = Path(path)
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=["epoch"] + [k for k in rows[0] if k != "epoch"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue())
 
+
+class Run:
+    """A `zoo train` run folder: its settings, status, history, checkpoints,
+    vocabulary, model and data plan.
+
+    Reading needs the folder to hold a run (`run.json`); `RunFolderError` says
+    why one that does not is no run folder.
+
+    Example:
+        >>> run = Run("runs/mlp-digits")
+        >>> run.settings["epochs"], run.status
+        (10, 'completed')
+        >>> model = run.load("best")
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.folder)!r})"
+
+    # --- the files ---
+
+    @property
+    def run_file(self) -> Path:
+        return self.folder / RUN_FILE
+
+    @property
+    def history_file(self) -> Path:
+        return self.folder / HISTORY_FILE
+
+    @property
+    def vocabulary_file(self) -> Path:
+        return self.folder / VOCABULARY_FILE
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.folder / "backup"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.folder / "logs"
+
+    def exists(self) -> bool:
+        """Whether the folder holds a run (a `run.json`)."""
+        return self.run_file.is_file()
+
+    # --- reading ---
+
+    def record(self) -> dict:
+        """The run.json (settings and status), checked: a folder without one raises
+        `RunFolderError`, a damaged one a ValueError naming the file."""
+        if not self.run_file.is_file():
+            raise RunFolderError(self._not_a_run_folder())
+        try:
+            record = json.loads(self.run_file.read_text())
+            problem = None if isinstance(record, dict) and isinstance(
+                record.get("settings"), dict) else 'no "settings" object'
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            problem = str(exc)
+        if problem is not None:
+            raise ValueError(f"{self.run_file} is corrupt: not the JSON that `zoo train` writes "
+                             f"({problem}). Restore it, or train again in a new run folder.")
+        return record
+
+    @property
+    def settings(self) -> dict:
+        return self.record()["settings"]
+
+    @property
+    def status(self) -> str | None:
+        """"running" or "completed"."""
+        return self.record().get("status")
+
+    def history(self) -> list[dict]:
+        """One row per finished epoch."""
+        return read_history(self.history_file)
+
+    def checkpoint(self, which: str = "best") -> Path:
+        """The `best.keras` or final `model.keras` (`CHECKPOINTS`), which must exist."""
+        if which not in CHECKPOINTS:
+            raise ValueError(f"`checkpoint` must be one of {', '.join(map(repr, CHECKPOINTS))}. "
+                             f"Received: checkpoint={which!r}")
+        path = self.folder / CHECKPOINTS[which]
+        if not path.exists():
+            raise RunFolderError(f"{path} does not exist (has the run finished an epoch?).")
+        return path
+
+    def load(self, checkpoint: str = "best", compile: bool = True):
+        """The model of a checkpoint (`load_model`: safe mode)."""
+        return load_model(self.checkpoint(checkpoint), compile=compile)
+
+    def vocabulary(self) -> tuple[str, ...]:
+        """The token vocabulary saved with a token model (`[UNK]` first)."""
+        from pipelines.text import read_vocabulary
+
+        return read_vocabulary(self.vocabulary_file)
+
+    def plan(self) -> tuple[ModelSpec, DataPlan]:
+        """The spec and data plan the run was trained with.
+
+        A token model's plan uses the vocabulary saved in the run folder, so a
+        changed corpus cannot silently change token ids.
+        """
+        settings = self.settings
+        spec = get_spec(settings["model"])
+
+        def tuples(d):
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+        data_options = tuples(settings["data_options"])
+        if self.vocabulary_file.exists():
+            data_options["vocabulary"] = str(self.vocabulary_file)
+        plan = plan_data(spec, settings["dataset"], tuples(settings["builder_args"]), data_options)
+        return spec, plan
+
+    def finished_epochs(self) -> int:
+        """Epochs already finished according to the backup (BackupAndRestore's metadata)."""
+        meta = self.backup_dir / "training_metadata.json"
+        if meta.exists():
+            try:
+                # Keras writes the number of finished epochs.
+                return int(json.loads(meta.read_text()).get("epoch", 0))
+            except (ValueError, OSError):
+                return 0
+        return 0
+
+    def is_completed(self, settings: dict) -> bool:
+        """Whether the folder holds this run, completed; refuses a run with other settings."""
+        if not self.run_file.exists():
+            return False
+        record = self.record()
+        before = record.get("settings")
+        if before != settings:
+            before = before or {}
+            changed = sorted(k for k in set(settings) | set(before)
+                             if before.get(k) != settings.get(k))
+            raise ValueError(
+                f"Run folder {self.folder} holds a run with other settings (differs in: "
+                f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
+            )
+        return record.get("status") == "completed" and (self.folder / CHECKPOINTS["final"]).exists()
+
+    # --- writing ---
+
+    def write_record(self, settings: dict, status: str, distribution: dict | None = None) -> None:
+        """Write run.json: the settings, the status and (when known) how it was distributed."""
+        record = {"settings": settings, "status": status}
+        if distribution is not None:
+            record["distribution"] = distribution
+        write_text_atomic(self.run_file, json.dumps(record, indent=2, sort_keys=True))
+
+    def write_history(self, rows: list[dict]) -> None:
+        write_history(self.history_file, rows)
+
+    def write_vocabulary(self, tokens) -> None:
+        """Save a token model's vocabulary with it (`zoo generate`, exports)."""
+        from pipelines.text import write_vocabulary
+
+        write_vocabulary(tokens, self.vocabulary_file)
+
+    @contextlib.contextmanager
+    def removed_unless_an_epoch_finishes(self, new_run: bool):
+        """Undo a new run that fails before its first epoch ends: remove the files and
+        folders it created (never anything that was there before), so the corrected
+        command starts afresh instead of meeting a "running" stub with other settings."""
+        folder = self.folder
+        created = list(itertools.takewhile(lambda p: not p.exists(), (folder, *folder.parents)))
+        before = set(folder.iterdir()) if folder.is_dir() else set()
+        try:
+            yield
+        except BaseException:
+            if new_run and not self.history():
+                for path in (set(folder.iterdir()) if folder.is_dir() else set()) - before:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+                for parent in created:  # deepest first; a folder others wrote into stays
+                    with contextlib.suppress(OSError):
+                        parent.rmdir()
+            raise
+
+    def _not_a_run_folder(self) -> str:
+        """Why the folder is no run folder, with what one is (and, for a search, what to run)."""
+        if (self.folder / "oracle.json").is_file():
+            return (f"{self.folder} is a search project (oracle.json), not a run folder. "
+                    f"{RUN_FOLDER} To export a search's best model, run `zoo tune ... --export` "
+                    "(it trains the best configuration in <project>/best_trial_<id>, a run folder).")
+        reason = "no run.json" if self.folder.is_dir() else "it does not exist"
+        return f"{self.folder} is not a run folder ({reason}). {RUN_FOLDER}"
+
+
+# The functions below are the old readers, kept only until their last callers (in
+# zoo/models/ and zoo/cli.py) use `Run`.
 
 def read_run_file(run_dir: str | os.PathLike) -> dict:
-    """The run.json of a run folder (settings and status), checked: a folder without
-    one raises `RunFolderError`, a damaged one a ValueError naming the file."""
-    run_dir = Path(run_dir)
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise RunFolderError(_not_a_run_folder(run_dir))
-    try:
-        record = json.loads(path.read_text())
-        problem = None if isinstance(record, dict) and isinstance(
-            record.get("settings"), dict) else 'no "settings" object'
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-        problem = str(exc)
-    if problem is not None:
-        raise ValueError(f"{path} is corrupt: not the JSON that `zoo train` writes ({problem}). "
-                         "Restore it, or train again in a new run folder.")
-    return record
+    return Run(run_dir).record()
 
 
 def plan_from_run(run_dir: str | os.PathLike) -> tuple[ModelSpec, DataPlan]:
-    """The spec and data plan a `zoo train` run folder was trained with.
-
-    A language model's plan uses the vocabulary saved in the run folder, so
-    a changed corpus cannot silently change token ids.
-    """
-    run_dir = Path(run_dir)
-    settings = read_run_file(run_dir)["settings"]
-    spec = get_spec(settings["model"])
-
-    def tuples(d):
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-    data_options = tuples(settings["data_options"])
-    if (run_dir / VOCABULARY_FILE).exists():
-        data_options["vocabulary"] = str(run_dir / VOCABULARY_FILE)
-    plan = plan_data(spec, settings["dataset"], tuples(settings["builder_args"]), data_options)
-    return spec, plan
-
-
-CHECKPOINTS = {"best": "best.keras", "final": "model.keras"}
+    return Run(run_dir).plan()
 
 
 def checkpoint_path(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
-    """The `best.keras` or final `model.keras` of a run folder, which must exist."""
-    if checkpoint not in CHECKPOINTS:
-        raise ValueError(f"`checkpoint` must be one of {', '.join(map(repr, CHECKPOINTS))}. "
-                         f"Received: checkpoint={checkpoint!r}")
-    path = Path(run_dir) / CHECKPOINTS[checkpoint]
-    if not path.exists():
-        raise RunFolderError(f"{path} does not exist (has the run finished an epoch?).")
-    return path
+    return Run(run_dir).checkpoint(checkpoint)
 
 
 def load_model(path: str | os.PathLike, compile: bool = True):
@@ -190,23 +310,3 @@ def load_model(path: str | os.PathLike, compile: bool = True):
             raise ValueError(
                 f"{path} is a corrupt Keras model file ({type(exc).__name__}: {exc})."
             ) from None
-
-
-def _rewrite_history(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        path.unlink(missing_ok=True)
-        return
-    keys = ["epoch"] + [k for k in rows[0] if k != "epoch"]
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)

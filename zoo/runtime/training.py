@@ -1,20 +1,16 @@
 """Training: build, compile with the spec's defaults, fit, resume after a kill.
 
-A run lives in one folder (printed at start), the dataset made one plain folder
-name (a dataset path becomes e.g. `corpus_tiny.txt-<hash>`):
+`zoo.train` and every search trial (`tuning.ZooHyperModel`) train through the
+same functions, driven by one frozen `TrainConfig`: `build_for_training`,
+`compile_for_training`, `training_data` and `fit`, which calls the model's task
+for everything task-specific (builder arguments, callbacks, pre-training,
+fitting without gradients). `train` adds the run folder (`zoo.runtime.run.Run`)
+around them.
 
-    runs/<model>-<dataset>/
-        run.json          settings and status ("running" or "completed")
-        history.csv       one row per finished epoch (Keras CSVLogger)
-        logs/             TensorBoard event files
-        backup/           Keras BackupAndRestore state, deleted on completion
-        best.keras        the best epoch by the spec's monitor (val_loss)
-        model.keras       the final model
-
-Rerunning the same command after an interruption (even SIGKILL) resumes from
-the last finished epoch; rerunning a completed run returns it unchanged. Every
-setting, the model and its data are checked before the folder is written, and a
-new run that fails before its first epoch ends is removed again.
+Rerunning the same `zoo.train` call after an interruption (even SIGKILL)
+resumes from the last finished epoch; rerunning a completed run returns it
+unchanged. Every setting, the model and its data are checked before the folder
+is written, and a new run that fails before its first epoch ends is removed again.
 
 Distributed runs (`strategy`, see `zoo.runtime.distribute`) build, compile and read their
 data inside the strategy's scope; `batch_size` is the global batch. In a
@@ -26,22 +22,172 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
+import json
 import os
 import shutil
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+import keras
 
 import pipelines
-from zoo._common import check_finite_number, check_positive_int, jsonable, safe_folder_name
+from zoo._common import atomic_path, check_finite_number, check_positive_int, jsonable, safe_folder_name
 from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
 from zoo.runtime.names import LR_SCHEDULES, RUNS_ROOT
 from zoo.runtime.plan import DataPlan, plan_data
+from zoo.runtime.run import CHECKPOINTS, Run, load_model, read_history
 from zoo.tasks import get_task
-from zoo.runtime.run import (VOCABULARY_FILE, _backup_epoch, _previous_run_completed,
-    _removed_unless_an_epoch_finishes, _rewrite_history, _write_json, load_model,
-    read_history)
 
+
+
+def _silent(*args, **kwargs) -> None:
+    """A `say` that prints nothing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained: what `zoo.train` records in run.json, and what a
+    search trial uses (its optimizer, learning rate and batch size chosen by the tuner).
+
+    `optimizer` and `learning_rate` None mean the spec's defaults; `resolved`
+    fills them in (`ModelSpec.default_learning_rate`, the one place that
+    default is decided). `mixed_precision` is a Keras policy name or None.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    weight_decay: float | None = None
+    lr_schedule: str = "constant"
+    seed: int = 0
+    jit_compile: bool | str = "auto"
+    mixed_precision: str | None = None
+
+    def resolved(self, spec: ModelSpec) -> "TrainConfig":
+        """This config with the spec's optimizer and its learning rate where none is given."""
+        optimizer = spec.optimizer if self.optimizer is None else self.optimizer
+        rate = self.learning_rate
+        if rate is None:
+            rate = spec.default_learning_rate(optimizer)
+        return dataclasses.replace(self, optimizer=optimizer, learning_rate=rate)
+
+    def check(self, replicas: int = 1, strategy: str = "default") -> None:
+        """Refuse a setting before anything is read or written."""
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        if self.batch_size % replicas:
+            raise ValueError(
+                f"`batch_size` is the global batch, split evenly across the {replicas} "
+                f"replicas of the {strategy} strategy, so it must be a multiple of "
+                f"{replicas}. Received: batch_size={self.batch_size}")
+        # A negative rate climbs the loss (to 1e9 in one epoch); NaN or inf ruins the weights.
+        check_finite_number("learning_rate", self.learning_rate)
+        if self.weight_decay is not None:
+            check_finite_number("weight_decay", self.weight_decay, allow_zero=True)
+        make_optimizer(self.optimizer, 0.0)  # an unknown name fails before the run folder exists
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"`lr_schedule` must be one of {', '.join(map(repr, LR_SCHEDULES))}. "
+                f"Received: lr_schedule={self.lr_schedule!r}")
+        if self.jit_compile not in (True, False, "auto"):
+            raise ValueError(f"`jit_compile` must be True, False or 'auto'. "
+                             f"Received: jit_compile={self.jit_compile!r}")
+
+    def settings(self, spec: ModelSpec, plan: DataPlan) -> dict:
+        """The run.json settings: what a rerun must match to resume."""
+        settings = {
+            "model": spec.name, "dataset": plan.dataset,
+            "builder_args": jsonable(plan.builder_args),
+            "data_options": jsonable(plan.data_options),
+            "epochs": self.epochs, "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate, "lr_schedule": self.lr_schedule,
+            "optimizer": self.optimizer, "weight_decay": self.weight_decay, "seed": self.seed,
+        }
+        if self.mixed_precision:
+            # Only when set, so runs from before this option still resume. The strategy
+            # and replica count are not settings: a run may resume on other hardware with
+            # the same global batch (they are recorded under "distribution").
+            settings["mixed_precision"] = self.mixed_precision
+        return settings
+
+
+# --- the one fit path: zoo.train and every search trial ---
+
+def build_for_training(spec: ModelSpec, plan: DataPlan, config: TrainConfig, replicas: int = 1):
+    """The model, seeded, with the builder arguments its task trains with (e.g. a
+    stateful model's fixed batch size); outputs float32 under mixed precision."""
+    from zoo.runtime import precision
+
+    args = get_task(spec).training_builder_args(spec, plan, config.batch_size, replicas)
+    keras.utils.set_random_seed(config.seed)  # same initial weights for the same config
+    model = spec.builder(**args)
+    if config.mixed_precision:
+        precision.float32_outputs(model)
+    return model
+
+
+def compile_for_training(model, spec: ModelSpec, config: TrainConfig, steps_per_epoch=None):
+    """Compile with the config's optimizer, rate and schedule (the spec's loss and metrics).
+
+    A cosine schedule needs `steps_per_epoch`: the step count lives in the
+    optimizer state, so a resumed run continues the same curve.
+    """
+    rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, config.epochs * steps_per_epoch)
+    return compile_model(model, spec, learning_rate=rate, optimizer=config.optimizer,
+                         weight_decay=config.weight_decay, jit_compile=config.jit_compile)
+
+
+def training_data(plan: DataPlan, config: TrainConfig, static_shapes: bool = False):
+    """Fresh, seeded training and validation pipelines (a pipeline reshuffles on each
+    pass, so one is never reused across runs or trials). TPUs compile for static
+    shapes: `static_shapes` drops the smaller last batch."""
+    static = {"drop_remainder": True} if static_shapes else {}
+    return tuple(plan.load(split, config.batch_size, seed=config.seed, **static)
+                 for split in (plan.train_split, plan.validation_split))
+
+
+def fit(model, spec: ModelSpec, plan: DataPlan, config: TrainConfig, train_ds, val_ds, *,
+        callbacks=(), write_dir: Path | None = None, pretrain: bool = True,
+        scope: Callable[[], Any] = contextlib.nullcontext, say=_silent, **fit_kwargs):
+    """Fit `model` the way its task trains: the one fit of `zoo.train` and of every trial.
+
+    A model not trained by gradient descent is fitted by its task and
+    evaluated: the result is `{"val_loss": ...}`. Otherwise the task pre-trains
+    it (when `pretrain`: a new run or trial), its callbacks go before
+    `callbacks` (so values they log reach checkpoints and the history), and
+    the result is `model.fit`'s History. `scope` is entered around the task's
+    own fitting (a distribution strategy's); `write_dir` is the run folder (None
+    in a search trial); `fit_kwargs` go to `model.fit` (epochs: the config's).
+    """
+    task = get_task(spec)
+    train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
+    with scope():
+        fitted = task.fit_without_gradients(spec, model, plan, seed=config.seed)
+        if fitted is not None:
+            val_loss = float(model.evaluate(val_ds, verbose=0, return_dict=True)["loss"])
+            say(f"Fitted {spec.name} without gradient descent: {jsonable(fitted)}; "
+                f"val_loss {val_loss:.4f}")
+            return {"val_loss": val_loss}
+        if pretrain:
+            pretrained = task.pretrain(spec, model, plan, seed=config.seed,
+                                       batch_size=config.batch_size)
+            if pretrained is not None:
+                say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
+    callbacks = [*task.training_callbacks(spec, model, plan, write_dir), *callbacks]
+    fit_kwargs = {"epochs": config.epochs, **fit_kwargs}
+    # The pipeline shuffles, seeded; Keras must not shuffle again.
+    return model.fit(train_ds, validation_data=val_ds, callbacks=callbacks, shuffle=False,
+                     **fit_kwargs)
+
+
+# --- zoo.train: the one fit inside a run folder ---
 
 @dataclasses.dataclass
 class TrainResult:
@@ -54,40 +200,56 @@ class TrainResult:
 
     @property
     def best_path(self) -> Path:
-        return self.run_dir / "best.keras"
+        return self.run_dir / CHECKPOINTS["best"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """One `zoo.train` call, its settings checked: what the run-folder steps share."""
+
+    spec: ModelSpec
+    plan: DataPlan
+    config: TrainConfig
+    dist: Any  # zoo.runtime.distribute.Distribution
+    run: Run
+    write_dir: Path  # the run folder on the chief; a temporary folder on other workers
+    settings: dict
+    distribution: dict
+    verbose: int | str
+    say: Callable
+
+    @property
+    def chief(self) -> bool:
+        return self.write_dir == self.run.folder
+
+    def scope(self):
+        """The strategy's scope under the run's dtype policy."""
+        from zoo.runtime import precision
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.dist.strategy.scope())
+        stack.enter_context(precision.dtype_policy(self.config.mixed_precision))
+        return stack
 
 
 def train(
-    model_name: str,
-    dataset: str | None = None,
-    *,
-    epochs: int = 10,
-    batch_size: int = 32,
-    learning_rate: float | None = None,
-    optimizer: str | None = None,
-    weight_decay: float | None = None,
-    lr_schedule: str = "constant",
-    seed: int = 0,
-    overrides: Mapping[str, Any] | None = None,
-    data_options: Mapping[str, Any] | None = None,
-    run_dir: str | os.PathLike | None = None,
-    runs_root: str | os.PathLike = RUNS_ROOT,
-    callbacks: list | None = None,
-    verbose: int | str = "auto",
-    strategy: str = "auto",
-    cpu_replicas: int | None = None,
-    mixed_precision: bool = False,
+    model_name: str, dataset: str | None = None, *, epochs: int = 10, batch_size: int = 32,
+    learning_rate: float | None = None, optimizer: str | None = None,
+    weight_decay: float | None = None, lr_schedule: str = "constant", seed: int = 0,
+    overrides: Mapping[str, Any] | None = None, data_options: Mapping[str, Any] | None = None,
+    run_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike = RUNS_ROOT,
+    callbacks: list | None = None, verbose: int | str = "auto", strategy: str = "auto",
+    cpu_replicas: int | None = None, mixed_precision: bool = False,
     jit_compile: bool | str = "auto",
 ) -> TrainResult:
-    """Train a registered model on a dataset, resumably.
+    """Train a registered model on a dataset, resumably, in a run folder (`zoo.runtime.run`).
 
     Args:
         model_name: A registered model (`zoo.list_models()`).
         dataset: A dataset name (default: the spec's own).
         epochs, batch_size, learning_rate, seed: Training settings.
-        optimizer: Optimizer name (default: the spec's; see
-            `zoo.registry.make_optimizer`). Without `learning_rate`, the
-            spec's default learning rate for that optimizer is used.
+        optimizer: Optimizer name (default: the spec's; see `zoo.registry.make_optimizer`).
+            Without `learning_rate`, the spec's default rate for that optimizer is used.
         weight_decay: Decoupled weight decay (e.g. 1e-4 for ResNet with SGD).
         lr_schedule: "constant", or "cosine" to decay the learning rate to
             zero over the run (Loshchilov & Hutter 2017, without restarts).
@@ -118,236 +280,194 @@ def train(
     """
     from zoo.runtime import distribute, precision
 
-    say = print if verbose else (lambda *a, **k: None)
+    say = print if verbose else _silent
     # First: multi-worker collectives and logical CPU devices must be set up before
     # TensorFlow's first operation.
     dist = distribute.make_strategy(strategy, cpu_replicas=cpu_replicas, say=say)
     spec = get_spec(model_name)
-    optimizer = spec.optimizer if optimizer is None else optimizer
-    if learning_rate is None:
-        learning_rate = spec.learning_rates.get(optimizer, spec.learning_rate)
-    _check_settings(dist, epochs, batch_size, learning_rate, optimizer, weight_decay,
-                    lr_schedule, jit_compile)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                         learning_rate=learning_rate, weight_decay=weight_decay,
+                         lr_schedule=lr_schedule, seed=seed, jit_compile=jit_compile
+                         ).resolved(spec)
+    config.check(dist.replicas, dist.name)
     plan = plan_data(spec, dataset, overrides, data_options)
-    policy = precision.mixed_policy_name() if mixed_precision else None
+    if mixed_precision:
+        config = dataclasses.replace(config, mixed_precision=precision.mixed_policy_name())
     # The dataset may be a path (../corpus/tiny.txt): the folder name is made safe.
-    run_dir = Path(run_dir) if run_dir else (
-        Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}")
-    settings = {
-        "model": spec.name,
-        "dataset": plan.dataset,
-        "builder_args": jsonable(plan.builder_args),
-        "data_options": jsonable(plan.data_options),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "lr_schedule": lr_schedule,
-        "optimizer": optimizer,
-        "weight_decay": weight_decay,
-        "seed": seed,
-    }
-    if policy:
-        # Only when set, so runs from before this option still resume. The strategy
-        # and replica count are not settings: a run may resume on other hardware with
-        # the same global batch (they are recorded under "distribution").
-        settings["mixed_precision"] = policy
-    runtime = {**dist.describe(), "jit_compile": jit_compile}
-    if _previous_run_completed(run_dir, settings):
-        if verbose:
-            print(f"Run {run_dir} is already complete; loading its model.")
-        model = load_model(run_dir / "model.keras")
-        return TrainResult(model, read_history(run_dir / "history.csv"), run_dir, spec, plan, epochs)
+    run = Run(run_dir or Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}")
+    settings = config.settings(spec, plan)
+    if run.is_completed(settings):
+        say(f"Run {run.folder} is already complete; loading its model.")
+        model = load_model(run.folder / CHECKPOINTS["final"])
+        return TrainResult(model, run.history(), run.folder, spec, plan, epochs)
     # Only the chief writes the run folder; other workers write into a temporary one.
-    write_dir = run_dir if dist.is_chief else Path(
+    write_dir = run.folder if dist.is_chief else Path(
         tempfile.mkdtemp(prefix=f"zoo-{dist.task_type}{dist.task_id}-"))
+    job = _Training(spec, plan, config, dist, run, write_dir, settings,
+                    {**dist.describe(), "jit_compile": jit_compile}, verbose, say)
     with contextlib.ExitStack() as cleanup:
-        if write_dir != run_dir:
+        if not job.chief:
             cleanup.callback(shutil.rmtree, write_dir, ignore_errors=True)
-        return _train_run(
-            spec, plan, dist, policy, settings, runtime, run_dir, write_dir, epochs,
-            batch_size, seed, lr_schedule, optimizer, weight_decay, jit_compile, callbacks,
-            verbose, say)
+        return _train_run(job, list(callbacks or []))
 
 
-def _check_settings(dist, epochs, batch_size, learning_rate, optimizer, weight_decay,
-                    lr_schedule, jit_compile) -> None:
-    """Refuse a training setting before anything is read or written."""
-    check_positive_int("epochs", epochs)
-    check_positive_int("batch_size", batch_size)
-    if batch_size % dist.replicas:
-        raise ValueError(
-            f"`batch_size` is the global batch, split evenly across the {dist.replicas} "
-            f"replicas of the {dist.name} strategy, so it must be a multiple of "
-            f"{dist.replicas}. Received: batch_size={batch_size}")
-    # A negative rate climbs the loss (to 1e9 in one epoch); NaN or inf ruins the weights.
-    check_finite_number("learning_rate", learning_rate)
-    if weight_decay is not None:
-        check_finite_number("weight_decay", weight_decay, allow_zero=True)
-    make_optimizer(optimizer, 0.0)  # an unknown name fails before the run folder exists
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(
-            f"`lr_schedule` must be one of {', '.join(map(repr, LR_SCHEDULES))}. "
-            f"Received: lr_schedule={lr_schedule!r}"
-        )
-    if jit_compile not in (True, False, "auto"):
-        raise ValueError(
-            f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
-
-
-def _train_run(spec, plan, dist, policy, settings, runtime, run_dir, write_dir, epochs,
-               batch_size, seed, lr_schedule, optimizer, weight_decay, jit_compile, callbacks,
-               verbose, say) -> TrainResult:
-    """`train` once the settings are checked: `write_dir` is `run_dir` on the chief.
+def _train_run(job: _Training, callbacks: list) -> TrainResult:
+    """`train` once the settings are checked.
 
     The model, its data and its optimizer are made before the run folder is
     written, so a bad builder argument or data that cannot be loaded leaves
     nothing behind; a failure before the first epoch ends removes what a new
     run wrote.
     """
-    from zoo.runtime import precision
-
-    chief = write_dir == run_dir
-    run_file = run_dir / "run.json"
-    new_run = chief and not run_file.exists()
-    model, train_ds, val_ds, extra_callbacks = _prepare_model(
-        spec, plan, dist, policy, settings, epochs, batch_size, seed, lr_schedule, optimizer,
-        weight_decay, jit_compile)
-    with _removed_unless_an_epoch_finishes(run_dir, new_run):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if chief:
-            _write_json(run_file, {"settings": settings, "status": "running",
-                                   "distribution": runtime})
-        if chief and plan.info.task in ("language_model", "embedding"):
-            # The vocabulary travels with the model (`zoo generate`, exports).
-            from pipelines.text import write_vocabulary
-
-            write_vocabulary(plan.info.class_names, run_dir / VOCABULARY_FILE)
-
-        resumed_from = _backup_epoch(run_dir / "backup")
-        history_rows = read_history(run_dir / "history.csv")
-        # Drop CSV rows newer than the backup: they will be recomputed.
-        if chief and len(history_rows) > resumed_from:
-            _rewrite_history(run_dir / "history.csv", history_rows[:resumed_from])
-        say(
-            f"Run folder: {run_dir} "
-            + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)")
-        )
-        with dist.strategy.scope(), precision.dtype_policy(policy):
-            task = get_task(spec)
-            if not task.trained_by_gradients:
-                return _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings,
-                                              seed, say, chief)
-            pretrained = None if resumed_from else task.pretrain(spec, model, plan, seed=seed,
-                                                                 batch_size=batch_size)
-            if pretrained is not None:
-                say(f"Pre-trained {spec.name}: {jsonable(pretrained)}")
-        return _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_dir,
-                    epochs, history_rows[:resumed_from], [*extra_callbacks, *(callbacks or [])],
-                    verbose)
+    run, spec, plan = job.run, job.spec, job.plan
+    new_run = job.chief and not run.exists()
+    model, train_ds, val_ds = _prepare_model(job)
+    with run.removed_unless_an_epoch_finishes(new_run):
+        run.folder.mkdir(parents=True, exist_ok=True)
+        if job.chief:
+            run.write_record(job.settings, "running", job.distribution)
+            get_task(spec).run_files(spec, plan, run)
+        resumed_from = run.finished_epochs()
+        prior_rows = run.history()
+        # Drop history rows newer than the backup: they will be recomputed.
+        if job.chief and len(prior_rows) > resumed_from:
+            run.write_history(prior_rows[:resumed_from])
+        prior_rows = prior_rows[:resumed_from]
+        job.say(f"Run folder: {run.folder} "
+                + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)"))
+        run_callbacks = _run_callbacks(job, prior_rows)
+        outcome = fit(model, spec, plan, job.config, train_ds, val_ds,
+                      callbacks=[*run_callbacks, *callbacks],
+                      write_dir=job.write_dir, pretrain=not resumed_from, scope=job.scope,
+                      say=job.say, verbose=job.verbose)
+        if isinstance(outcome, dict):
+            return _record_fit_without_gradients(job, model, outcome)
+        # Without callbacks of the caller's (which may change the weights when training
+        # ends), the final model is the last epoch's backup.
+        checkpoint = run_callbacks[1] if not callbacks else None
+        return _finish(job, model, prior_rows, checkpoint)
 
 
-def _prepare_model(spec, plan, dist, policy, settings, epochs, batch_size, seed, lr_schedule,
-                   optimizer, weight_decay, jit_compile):
-    """The compiled model, its training and validation data and the callbacks the data
-    needs, all made inside the strategy's scope (nothing is written)."""
-    import keras
-
-    from zoo.runtime import distribute, precision
-
-    keras.utils.set_random_seed(seed)
-    builder_args, stateful_callbacks = dict(plan.builder_args), []
-    if plan.data_options.get("stateful"):
-        # Contiguous batches: the model carries its state from batch to batch.
-        if "stateful_batch_size" not in spec.defaults:
-            raise ValueError(
-                f"Data option stateful=True carries recurrent state across batches; "
-                f"{spec.name} has no stateful mode."
-            )
-        from zoo.models.language_models import StatefulReset
-
-        if dist.replicas > 1:
-            raise ValueError(
-                f"Data option stateful=True carries state from batch to batch of one "
-                f"device; it cannot be split across {dist.replicas} replicas.")
-        builder_args["stateful_batch_size"] = batch_size
-        stateful_callbacks = [StatefulReset()]
-    # Model, optimizer and data pipeline are all created inside the strategy's scope.
-    with dist.strategy.scope(), precision.dtype_policy(policy):
-        model = spec.builder(**builder_args)
-        if policy:
-            precision.float32_outputs(model)
-        # TPUs compile for static shapes: no smaller last batch.
-        static = {"drop_remainder": True} if dist.name == "tpu" else {}
-        train_ds = plan.load(plan.train_split, batch_size, seed=seed, **static)
-        val_ds = plan.load(plan.validation_split, batch_size, seed=seed, **static)
-        if pipelines.get_source(plan.info.source).in_memory:  # no files to shard by
-            train_ds, val_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(val_ds)
-        rate = settings["learning_rate"]
-        if lr_schedule == "cosine":
-            # The step count lives in the optimizer state, so a resumed run
-            # continues the same curve.
-            rate = keras.optimizers.schedules.CosineDecay(rate, epochs * _steps_per_epoch(train_ds))
-        compile_model(model, spec, learning_rate=rate, optimizer=optimizer,
-                      weight_decay=weight_decay, jit_compile=jit_compile)
-        train_ds, val_ds = repeat_targets(train_ds, model), repeat_targets(val_ds, model)
-    return model, train_ds, val_ds, stateful_callbacks
-
-
-def _fit(model, spec, plan, train_ds, val_ds, settings, runtime, run_dir, write_dir, epochs,
-         prior_rows, callbacks, verbose) -> TrainResult:
-    """`model.fit` with the run folder's callbacks: backup, best checkpoint, CSV
-    history and TensorBoard; then the final model and the completed status."""
-    import keras
-
+def _prepare_model(job: _Training):
+    """The compiled model and its training and validation data, all made inside the
+    strategy's scope (nothing is written)."""
     from zoo.runtime import distribute
 
-    chief, resumed_from = write_dir == run_dir, len(prior_rows)
-    prior = [r[spec.monitor] for r in prior_rows if spec.monitor in r]
-    cbs = [
-        # The spec's callbacks first: values they add to the epoch logs (e.g. a GAN's
-        # sample score) then reach the checkpoint, the CSV history and TensorBoard.
-        *get_task(spec).training_callbacks(spec, model, plan, write_dir),
-        # Every worker restores the chief's backup; the others save into write_dir.
-        distribute.worker_backup(
-            str(run_dir / "backup"), str(write_dir / "backup"), save_freq="epoch",
-            delete_checkpoint=True, double_checkpoint=True,
-        ),
-        keras.callbacks.ModelCheckpoint(
-            str(write_dir / "best.keras"), monitor=spec.monitor, mode="min",
-            save_best_only=True, initial_value_threshold=min(prior) if prior else None,
-        ),
+    with job.scope():
+        model = build_for_training(job.spec, job.plan, job.config, job.dist.replicas)
+        train_ds, val_ds = training_data(job.plan, job.config, static_shapes=job.dist.name == "tpu")
+        if pipelines.get_source(job.plan.info.source).in_memory:  # no files to shard by
+            train_ds, val_ds = distribute.shard_by_data(train_ds), distribute.shard_by_data(val_ds)
+        steps = _steps_per_epoch(train_ds) if job.config.lr_schedule == "cosine" else None
+        compile_for_training(model, job.spec, job.config, steps)
+    return model, train_ds, val_ds
+
+
+def _run_callbacks(job: _Training, prior_rows: list[dict]) -> list:
+    """The run folder's callbacks: backup, best checkpoint, CSV history, TensorBoard."""
+    from zoo.runtime import distribute
+
+    monitor, write_dir = job.spec.monitor, job.write_dir
+    prior = [r[monitor] for r in prior_rows if monitor in r]
+    # Every worker restores the chief's backup; the others save into write_dir.
+    backup = distribute.worker_backup(  # deleted by _finish, once the final model is saved
+        str(job.run.backup_dir), str(write_dir / "backup"), save_freq="epoch",
+        delete_checkpoint=False, double_checkpoint=True,
+    )
+    return [
+        backup,
+        BestCheckpoint(write_dir / CHECKPOINTS["best"], backup, monitor,
+                       min(prior) if prior else None),
         keras.callbacks.CSVLogger(str(write_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
-        *callbacks,
     ]
-    model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose,
-        shuffle=False,  # the pipeline shuffles, seeded
-    )
-    model.save(write_dir / "model.keras")  # every worker saves; only the chief's is kept
-    if chief:
-        _write_json(run_dir / "run.json", {"settings": settings, "status": "completed",
-                                           "distribution": runtime})
-        history = read_history(run_dir / "history.csv")
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model when the monitored value reaches a new minimum (as Keras'
+    `ModelCheckpoint(save_best_only=True, mode="min")`), at a fraction of the cost.
+
+    `backup`, the run's BackupAndRestore callback placed before this one, has
+    just written the epoch's weights (model and optimizer) in the layout of a
+    `.keras` file's `model.weights.h5`. The first checkpoint is Keras' own
+    `model.save`; later ones are that file's config.json with those weights
+    (and fresh metadata), instead of a second pass over every variable. A model
+    whose file holds anything else (assets) is always saved by `model.save`.
+    """
+
+    def __init__(self, path: Path, backup, monitor: str, threshold: float | None = None):
+        super().__init__()
+        self.path, self.backup, self.monitor = Path(path), backup, monitor
+        self.best = float("inf") if threshold is None else threshold
+        self._config: bytes | None = None
+        self._reusable = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"Can save best model only with {self.monitor} available, skipping.",
+                          stacklevel=2)
+            return
+        if not value < self.best:
+            return
+        self.best = float(value)
+        if not self.save_from_backup(self.path):
+            self._save(self.path)
+
+    def save_from_backup(self, path: Path) -> bool:
+        """Write the model as of the last backup to `path` without walking its variables,
+        when that can be done (False: it cannot, nothing was written)."""
+        weights = Path(self.backup._weights_path)
+        if self._config is None or not self._reusable or not weights.is_file():
+            return False
+        self._zip(weights, path)
+        return True
+
+    def _save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            self.model.save(tmp)
+            with zipfile.ZipFile(tmp) as archive:
+                self._reusable = set(archive.namelist()) == set(_KERAS_FILE)
+                self._config = archive.read("config.json")
+
+    def _zip(self, weights: Path, path: Path) -> None:
+        metadata = json.dumps({"keras_version": keras.__version__, "date_saved":
+                               datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+            archive.writestr("metadata.json", metadata)
+            archive.writestr("config.json", self._config)
+            archive.write(weights, "model.weights.h5")
+
+
+# The members of a `.keras` file without assets.
+_KERAS_FILE = ("metadata.json", "config.json", "model.weights.h5")
+
+
+def _finish(job: _Training, model, prior_rows: list[dict],
+            checkpoint: BestCheckpoint | None) -> TrainResult:
+    """Save the final model (from the last backup when `checkpoint` can), delete the
+    backup and mark the run completed; the history it wrote."""
+    final = job.write_dir / CHECKPOINTS["final"]  # every worker saves; the chief's is kept
+    if checkpoint is None or not checkpoint.save_from_backup(final):
+        model.save(final)
+    shutil.rmtree(job.write_dir / "backup", ignore_errors=True)
+    if job.chief:
+        job.run.write_record(job.settings, "completed", job.distribution)
+        history = job.run.history()
     else:  # the chief may still be writing its history: this worker's own rows
-        history = prior_rows + read_history(write_dir / "history.csv")
-    return TrainResult(model, history, run_dir, spec, plan, resumed_from)
+        history = prior_rows + read_history(job.write_dir / "history.csv")
+    return TrainResult(model, history, job.run.folder, job.spec, job.plan, len(prior_rows))
 
 
-def _fit_without_gradients(model, spec, plan, val_ds, run_dir, settings, seed, say, chief=True):
-    """Train a model whose spec has a `fit` function (e.g. counts + SVD): one fit on
-    the training split, recorded as one epoch with its validation loss."""
-    fitted = get_task(spec).fit_without_gradients(spec, model, plan, seed=seed)
-    row = {"epoch": 0, "val_loss": float(model.evaluate(val_ds, verbose=0, return_dict=True)["loss"])}
-    say(f"Fitted {spec.name} without gradient descent: {jsonable(fitted)}; val_loss {row['val_loss']:.4f}")
-    if not chief:
-        return TrainResult(model, [row], run_dir, spec, plan)
-    _rewrite_history(run_dir / "history.csv", [row])
-    model.save(run_dir / "best.keras")
-    model.save(run_dir / "model.keras")
-    _write_json(run_dir / "run.json", {"settings": settings, "status": "completed"})
-    return TrainResult(model, [row], run_dir, spec, plan)
-
+def _record_fit_without_gradients(job: _Training, model, outcome: dict) -> TrainResult:
+    """A model fitted without gradient descent: one epoch, with its validation loss."""
+    row = {"epoch": 0, **outcome}
+    if job.chief:
+        job.run.write_history([row])
+        model.save(job.run.folder / CHECKPOINTS["best"])
+        model.save(job.run.folder / CHECKPOINTS["final"])
+        job.run.write_record(job.settings, "completed")
+    return TrainResult(model, [row], job.run.folder, job.spec, job.plan)
 
 
 def _steps_per_epoch(ds) -> int:

@@ -80,8 +80,9 @@ class Task:
         """Run once before gradient training of a new run or trial (None: nothing to do)."""
         return None
 
-    def run_files(self, spec, plan, run_dir: Path) -> None:
-        """Write what a run folder needs beside the model (e.g. the vocabulary)."""
+    def run_files(self, spec, plan, run) -> None:
+        """Write what a run folder needs beside the model (e.g. the vocabulary), through
+        `run`, the `zoo.runtime.run.Run` (e.g. `run.write_vocabulary(tokens)`)."""
 
     # --- data binding: called by zoo.runtime.plan.plan_data ---
 

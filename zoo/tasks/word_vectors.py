@@ -72,6 +72,10 @@ class WordEmbedding(Task):
         """A score for each candidate word."""
         return (input_shape[0], input_shape[1])
 
+    def run_files(self, spec, plan, run) -> None:
+        """The vocabulary travels with the vectors (`zoo vectors`, exports)."""
+        run.write_vocabulary(plan.info.class_names)
+
 
 register_task(WordEmbedding())
 
