@@ -30,7 +30,6 @@ from zoo._common import atomic_path, pid_alive, temporary_path, write_text_atomi
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("zoo", "pipelines", "tuning")
 MAX_FUNCTION_LINES = 80
-PENDING = pytest.mark.skip(reason="enabled by the lead after the issue-13 merges")
 
 
 def test_the_import_contracts_hold():
@@ -131,7 +130,6 @@ def long_functions() -> list[tuple[int, str]]:
     return sorted(found, reverse=True)
 
 
-@PENDING
 def test_no_function_is_over_80_lines():
     assert long_functions() == []
 

@@ -172,9 +172,9 @@ def test_two_unit_codes_against_pca(tmp_path):
         assert 0 < figures[method]["reconstruction_mse"] < 0.2
         assert 0.1 <= figures[method]["knn_accuracy"] <= 1
     # The run folder gives back its plan (image runs save their normalization too).
-    from zoo.runtime.run import plan_from_run
+    from zoo.runtime.run import Run
 
-    assert plan_from_run(tmp_path / "run")[1].data_options == result.plan.data_options
+    assert Run(tmp_path / "run").plan()[1].data_options == result.plan.data_options
     image = read_png(tmp_path / "codes.png")
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
     with pytest.raises(ValueError, match=re.escape("needs a 2-unit code. Received: code shape (16,)")):

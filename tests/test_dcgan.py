@@ -17,7 +17,7 @@ from zoo.tasks.gan import (SampleScore, inception_score, score_classifier, score
 from zoo.images import read_png, to_uint8
 from zoo.registry import compile_model
 from zoo.runtime.plan import plan_data
-from zoo.runtime.run import plan_from_run, read_history
+from zoo.runtime.run import Run, read_history
 
 from conftest import sigkill_after_epochs, zoo_env
 
@@ -172,7 +172,7 @@ def test_training_saves_a_grid_and_logs_the_score_every_epoch(tmp_path, score_ca
     assert (run / "best.keras").exists() and isinstance(result.model, DCGAN)
     assert not (run / "score_lenet5-digits-16x16x1.keras").exists()  # cached in ZOO_CACHE_DIR
     # `zoo export RUN` re-plans from the recorded settings (normalization included).
-    assert plan_from_run(run)[1].builder_args == result.plan.builder_args
+    assert Run(run).plan()[1].builder_args == result.plan.builder_args
 
     # `zoo sample` from the run folder: the seeds' images as a grid.
     from zoo.cli import main

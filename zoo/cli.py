@@ -207,12 +207,13 @@ def cmd_tune(args) -> int:
 
 def cmd_export(args) -> int:
     from zoo.runtime.exporter import check_export_target, export_trained
-    from zoo.runtime.run import checkpoint_path, load_model, plan_from_run
+    from zoo.runtime.run import Run
 
     check_export_target(args.base_dir, args.name, args.static_batch)
     # A folder that is not a run, a damaged run.json or .keras: ValueErrors naming it.
-    spec, plan = plan_from_run(args.run_dir)
-    model = load_model(checkpoint_path(args.run_dir, args.checkpoint))
+    run = Run(args.run_dir)
+    spec, plan = run.plan()
+    model = run.load(args.checkpoint)
     result = export_trained(model, spec, plan, args.name, base_dir=args.base_dir,
                             version=args.version, static_batch=args.static_batch)
     check = result.manifest["verification"]
@@ -322,10 +323,10 @@ def cmd_tiles(args) -> int:
 def cmd_codes(args) -> int:
     from zoo.runtime.artifacts import load_autoencoder
     from zoo.tasks.autoencoding import code_figures_table, compare_codes_with_pca
-    from zoo.runtime.run import plan_from_run
+    from zoo.runtime.run import Run
 
     try:
-        _, plan = plan_from_run(args.run_dir)
+        _, plan = Run(args.run_dir).plan()
         model = load_autoencoder(args.run_dir, args.checkpoint)
     except FileNotFoundError as e:
         raise CommandError(str(e)) from None

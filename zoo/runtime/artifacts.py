@@ -13,7 +13,7 @@ import numpy as np
 
 from zoo._common import check_positive_int
 from zoo.registry import get_spec
-from zoo.runtime.run import VOCABULARY_FILE, checkpoint_path, load_model, read_run_file
+from zoo.runtime.run import Run, load_model
 from zoo.tasks import get_task
 from zoo.tasks.gan import SAMPLE_SIGNATURE, Gan, serving_models
 from zoo.tasks.word_vectors import WordVectors
@@ -36,11 +36,12 @@ def sample_images(source, count: int = 64, seed: int = 0, checkpoint: str = "bes
                              f"{', '.join(loaded.signatures)}).")
         outputs = loaded.signatures[SAMPLE_SIGNATURE](seed=tf.constant(seeds))
         return next(iter(outputs.values())).numpy()
-    if (source / "run.json").exists():
-        settings = read_run_file(source)["settings"]
-        if not isinstance(get_task(get_spec(settings["model"])), Gan):
-            raise ValueError(f"{source} is a run of {settings['model']!r}, not of a generator.")
-        model = load_model(checkpoint_path(source, checkpoint), compile=False)
+    run = Run(source)
+    if run.exists():
+        model_name = run.settings["model"]
+        if not isinstance(get_task(get_spec(model_name)), Gan):
+            raise ValueError(f"{source} is a run of {model_name!r}, not of a generator.")
+        model = run.load(checkpoint, compile=False)
         return np.asarray(serving_models(model.generator)[1](seeds))
     raise FileNotFoundError(
         f"{source} is neither a run folder (run.json) nor a SavedModel export (saved_model.pb).")
@@ -50,7 +51,7 @@ def load_autoencoder(source, checkpoint="best"):
     """The model of a `zoo train` run folder (its "best" or "final" checkpoint) or a .keras file."""
     path = Path(source)
     if path.is_dir():
-        return load_model(checkpoint_path(path, checkpoint))
+        return Run(path).load(checkpoint)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; expected a run folder written by "
                                 f"`zoo train` or a .keras file.")
@@ -59,11 +60,6 @@ def load_autoencoder(source, checkpoint="best"):
 
 def word_vectors_from_run(run_dir) -> WordVectors:
     """The vectors of a `zoo train` run folder (its final model and saved vocabulary)."""
-    from pipelines import text
-
-    run_dir = Path(run_dir)
-    settings = read_run_file(run_dir)["settings"]
-    model = load_model(run_dir / "model.keras", compile=False)
-    tokens = text.read_vocabulary(run_dir / VOCABULARY_FILE)
-    level = settings["data_options"].get("level", "word_lower")
-    return WordVectors.from_model(model, tokens, level)
+    run = Run(run_dir)
+    level = run.settings["data_options"].get("level", "word_lower")
+    return WordVectors.from_model(run.load("final", compile=False), run.vocabulary(), level)

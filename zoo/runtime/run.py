@@ -263,21 +263,6 @@ class Run:
         return f"{self.folder} is not a run folder ({reason}). {RUN_FOLDER}"
 
 
-# The functions below are the old readers, kept only until their last callers (in
-# zoo/models/ and zoo/cli.py) use `Run`.
-
-def read_run_file(run_dir: str | os.PathLike) -> dict:
-    return Run(run_dir).record()
-
-
-def plan_from_run(run_dir: str | os.PathLike) -> tuple[ModelSpec, DataPlan]:
-    return Run(run_dir).plan()
-
-
-def checkpoint_path(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
-    return Run(run_dir).checkpoint(checkpoint)
-
-
 def load_model(path: str | os.PathLike, compile: bool = True):
     """Load a `.keras` file with `safe_mode=True` (never arbitrary code).
 
