@@ -42,7 +42,7 @@ import keras_tuner  # noqa: E402
 import tuning  # noqa: E402
 import zoo  # noqa: E402
 from tuning.tuners import read_runs  # noqa: E402
-from zoo.registry import compile_model  # noqa: E402
+from zoo.tasks import compile_model  # noqa: E402
 from zoo.runtime.plan import plan_data  # noqa: E402
 
 

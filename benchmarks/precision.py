@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.runtime import precision  # noqa: E402
-from zoo.registry import compile_model  # noqa: E402
+from zoo.tasks import compile_model  # noqa: E402
 
 # name -> (model, builder arguments, batch size, input maker)
 CASES = {

@@ -35,7 +35,7 @@ import pipelines  # noqa: E402
 import zoo  # noqa: E402
 from pipelines import sequences  # noqa: E402
 from zoo.models.darnn import darnn_attention  # noqa: E402
-from zoo.registry import compile_model  # noqa: E402
+from zoo.tasks import compile_model  # noqa: E402
 
 
 def fit_and_test(name, dataset, options, overrides, epochs, batch_size, learning_rate, seed):

@@ -24,7 +24,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.registry import compile_model  # noqa: E402
+from zoo.tasks import compile_model  # noqa: E402
 from zoo.runtime.plan import plan_data
 
 

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
 from train_step import forward_flops, matmul_peak  # noqa: E402
-from zoo.registry import compile_model  # noqa: E402
+from zoo.tasks import compile_model  # noqa: E402
 
 # zoo model -> (keras.applications constructor, input size for the benchmark)
 MODELS = {

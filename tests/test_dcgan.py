@@ -15,7 +15,7 @@ from zoo.runtime.artifacts import sample_images
 from zoo.tasks.gan import (SampleScore, inception_score, score_classifier, score_classifier_path,
                            serving_models)
 from zoo.images import read_png, to_uint8
-from zoo.registry import compile_model
+from zoo.tasks import compile_model
 from zoo.runtime.plan import plan_data
 from zoo.runtime.run import Run, read_history
 

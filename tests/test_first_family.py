@@ -6,7 +6,7 @@ import pytest
 
 import pipelines
 import zoo
-from zoo.registry import compile_model
+from zoo.tasks import compile_model
 
 
 def _fit(name, x, y, epochs, **overrides):

@@ -10,7 +10,7 @@ import pytest
 
 import zoo
 from zoo.runtime.exporter import export_trained
-from zoo.registry import compile_model
+from zoo.tasks import compile_model
 from zoo.runtime.run import load_model
 from zoo.runtime.plan import plan_data
 from zoo.tasks import get_task
@@ -205,7 +205,7 @@ def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, 
         assert result.path == tmp_path / name / "1"
         assert check["max_abs_diff"] <= 1e-5 and check["xla_max_abs_diff"] <= 1e-4
         assert check["zoo_imported"] is False
-        assert (check["input_names"], check["output_names"]) == (["image"], [spec.output_name])
+        assert (check["input_names"], check["output_names"]) == (["image"], [get_task(spec).output_name_for(spec)])
         return
     plan = plan_data(spec, spec.test_dataset, overrides=spec.test_args)
     model = spec.builder(**plan.builder_args)
@@ -213,13 +213,13 @@ def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, 
     check = result.manifest["verification"]
     assert result.path == tmp_path / name / "1"
     # uint8 outputs (generated images) may differ by one rounding step, never more.
-    uint8 = result.manifest["outputs"][spec.output_name]["dtype"] == "uint8"
+    uint8 = result.manifest["outputs"][get_task(spec).output_name_for(spec)]["dtype"] == "uint8"
     assert check["max_abs_diff"] <= (1 if uint8 else 1e-5)
     assert check["xla_max_abs_diff"] <= (1 if uint8 else 1e-4)
     assert check["zoo_imported"] is False
     # Meaningful tensor names, not keras_tensor_N.
     assert check["input_names"] == [get_task(spec).serving_input_name(plan)]
-    assert check["output_names"] == [spec.output_name]
+    assert check["output_names"] == [get_task(spec).output_name_for(spec)]
 
 
 @pytest.mark.parametrize("name", SEARCH)

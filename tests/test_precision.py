@@ -14,7 +14,7 @@ import pytest
 
 import zoo
 from zoo.runtime import precision
-from zoo.registry import compile_model
+from zoo.tasks import compile_model
 from zoo.runtime.run import load_model
 from zoo.tasks import get_task
 

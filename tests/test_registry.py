@@ -3,6 +3,7 @@
 import pytest
 
 import zoo
+from zoo.tasks import get_task
 from zoo.registry import register_model
 
 
@@ -19,8 +20,9 @@ def test_get_spec_carries_metadata():
     spec = zoo.get_spec("lenet5")
     assert spec.family == "lenet"
     assert spec.task == "image_classification"
-    assert spec.loss == "sparse_categorical_crossentropy"
-    assert spec.metrics == ("accuracy",)
+    task = get_task(spec)
+    assert task.loss_for(spec) == "sparse_categorical_crossentropy"
+    assert task.metrics_for(spec) == ("accuracy",)
     assert "LeCun" in spec.reference
     assert spec.defaults["input_shape"] == (32, 32, 1)
     assert spec.defaults["classes"] == 10

@@ -13,7 +13,8 @@ import pytest
 
 import zoo
 from tuning import ZooHyperModel
-from zoo.registry import ModelSpec, compile_model
+from zoo.registry import ModelSpec
+from zoo.tasks import compile_model
 from zoo.runtime.plan import plan_data
 from zoo.runtime.run import Run, RunFolderError, load_model
 from zoo.runtime.training import TrainConfig

@@ -50,6 +50,7 @@ from tuning.results import (
 from tuning.tuners import TUNERS, make_tuner
 from zoo._common import check_folder_name, check_positive_int, safe_folder_name
 from zoo.registry import ModelSpec, get_spec
+from zoo.tasks import get_task
 from zoo.runtime.plan import plan_data
 
 SETTINGS_JSON = "search.json"
@@ -353,9 +354,10 @@ def _check_objective(spec: ModelSpec, objective):
             # the direction of a name it does not know (e.g. "val_mmd").
             return keras_tuner.Objective(spec.monitor, direction="min")
         objective = spec.monitor
-    if isinstance(objective, str) and spec.loss is not None:
+    task = get_task(spec)
+    if isinstance(objective, str) and task.loss_for(spec) is not None:
         # Models compiled with a Keras loss log exactly these names.
-        logged = ["loss", *spec.metrics]
+        logged = ["loss", *task.metrics_for(spec)]
         accepted = logged + [f"val_{m}" for m in logged]
         if objective not in accepted:
             raise ValueError(

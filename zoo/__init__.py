@@ -15,7 +15,6 @@ from zoo.registry import (  # noqa: E402
     ModelSpec,
     UnknownModelError,
     build,
-    compile_model,
     get_spec,
     list_models,
     register_model,
@@ -47,6 +46,10 @@ def __getattr__(name):
         from zoo.runtime.training import train
 
         return train
+    if name == "compile_model":
+        from zoo.tasks import compile_model
+
+        return compile_model
     if name == "load_model":
         from zoo.runtime.run import load_model
 

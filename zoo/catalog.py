@@ -144,11 +144,14 @@ def _plain(value):
 def spec_entry(spec) -> dict:
     """What a `ModelSpec` says without building the model: the `zoo list` columns and
     the spec lines of `zoo info`."""
+    from zoo.tasks import get_task
+
+    task = get_task(spec)
     return _plain({
         "name": spec.name, "family": spec.family, "task": spec.task, "summary": spec.summary,
         "reference": spec.reference, "defaults": dict(spec.defaults),
-        "optimizer": spec.optimizer, "learning_rate": spec.learning_rate, "loss": spec.loss,
-        "metrics": list(spec.metrics),
+        "optimizer": spec.optimizer, "learning_rate": spec.learning_rate, "loss": task.loss_for(spec),
+        "metrics": list(task.metrics_for(spec)),
         "searchable_optimizers": spec.learning_rates if spec.alternative_optimizers else None,
         "dataset": spec.dataset, "dataset_options": dict(spec.dataset_options),
         "large": spec.large,

@@ -17,57 +17,6 @@ import importlib
 import inspect
 from typing import Any, Callable, Mapping
 
-# Per-task defaults: loss, metrics and the serving output name. A spec may
-# override each of them in `register_model`.
-# `loss`/`metrics` are Keras identifiers so they serialize with the model.
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "regression": {"loss": "mse", "metrics": ("mae",), "output": "prediction"},
-    "binary_classification": {
-        "loss": "binary_crossentropy",
-        "metrics": ("accuracy",),
-        "output": "probability",
-    },
-    "classification": {
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ("accuracy",),
-        "output": "probabilities",
-    },
-    "image_classification": {
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ("accuracy",),
-        "output": "probabilities",
-    },
-    # A classifier whose hidden layers are pre-trained as autoencoders (stacked_autoencoder).
-    "layerwise_pretrained_classification": {
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ("accuracy",),
-        "output": "probabilities",
-    },
-    "language_model": {
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ("accuracy",),
-        "output": "probabilities",
-    },
-    "sequence_forecasting": {"loss": "mse", "metrics": ("mae",), "output": "prediction"},
-    "sequence_to_sequence": {
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ("accuracy",),
-        "output": "probabilities",
-    },
-    # Autoencoders add their own reconstruction loss, matched to their output
-    # activation (zoo.models.autoencoders.ReconstructionLoss).
-    "autoencoder": {"loss": None, "metrics": (), "output": "reconstruction"},
-    "generative": {"loss": None, "metrics": (), "output": "images"},
-    "embedding": {"loss": None, "metrics": (), "output": "embedding"},
-    # Word vectors set from counts and an SVD, not by gradient descent (ppmi_svd).
-    "count_vectors": {"loss": None, "metrics": (), "output": "embedding"},
-    # Image -> content features and Gram matrices; stylizing optimises the image.
-    "style_transfer": {"loss": None, "metrics": (), "output": "style"},
-    # Image -> stylized image (a feed-forward style network, trained per style).
-    "stylization": {"loss": None, "metrics": (), "output": "stylized"},
-}
-
-
 class ArgumentError(TypeError):
     """Raised for a builder argument that the builder does not take."""
 
@@ -86,8 +35,8 @@ class ModelSpec:
     Attributes:
         name: Registry key, the builder function's name.
         family: Architecture family (one module per family under `zoo/`).
-        task: One of `TASK_DEFAULTS`; picks the default loss, metrics and output name,
-            and the task object (`zoo.tasks.get_task`) that trains, exports and tests it.
+        task: The name of its task: the task object (`zoo.tasks.get_task`) owns the
+            default loss, metrics and output name, and trains, exports and tests it.
         builder: The plain function returning a `keras.Model`.
         defaults: The builder's keyword defaults, read from its signature.
         search_space: `fn(hp: keras_tuner.HyperParameters) -> dict` of builder
@@ -98,8 +47,9 @@ class ModelSpec:
         learning_rate: Default learning rate for that optimizer.
         alternative_optimizers: Other optimizers a search may pick, each with
             its own default learning rate (e.g. `{"momentum": 0.1}`).
-        loss: Default loss identifier (None: the model computes its own).
-        metrics: Default metric identifiers.
+        loss: The model's own loss identifier, over its task's (None: the task's;
+            `zoo.tasks.Task.loss_for`).
+        metrics: The model's own metric identifiers, over its task's (None: the task's).
         dataset: The built-in dataset it is classically taught with, used by
             `zoo train` when no `--data` is given; None when it has none (the
             ImageNet models: `zoo train` then needs `--data`).
@@ -107,7 +57,7 @@ class ModelSpec:
         test_args: Builder overrides for a small, fast instance in tests.
         test_dataset: The dataset the test harness trains that instance on:
             `dataset`, unless the model has none (ImageNet models use digits).
-        output_name: Name of the output tensor in serving signatures.
+        output_name: Name of the output tensor in serving signatures (None: the task's).
         input_normalization: How images are normalized for this model, read
             by `pipelines`: "unit" ([0, 1]), "symmetric" ([-1, 1], for tanh
             generators) or "caffe" (keras.applications ResNet/VGG: BGR,
@@ -128,12 +78,12 @@ class ModelSpec:
     learning_rate: float = 1e-3
     alternative_optimizers: Mapping[str, float] = dataclasses.field(default_factory=dict)
     loss: str | None = None
-    metrics: tuple[str, ...] = ()
+    metrics: tuple[str, ...] | None = None
     dataset: str | None = None
     dataset_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     test_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     test_dataset: str | None = None
-    output_name: str = "outputs"
+    output_name: str | None = None
     input_normalization: str = "unit"
     large: bool = False
     monitor: str = "val_loss"
@@ -202,11 +152,6 @@ def register_model(
     Every builder argument must be keyword-with-default, so that
     `zoo.build(name)` works with no arguments at all.
     """
-    if task not in TASK_DEFAULTS:
-        raise ValueError(
-            f"Unknown task {task!r}. Expected one of: {', '.join(sorted(TASK_DEFAULTS))}."
-        )
-
     def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
         name = builder.__name__
         if name in _REGISTRY:
@@ -218,7 +163,6 @@ def register_model(
                     f"Builder {name}() argument {param.name!r} needs a default value."
                 )
             defaults[param.name] = param.default
-        task_defaults = TASK_DEFAULTS[task]
         spec = ModelSpec(
             name=name,
             family=family,
@@ -230,13 +174,13 @@ def register_model(
             optimizer=optimizer,
             learning_rate=learning_rate,
             alternative_optimizers=dict(alternative_optimizers or {}),
-            loss=loss if loss is not None else task_defaults["loss"],
-            metrics=tuple(metrics if metrics is not None else task_defaults["metrics"]),
+            loss=loss,
+            metrics=None if metrics is None else tuple(metrics),
             dataset=dataset,
             dataset_options=dict(dataset_options or {}),
             test_args=dict(test_args or {}),
             test_dataset=test_dataset or dataset,
-            output_name=output_name or task_defaults["output"],
+            output_name=output_name,
             input_normalization=input_normalization,
             large=large,
             monitor=monitor,
@@ -321,45 +265,6 @@ def build(name: str, **overrides: Any):
     spec = get_spec(name)
     return spec.builder(**spec.resolve_args(overrides))
 
-
-def compile_model(
-    model,
-    spec: ModelSpec,
-    *,
-    learning_rate=None,
-    optimizer: str | None = None,
-    weight_decay: float | None = None,
-    jit_compile: Any = "auto",
-):
-    """Compile `model` with the spec's default optimizer, loss and metrics.
-
-    `optimizer` overrides the spec's (see `make_optimizer`); without a
-    `learning_rate`, the spec's default for that optimizer is used.
-    `learning_rate` may be a float or a `keras.optimizers.schedules` schedule.
-    """
-    name = spec.optimizer if optimizer is None else optimizer
-    if learning_rate is None:
-        learning_rate = spec.default_learning_rate(name)
-    opt = make_optimizer(name, learning_rate, weight_decay)
-    loss, metrics, loss_weights = spec.loss, list(spec.metrics), None
-    n_outputs = len(model.outputs)
-    if n_outputs > 1:
-        # Auxiliary heads (e.g. GoogLeNet's) share the loss at weight 0.3, as in
-        # Szegedy et al. 2014; only the main output reports metrics.
-        loss = [spec.loss] * n_outputs
-        loss_weights = [1.0] + [AUX_LOSS_WEIGHT] * (n_outputs - 1)
-        metrics = [list(spec.metrics)] + [[] for _ in range(n_outputs - 1)]
-    model.compile(
-        optimizer=opt,
-        loss=loss,
-        loss_weights=loss_weights,
-        metrics=metrics,
-        jit_compile=jit_compile,
-    )
-    return model
-
-
-AUX_LOSS_WEIGHT = 0.3
 
 # Optimizer names beyond Keras' own identifiers: name -> (Keras identifier, arguments).
 OPTIMIZER_ALIASES = {

@@ -36,11 +36,11 @@ import keras
 
 import pipelines
 from zoo._common import atomic_path, check_finite_number, check_positive_int, jsonable, safe_folder_name
-from zoo.registry import ModelSpec, compile_model, get_spec, make_optimizer, repeat_targets
+from zoo.registry import ModelSpec, get_spec, make_optimizer, repeat_targets
 from zoo.runtime.names import LR_SCHEDULES, RUNS_ROOT
 from zoo.runtime.plan import DataPlan, plan_data
 from zoo.runtime.run import CHECKPOINTS, Run, load_model, read_history
-from zoo.tasks import get_task
+from zoo.tasks import compile_model, get_task
 
 
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
+
+from zoo.registry import ModelSpec, make_optimizer
 
 from zoo.tasks.base import Task, registered_tasks
 
-__all__ = ["Task", "get_task", "register_task", "registered_tasks"]
+__all__ = ["AUX_LOSS_WEIGHT", "Task", "compile_model", "get_task", "register_task", "registered_tasks"]
 
 from zoo.tasks.base import register_task  # noqa: E402
 
@@ -39,3 +42,46 @@ def get_task(spec_or_name) -> Task:
     if name not in tasks:
         raise ValueError(f"Unknown task {name!r}. Expected one of: {', '.join(sorted(tasks))}.")
     return tasks[name]
+
+
+# Auxiliary heads (GoogLeNet's) weigh 0.3 in the loss, as in Szegedy et al. 2014.
+AUX_LOSS_WEIGHT = 0.3
+
+
+def compile_model(
+    model,
+    spec: ModelSpec,
+    *,
+    learning_rate=None,
+    optimizer: str | None = None,
+    weight_decay: float | None = None,
+    jit_compile: Any = "auto",
+):
+    """Compile `model` with the spec's default optimizer and its task's loss and metrics
+    (the spec's own where it gives them).
+
+    `optimizer` overrides the spec's (see `make_optimizer`); without a
+    `learning_rate`, the spec's default for that optimizer is used.
+    `learning_rate` may be a float or a `keras.optimizers.schedules` schedule.
+    """
+    name = spec.optimizer if optimizer is None else optimizer
+    if learning_rate is None:
+        learning_rate = spec.default_learning_rate(name)
+    opt = make_optimizer(name, learning_rate, weight_decay)
+    task = get_task(spec)
+    loss, metrics, loss_weights = task.loss_for(spec), list(task.metrics_for(spec)), None
+    n_outputs = len(model.outputs)
+    if n_outputs > 1:
+        # Auxiliary heads (e.g. GoogLeNet's) share the loss at weight 0.3, as in
+        # Szegedy et al. 2014; only the main output reports metrics.
+        loss = [loss] * n_outputs
+        loss_weights = [1.0] + [AUX_LOSS_WEIGHT] * (n_outputs - 1)
+        metrics = [metrics] + [[] for _ in range(n_outputs - 1)]
+    model.compile(
+        optimizer=opt,
+        loss=loss,
+        loss_weights=loss_weights,
+        metrics=metrics,
+        jit_compile=jit_compile,
+    )
+    return model

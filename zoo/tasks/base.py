@@ -60,6 +60,20 @@ class Task:
     labelled_sample: bool = False
     trains_on_text: bool = False
 
+    # --- defaults a spec may override ---
+
+    def loss_for(self, spec) -> str | None:
+        """The loss `spec` trains with: its own, else this task's."""
+        return self.loss if spec.loss is None else spec.loss
+
+    def metrics_for(self, spec) -> tuple[str, ...]:
+        """The metrics `spec` reports: its own, else this task's."""
+        return tuple(self.metrics if spec.metrics is None else spec.metrics)
+
+    def output_name_for(self, spec) -> str:
+        """The serving output name of `spec`: its own, else this task's."""
+        return spec.output_name or self.output_name
+
     # --- training hooks: called by the one fit path (zoo.train and every search trial) ---
 
     def training_builder_args(self, spec, plan, batch_size: int, replicas: int) -> dict:
@@ -135,7 +149,7 @@ class Task:
         return dict(
             preprocessor=plan.preprocessor(), raw_shape=tuple(info.feature_shape),
             raw_dtype=info.feature_dtype, input_name=self.serving_input_name(plan),
-            output_name=spec.output_name, class_names=info.class_names, metadata=metadata,
+            output_name=self.output_name_for(spec), class_names=info.class_names, metadata=metadata,
             sample=sample, labels=labels, endpoints=self.export_endpoints(spec, model, plan),
             value_range=self.serving_value_range(plan),
         )

@@ -60,15 +60,15 @@ class Gan(Task):
         (B, H, W, C) uint8. `sample`: seed (B,) int32 -> images, one image per seed (ask
         for a seed s and a count n with seeds s, s+1, ..., s+n-1, as `zoo sample` does)."""
         generator = model.generator if isinstance(model, DCGAN) else model
-        from_latent, from_seed = serving_models(generator, spec.output_name)
+        from_latent, from_seed = serving_models(generator, self.output_name_for(spec))
         latent_dim = generator.input_shape[-1]
         sample = np.random.default_rng(0).standard_normal((8, latent_dim)).astype("float32")
         return dict(
             serving=from_latent,
             input_name=self.serving_input_name(plan),
-            output_name=spec.output_name,
+            output_name=self.output_name_for(spec),
             sample=sample,
-            endpoints={SAMPLE_SIGNATURE: Endpoint(from_seed, "seed", spec.output_name, "int32",
+            endpoints={SAMPLE_SIGNATURE: Endpoint(from_seed, "seed", self.output_name_for(spec), "int32",
                                                   np.arange(8, dtype="int32"))},
             metadata={**metadata, "latent_dim": int(latent_dim),
                       "image_shape": list(generator.output_shape[1:]), "pixel_range": [0, 255]},
@@ -214,7 +214,8 @@ def score_classifier(plan, path=None, epochs: int = CLASSIFIER_EPOCHS, seed: int
     to at least 32x32). Trained once: a model at `path` is loaded instead, and
     a new one is saved there with its test accuracy in `<path>.json`.
     """
-    from zoo.registry import compile_model, get_spec
+    from zoo.registry import get_spec
+    from zoo.tasks import compile_model
 
     if path is not None and Path(path).exists():  # safe mode: never arbitrary code
         return keras.saving.load_model(str(path), safe_mode=True)

@@ -40,13 +40,13 @@ class LanguageModelling(Task):
         texts = np.array(["".join(p) if level == "char" else " ".join(p) for p in pieces])
         return dict(
             model=model,
-            serving=text_serving_model(model, tokens, level, "text", spec.output_name),
+            serving=text_serving_model(model, tokens, level, "text", self.output_name_for(spec)),
             input_name="text",
-            output_name=spec.output_name,
+            output_name=self.output_name_for(spec),
             sample=texts,
             # Id 0 is `[UNK]`: unknown tokens of a text, and `zoo generate`'s empty prompt.
-            endpoints={"token_ids": Endpoint(token_ids_model(model, spec.output_name),
-                                             "token_ids", spec.output_name, "int32", ids,
+            endpoints={"token_ids": Endpoint(token_ids_model(model, self.output_name_for(spec)),
+                                             "token_ids", self.output_name_for(spec), "int32", ids,
                                              value_range=(0, len(tokens)))},
             class_names=[str(t) for t in tokens],
             metadata={**metadata, "level": level},

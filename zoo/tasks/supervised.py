@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoo.tasks import get_task
 from zoo.tasks.base import Task, register_task
 
 # Model tasks that learn class ids, or float values, and data tasks by target kind.
@@ -122,7 +123,7 @@ def text_classifier_arguments(model, spec, plan, metadata: dict, batch: int = 8)
     from pipelines.layers import TextToIds
     from zoo.tasks.serving import Endpoint, string_serving_model, verification_sample
 
-    info = plan.info
+    info, output_name = plan.info, get_task(spec).output_name_for(spec)
     ids, labels = verification_sample(plan, batch)
     tokens = np.array(info.vocabulary)
     joiner = "" if info.text_level == "char" else " "
@@ -130,17 +131,17 @@ def text_classifier_arguments(model, spec, plan, metadata: dict, batch: int = 8)
     tokenize = TextToIds(info.vocabulary, info.text_level, length=model.input_shape[1],
                          name="tokenize")
     serving = string_serving_model(
-        model, tokenize, lambda ids, _: keras.layers.Identity(name=spec.output_name)(model(ids)))
-    ids_model = keras.Model(model.inputs, keras.layers.Identity(name=spec.output_name)(
+        model, tokenize, lambda ids, _: keras.layers.Identity(name=output_name)(model(ids)))
+    ids_model = keras.Model(model.inputs, keras.layers.Identity(name=output_name)(
         model.outputs[0]), name=f"{model.name}_ids")
     return dict(
         serving=serving,
         input_name="text",
-        output_name=spec.output_name,
+        output_name=output_name,
         sample=texts,
         labels=labels,
         # Id 0 is `[UNK]` and the padding in front of short texts, as in training.
-        endpoints={"token_ids": Endpoint(ids_model, "token_ids", spec.output_name, "int32", ids,
+        endpoints={"token_ids": Endpoint(ids_model, "token_ids", output_name, "int32", ids,
                                          value_range=(0, len(info.vocabulary)))},
         class_names=info.class_names,
         metadata={**metadata, "level": info.text_level, "vocabulary_size": len(info.vocabulary)},

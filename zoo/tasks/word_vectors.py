@@ -53,13 +53,13 @@ class WordEmbedding(Task):
                                                      "zzz-not-a-word-zzz"])
         return dict(
             serving=vector_serving_model(model, tokens, level, self.serving_input_name(plan),
-                                         spec.output_name),
+                                         self.output_name_for(spec)),
             input_name=self.serving_input_name(plan),
-            output_name=spec.output_name,
+            output_name=self.output_name_for(spec),
             sample=words,
             # Id 0 is `[UNK]`, the vector `serving_default` gives an unknown word.
-            endpoints={"word_ids": Endpoint(vector_ids_model(model, spec.output_name), "word_ids",
-                                            spec.output_name, "int32", ids,
+            endpoints={"word_ids": Endpoint(vector_ids_model(model, self.output_name_for(spec)), "word_ids",
+                                            self.output_name_for(spec), "int32", ids,
                                             value_range=(0, len(tokens)))},
             class_names=tokens,
             metadata={**metadata, "level": level},
