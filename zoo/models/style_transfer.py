@@ -89,7 +89,7 @@ def style_transfer(input_shape=(None, None, 3), content_layer=CONTENT_LAYER,
     """VGG19 features for neural style transfer: content features and style Gram matrices.
 
     Stylizing optimises an image's pixels against these outputs
-    (`zoo.tasks.style.StyleTransfer`); the network itself is never trained, so `zoo train`
+    (`zoo.runtime.style.StyleTransfer`); the network itself is never trained, so `zoo train`
     and `zoo tune` do not apply: there is no dataset, and nothing sensible to
     search (the loss weights define the objective; lower weights only mean a
     lower loss), hence `search_space=None`.
