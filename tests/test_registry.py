@@ -4,6 +4,7 @@ import pytest
 
 import zoo
 from zoo.tasks import get_task
+from zoo import registry
 from zoo.registry import register_model
 
 
@@ -70,6 +71,18 @@ def test_builder_arguments_need_defaults():
             return None
 
 
-def test_unknown_task_is_refused():
-    with pytest.raises(ValueError, match="Unknown task 'clasification'"):
-        register_model(family="x", task="clasification", reference="none")
+def test_unknown_task_is_refused_with_the_closest_name(monkeypatch):
+    # The registry sits below the tasks: a spec's task is looked up, and refused, when
+    # something asks for it (training, search, export, the harness).
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_model(family="x", task="clasification", reference="none")(typo_task)
+    with pytest.raises(ValueError, match=r"^Unknown task 'clasification'\. Did you mean "
+                                         r"'classification'\? Expected one of: "):
+        get_task(zoo.get_spec("typo_task"))
+    with pytest.raises(ValueError, match=r"^Unknown task 'clasification'\."):
+        zoo.train("typo_task", "digits", epochs=1)
+
+
+def typo_task():
+    """A model registered with a misspelt task."""
+    return None

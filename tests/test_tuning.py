@@ -296,14 +296,14 @@ def test_invalid_search_space_fails_before_any_trial(tmp_path, monkeypatch, spac
 ])
 def test_every_registered_search_space_is_valid(name):
     spec = zoo.get_spec(name)
-    if spec.task in ("style_transfer", "stylization"):  # no dataset, nothing to search
-        assert spec.search_space is None and spec.dataset is None
+    if spec.test_dataset is None:  # no dataset (style transfer): nothing to search
+        assert spec.search_space is None
         return
     space = spec.search_space(keras_tuner.HyperParameters()) if spec.search_space else None
     # The small test instance, minus what the space chooses (overrides may not fix those).
     overrides = {k: v for k, v in spec.test_args.items() if k not in (space or {})}
     try:
-        plan = plan_data(spec, None, overrides)
+        plan = plan_data(spec, spec.test_dataset, overrides)
     except pipelines.DatasetUnavailableError as e:
         pytest.skip(str(e))
     hypermodel = ZooHyperModel(spec, plan)

@@ -20,6 +20,8 @@ from tuning.hypermodel import ZooHyperModel
 from zoo import cli, registry
 from zoo._common import safe_folder_name
 from zoo.runtime.plan import plan_data
+from zoo.tasks import base as task_base
+from zoo.tasks import get_task
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(tuner="random", epochs=1, verbose=0)
@@ -92,12 +94,19 @@ def test_data_that_cannot_be_loaded_fails_before_the_first_trial_as_in_zoo_train
 
 @pytest.fixture
 def broken_fit(monkeypatch):
-    """softmax_regression whose every trial fails (its `fit` hook raises)."""
+    """softmax_regression under a task whose every fit fails."""
+    classification = get_task("classification")
 
-    def fit(model, plan, seed=0):
-        raise ValueError("this model never fits")
+    class NeverFits(type(classification)):
+        name = "never_fits"
+        trained_by_gradients = False
 
-    spec = dataclasses.replace(zoo.get_spec("softmax_regression"), name="broken_fit", fit=fit)
+        def fit_without_gradients(self, spec, model, plan, seed=0):
+            raise ValueError("this model never fits")
+
+    monkeypatch.setitem(task_base._TASKS, "never_fits", NeverFits())
+    spec = dataclasses.replace(zoo.get_spec("softmax_regression"), name="broken_fit",
+                               task="never_fits")
     monkeypatch.setitem(registry._REGISTRY, "broken_fit", spec)
     return spec
 

@@ -15,6 +15,7 @@ vocabulary sizes that follow the data) are the building blocks tasks share.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 from typing import Any
@@ -40,7 +41,10 @@ def get_task(spec_or_name) -> Task:
     name = getattr(spec_or_name, "task", spec_or_name)
     tasks = registered_tasks()
     if name not in tasks:
-        raise ValueError(f"Unknown task {name!r}. Expected one of: {', '.join(sorted(tasks))}.")
+        close = difflib.get_close_matches(str(name), list(tasks), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown task {name!r}.{hint} Expected one of: "
+                         f"{', '.join(sorted(tasks))}.")
     return tasks[name]
 
 
