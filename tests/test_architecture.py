@@ -118,6 +118,14 @@ def test_no_module_level_import_cycle():
     assert module_level_cycles() == []
 
 
+def test_no_import_cycle_even_through_function_local_imports():
+    import grimp
+
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    assert _strongly_connected(edges) == []
+
+
 def long_functions() -> list[tuple[int, str]]:
     """(lines, "path:line name") of every function over MAX_FUNCTION_LINES lines."""
     found = []

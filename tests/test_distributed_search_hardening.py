@@ -12,6 +12,7 @@ import pytest
 
 import tuning
 from tuning import distributed
+from tuning.search import worker_main
 from tuning.tuners import read_runs
 
 TIMEOUT = 120  # seconds a search here may take, worker start-up included
@@ -78,7 +79,7 @@ def test_a_worker_never_unpickles_its_arguments(tmp_path, capsys):
     planted = tmp_path / "search_args.pkl"
     planted.write_bytes(pickle.dumps(_Planted(tmp_path / "planted-ran")))
 
-    assert distributed.worker_main([str(planted)]) == 2
+    assert worker_main([str(planted)]) == 2
     assert not (tmp_path / "planted-ran").exists()
     assert capsys.readouterr().err.strip() == (
         f"worker_main: error: {planted} does not hold the JSON search arguments a chief "

@@ -30,7 +30,6 @@ What this module adds to Keras Tuner, all with bounded waits:
 from __future__ import annotations
 
 import collections
-import json
 import os
 import sys
 import threading
@@ -370,7 +369,7 @@ def _summary(worker: Worker) -> dict:
 
 
 # `-c`, not `-m tuning.distributed`: the package imports this module first.
-_WORKER_MAIN = "import sys; from tuning.distributed import worker_main; sys.exit(worker_main())"
+_WORKER_MAIN = "import sys; from tuning.search import worker_main; sys.exit(worker_main())"
 
 
 def _last_line(path: Path) -> str:
@@ -381,7 +380,7 @@ def _last_line(path: Path) -> str:
     return f"{path.stem}: {lines[-1] if lines else '(no output)'}"
 
 
-def _watch_parent() -> None:
+def watch_parent() -> None:
     """Exit at once when the process that started this one is gone (the chief died)."""
     parent = os.environ.get(PARENT_ENV)
     if not parent:
@@ -393,30 +392,6 @@ def _watch_parent() -> None:
         os._exit(3)
 
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
-def worker_main(argv: list[str] | None = None) -> int:
-    """A local worker's main: runs `tuning.search(**<search_args.json>)` (started by the chief)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: worker_main SEARCH_ARGS_JSON", file=sys.stderr)
-        return 2
-    _watch_parent()
-    path = Path(argv[0])
-    try:
-        search_args = json.loads(path.read_text())
-        if not isinstance(search_args, dict):
-            raise ValueError(type(search_args).__name__)
-        search_args = decode_args(search_args)
-    except (OSError, ValueError, TypeError):  # a pickle is not UTF-8, let alone JSON
-        print(f"worker_main: error: {path} does not hold the JSON search arguments a chief "
-              f"writes ({ARGS_FILE}).", file=sys.stderr)
-        return 2
-    import tuning
-
-    result = tuning.search(**search_args)
-    print(json.dumps({"tuner_id": result.tuner_id, "trials": result.worker_trials}))
-    return 0
 
 
 # Search arguments as JSON. Tuples and a `keras_tuner.Objective` are tagged so that a

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -425,3 +426,25 @@ def _claim_project(project_dir: Path, settings: dict) -> None:
         return
     project_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, settings)
+
+
+def worker_main(argv: list[str] | None = None) -> int:
+    """A local worker's main: runs `tuning.search(**<search_args.json>)` (started by the chief)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: worker_main SEARCH_ARGS_JSON", file=sys.stderr)
+        return 2
+    distributed.watch_parent()
+    path = Path(argv[0])
+    try:
+        search_args = json.loads(path.read_text())
+        if not isinstance(search_args, dict):
+            raise ValueError(type(search_args).__name__)
+        search_args = distributed.decode_args(search_args)
+    except (OSError, ValueError, TypeError):  # a pickle is not UTF-8, let alone JSON
+        print(f"worker_main: error: {path} does not hold the JSON search arguments a chief "
+              f"writes ({distributed.ARGS_FILE}).", file=sys.stderr)
+        return 2
+    result = search(**search_args)
+    print(json.dumps({"tuner_id": result.tuner_id, "trials": result.worker_trials}))
+    return 0

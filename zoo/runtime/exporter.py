@@ -39,6 +39,7 @@ import numpy as np
 from zoo._common import (check_folder_name, check_positive_int, check_writable_folder, jsonable,
                          safe_folder_name)
 from zoo.runtime.names import EXPORT_BASE_DIR
+from zoo.runtime.run import load_model
 from zoo.tasks import get_task
 from zoo.tasks.serving import Endpoint, serving_model
 
@@ -445,13 +446,11 @@ def export_trained(
     (with labels for classifiers, so the fresh-process check reports accuracy).
     `kwargs` override them.
     """
-    from zoo.runtime.precision import float32_copy
-
     name = spec.name if name is None else name  # "" is refused, never replaced
     check_folder_name("name", name)  # before any data is read for the verification
     # A mixed-precision model is served in float32 (its weights are float32 already):
     # exact against the verification's 1e-5, and any device can serve it.
-    model = float32_copy(model)
+    model = _float32_copy(model)
     arguments = get_task(spec).export_arguments(
         spec, model, plan, _metadata(spec, plan, metrics, hyperparameters))
     model = arguments.pop("model", model)
@@ -472,3 +471,26 @@ def _metadata(spec, plan, metrics=None, hyperparameters=None) -> dict:
     if hyperparameters:
         metadata["hyperparameters"] = hyperparameters
     return metadata
+
+
+def _float32_copy(model):
+    """`model` itself when it computes in float32, else a copy whose every layer does.
+
+    The copy goes through a `.keras` file (safe mode), so the trained model is untouched.
+    """
+    import os
+    import tempfile
+
+    import keras
+
+    layers = [model, *model._flatten_layers(include_self=False, recursive=True)]
+    if all(layer.compute_dtype == "float32" for layer in layers
+           if not isinstance(layer, keras.layers.InputLayer)):
+        return model
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        copy = load_model(path, compile=False)
+    for layer in [copy, *copy._flatten_layers(include_self=False, recursive=True)]:
+        layer.dtype_policy = "float32"
+    return copy

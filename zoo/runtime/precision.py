@@ -87,28 +87,3 @@ def float32_outputs(model) -> list[str]:
         for output in getattr(m, "outputs", None) or []:
             visit(output)
     return changed
-
-
-def float32_copy(model):
-    """`model` itself when it computes in float32, else a copy whose every layer does.
-
-    The copy goes through a `.keras` file (safe mode), so the trained model is untouched.
-    """
-    import os
-    import tempfile
-
-    import keras
-
-    layers = [model, *model._flatten_layers(include_self=False, recursive=True)]
-    if all(layer.compute_dtype == "float32" for layer in layers
-           if not isinstance(layer, keras.layers.InputLayer)):
-        return model
-    from zoo.runtime.run import load_model
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        copy = load_model(path, compile=False)
-    for layer in [copy, *copy._flatten_layers(include_self=False, recursive=True)]:
-        layer.dtype_policy = "float32"
-    return copy
