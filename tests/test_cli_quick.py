@@ -128,7 +128,7 @@ def test_info_prints_the_spec_shapes_and_search_space(zoo_main):
 def test_imagenet_models_name_no_dataset_and_train_asks_for_one(zoo_main):
     for name in ("resnet50", "resnet18", "vgg16", "alexnet", "googlenet"):
         info = zoo_main("info", name).stdout
-        assert "  dataset    None \n" in info and "digits" not in info
+        assert "  dataset    none built in: pass --data\n" in info and "digits" not in info
         assert zoo.get_spec(name).dataset is None and zoo.get_spec(name).test_dataset == "digits"
     proc = zoo_main("train", "resnet50", check=False)
     assert proc.returncode == 2

@@ -115,7 +115,8 @@ def format_info(entry: dict) -> list[str]:
     if entry["searchable_optimizers"]:
         lines.append(f"  searchable optimizers {json.dumps(entry['searchable_optimizers'])}")
     options = _as_tuples(entry["dataset_options"])
-    lines.append(f"  dataset    {entry['dataset']} {options or ''}")
+    dataset = entry["dataset"] or "none built in: pass --data"
+    lines.append(f"  dataset    {dataset} {options or ''}".rstrip())
     lines.append(f"  shapes     {entry['input_shape']} -> {entry['output_shape']}, "
                  f"{entry['parameters']:,} parameters")
     if entry["search_space"] is not None:
