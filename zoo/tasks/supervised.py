@@ -44,9 +44,10 @@ class Classifier(Supervised):
     """A head of `classes` outputs (one for binary classification) learning class ids."""
 
     labelled_sample = True
+    binary = False  # one sigmoid output for two classes
 
     def check_data(self, spec, dataset, info, args: dict) -> None:
-        binary = self.name == "binary_classification"
+        binary = self.binary
         kind = "a binary classifier" if binary else "a classifier"
         classes = 2 if binary else args.get("classes")
         data = f"dataset {dataset!r} has {_target_kind(info)}"
@@ -62,6 +63,7 @@ class Classifier(Supervised):
 
 class BinaryClassification(Classifier):
     name = "binary_classification"
+    binary = True
     loss = "binary_crossentropy"
     metrics = ("accuracy",)
     output_name = "probability"
