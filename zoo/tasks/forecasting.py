@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from zoo.tasks.base import Task, register_task
-from zoo.tasks.supervised import check_regression_targets
+from zoo.tasks.base import register_task
+from zoo.tasks.supervised import Regression
 
 
-class Forecasting(Task):
+class Forecasting(Regression):
+    """Regression on windows of a series: the same loss, metrics, checks and export."""
+
     name = "sequence_forecasting"
-    loss = "mse"
-    metrics = ("mae",)
-    output_name = "prediction"
-
-    def check_data(self, spec, dataset, info, args: dict) -> None:
-        check_regression_targets(spec, dataset, info)
 
 
 register_task(Forecasting())
