@@ -80,28 +80,23 @@ def _random_input(model, spec, batch=3, steps=12):
 
 
 def _fixed_batch(spec, batch_size=32):
+    """(plan, inputs, targets): a batch of the model's test dataset. A model without a
+    dataset (style transfer) has no plan and no targets: its task's example inputs."""
+    if spec.test_dataset is None:
+        model = zoo.build(spec.name, **spec.test_args)
+        return None, get_task(spec).example_batch(spec, model, batch=2), None
     plan = plan_data(spec, spec.test_dataset, overrides=spec.test_args)
     x, y = next(iter(plan.load(plan.train_split, batch_size, seed=0)))
     return plan, keras.tree.map_structure(np.asarray, x), y.numpy()
 
 
-# Style transfer (zoo.models.style_transfer) is not a compile/fit model. Its task hooks for
-# this harness (example batch, output shapes, a training step, the export) belong in
-# zoo/tasks/style.py, which the style work owns: until they are there, these branches stay.
-# Style transfer is not a compile/fit model: its forward pass maps
-# an image of any size to content features and Gram matrices (a dict), and its training
-# step optimises the image, not the weights. These are its harness inputs and shapes.
-# The feed-forward style network (zoo.models.fast_style, task "stylization") maps images to
-# images; its training step is one Adam step on perceptual losses. Neither has a dataset.
-STYLE_TASKS = ("style_transfer", "stylization")
-STYLE_IMAGES = (2, 32, 48, 3)  # (B, H, W, 3) RGB in [0, 255]
-STYLE_SHAPES = {"gram_block1_conv1": (2, 64, 64), "gram_block2_conv1": (2, 128, 128),
-                "gram_block3_conv1": (2, 256, 256), "gram_block4_conv1": (2, 512, 512),
-                "gram_block5_conv1": (2, 512, 512), "content": (2, 2, 3, 512)}
+def _build(spec, plan):
+    """The model with the plan's builder arguments (its test arguments without a plan)."""
+    return spec.builder(**(spec.test_args if plan is None else plan.builder_args))
 
 
-def _style_images():
-    return np.random.default_rng(0).uniform(0, 255, STYLE_IMAGES).astype("float32")
+def _shapes(outputs):
+    return keras.tree.map_structure(lambda t: tuple(t.shape), outputs)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -109,17 +104,9 @@ def test_builds_with_defaults_and_declared_output_shape(name):
     spec = zoo.get_spec(name)
     model = zoo.build(name)
     assert model.name == spec.defaults.get("name", name)
-    if spec.task == "style_transfer":  # image -> {content features, Gram matrices}
-        out = model(_style_images())
-        assert {k: tuple(v.shape) for k, v in out.items()} == STYLE_SHAPES
-    else:
-        batch = _random_input(model, spec)
-        out = model(batch)
-        shape = next(iter(batch.values())).shape if isinstance(batch, dict) else batch.shape
-        if spec.task == "stylization":  # image -> stylized image
-            assert tuple(out.shape) == tuple(shape)
-        else:
-            assert tuple(out.shape) == get_task(spec).output_shape(spec.defaults, shape)
+    batch = _random_input(model, spec)
+    shape = next(iter(batch.values())).shape if isinstance(batch, dict) else batch.shape
+    assert _shapes(model(batch)) == get_task(spec).output_shape(spec.defaults, shape)
     assert spec.reference and spec.summary
     # No Lambda layers anywhere: every layer must survive safe-mode loading.
     assert not any(isinstance(l, keras.layers.Lambda) for l in _all_layers(model))
@@ -133,31 +120,16 @@ def test_builds_with_defaults_and_declared_output_shape(name):
 
 @pytest.mark.parametrize("name", HEAVY)
 def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
-    import keras
-
     spec = zoo.get_spec(name)
-    keras.utils.set_random_seed(0)
-    if spec.task == "style_transfer":  # a training step is one Adam step on the image
-        from zoo.runtime.style import StyleTransfer
-        from zoo.tasks.style import sample_images
-
-        transfer = StyleTransfer(zoo.build(name, **spec.test_args), *sample_images(48))
-        losses = [transfer.step()["loss"] for _ in range(20)]
-        assert min(losses[-3:]) < losses[0], f"{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
-        return
-    if spec.task == "stylization":  # one Adam step of the network on perceptual losses
-        from zoo.runtime.style import FastStyleTrainer
-        from zoo.tasks.style import sample_images
-
-        trainer = FastStyleTrainer(zoo.build(name, **spec.test_args), zoo.build("style_transfer"),
-                                   sample_images(32)[1])
-        batch = _style_images()
-        losses = [trainer.train_step(batch)["loss"] for _ in range(20)]
-        assert min(losses[-3:]) < losses[0], f"{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
-        return
     task = get_task(spec)
+    keras.utils.set_random_seed(0)
     plan, x, y = _fixed_batch(spec, batch_size=16)
-    model = spec.builder(**plan.builder_args)
+    model = _build(spec, plan)
+    step = task.training_step(spec, model, x)  # a task that trains without model.fit
+    if step is not None:
+        losses = [step()["loss"] for _ in range(20)]
+        assert min(losses[-3:]) < losses[0], f"{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+        return
     compile_model(model, spec)
     if not task.trained_by_gradients:  # its own fit must lower the loss instead
         before = model.evaluate(x, y, verbose=0)
@@ -177,49 +149,33 @@ def test_few_steps_on_a_fixed_batch_lower_the_loss(name):
 @pytest.mark.parametrize("name", HEAVY)
 def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
     spec = zoo.get_spec(name)
-    if spec.task in STYLE_TASKS:  # no dataset; style_transfer returns a dict of outputs
-        model, x = zoo.build(name, **spec.test_args), _style_images()
-        model.save(tmp_path / f"{name}.keras")
-        reloaded = load_model(tmp_path / f"{name}.keras")
-        for expected, value in zip(keras.tree.flatten(model(x)), keras.tree.flatten(reloaded(x))):
-            np.testing.assert_array_equal(np.asarray(expected), np.asarray(value))
-        return
     plan, x, _ = _fixed_batch(spec, batch_size=8)
-    model = spec.builder(**plan.builder_args)
+    model = _build(spec, plan)
     x = get_task(spec).forward_inputs(spec, model, x)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     reloaded = load_model(path)
-    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(reloaded(x)))
+    for expected, value in zip(keras.tree.flatten(model(x)), keras.tree.flatten(reloaded(x))):
+        np.testing.assert_array_equal(np.asarray(expected), np.asarray(value))
 
 
 @pytest.mark.parametrize("name", EXPORT)
 def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, tmp_path):
     spec = zoo.get_spec(name)
-    if spec.task in STYLE_TASKS:  # no dataset: uint8 image -> style descriptor or stylized image
-        from zoo.runtime.style import export_fast_style, export_style_transfer
-
-        exporter = export_style_transfer if spec.task == "style_transfer" else export_fast_style
-        result = exporter(zoo.build(name, **spec.test_args), name, base_dir=tmp_path)
-        check = result.manifest["verification"]
-        assert result.path == tmp_path / name / "1"
-        assert check["max_abs_diff"] <= 1e-5 and check["xla_max_abs_diff"] <= 1e-4
-        assert check["zoo_imported"] is False
-        assert (check["input_names"], check["output_names"]) == (["image"], [get_task(spec).output_name_for(spec)])
-        return
-    plan = plan_data(spec, spec.test_dataset, overrides=spec.test_args)
-    model = spec.builder(**plan.builder_args)
-    result = export_trained(model, spec, plan, base_dir=tmp_path)
+    task = get_task(spec)
+    plan = None if spec.test_dataset is None else plan_data(spec, spec.test_dataset,
+                                                            overrides=spec.test_args)
+    result = export_trained(_build(spec, plan), spec, plan, base_dir=tmp_path)
     check = result.manifest["verification"]
     assert result.path == tmp_path / name / "1"
     # uint8 outputs (generated images) may differ by one rounding step, never more.
-    uint8 = result.manifest["outputs"][get_task(spec).output_name_for(spec)]["dtype"] == "uint8"
+    uint8 = result.manifest["outputs"][task.output_name_for(spec)]["dtype"] == "uint8"
     assert check["max_abs_diff"] <= (1 if uint8 else 1e-5)
     assert check["xla_max_abs_diff"] <= (1 if uint8 else 1e-4)
     assert check["zoo_imported"] is False
     # Meaningful tensor names, not keras_tensor_N.
-    assert check["input_names"] == [get_task(spec).serving_input_name(plan)]
-    assert check["output_names"] == [get_task(spec).output_name_for(spec)]
+    assert check["input_names"] == [task.serving_input_name(plan)]
+    assert check["output_names"] == [task.output_name_for(spec)]
 
 
 @pytest.mark.parametrize("name", SEARCH)
@@ -230,7 +186,7 @@ def test_one_search_trial_over_the_declared_space(name, tmp_path):
     import tuning
 
     spec = zoo.get_spec(name)
-    if spec.task in STYLE_TASKS:
+    if spec.test_dataset is None:
         # Nothing to search (no dataset; the loss weights are the objective, see
         # zoo.models.style_transfer and zoo.models.fast_style): the search refuses before any trial.
         with pytest.raises(ValueError, match="has no default dataset"):

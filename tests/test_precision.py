@@ -18,7 +18,7 @@ from zoo.tasks import compile_model
 from zoo.runtime.run import load_model
 from zoo.tasks import get_task
 
-from test_models import _fixed_batch, _representatives, _style_images
+from test_models import _fixed_batch, _representatives
 
 
 def _one_per_family() -> list[str]:
@@ -45,45 +45,26 @@ def _flat(out):
 def test_mixed_bfloat16_with_xla_trains_with_float32_outputs(name, tmp_path):
     spec = zoo.get_spec(name)
     keras.utils.set_random_seed(0)
-    if spec.task == "style_transfer":  # its training step optimises an image
-        from zoo.runtime.style import StyleTransfer
-        from zoo.tasks.style import sample_images
-
-        with precision.dtype_policy("mixed_bfloat16"):
-            model = zoo.build(name, **spec.test_args)
-            precision.float32_outputs(model)
-        losses = [StyleTransfer(model, *sample_images(48)).step()["loss"] for _ in range(2)]
-        assert all(np.isfinite(losses))
-        assert {keras.backend.standardize_dtype(v.dtype) for v in model(_style_images()).values()} == {
-            "float32"}
-        return
-    if spec.task == "stylization":  # a training step is an Adam step on perceptual losses
-        from zoo.runtime.style import FastStyleTrainer
-        from zoo.tasks.style import sample_images
-
-        with precision.dtype_policy("mixed_bfloat16"):
-            model, loss_network = zoo.build(name, **spec.test_args), zoo.build("style_transfer")
-            precision.float32_outputs(model)
-            precision.float32_outputs(loss_network)
-        trainer = FastStyleTrainer(model, loss_network, sample_images(32)[1])
-        losses = [trainer.train_step(_style_images())["loss"] for _ in range(2)]
-        assert all(np.isfinite(np.asarray(losses, "float32")))
-        assert keras.backend.standardize_dtype(model(_style_images()).dtype) == "float32"
-        return
+    task = get_task(spec)
     plan, x, y = _fixed_batch(spec, batch_size=8)
     with precision.dtype_policy("mixed_bfloat16"):
-        model = spec.builder(**plan.builder_args)
+        model = spec.builder(**(spec.test_args if plan is None else plan.builder_args))
         changed = precision.float32_outputs(model)
-        compile_model(model, spec, jit_compile=True)
+        step = task.training_step(spec, model, x)  # a task that trains without model.fit
+        if step is None:
+            compile_model(model, spec, jit_compile=True)
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
-    assert model.jit_compile is True
     assert {v.dtype for v in model.trainable_weights} <= {"float32"}  # master weights
     if len(model.layers) > 3:  # more than the output layer computes in bfloat16
         assert any(l.compute_dtype == "bfloat16" for l in model.layers), changed
-    task = get_task(spec)
-    if not task.trained_by_gradients:
+    if step is not None:
+        losses = [step()["loss"] for _ in range(2)]
+        assert all(np.isfinite(np.asarray(losses, "float32"))), losses
+    elif not task.trained_by_gradients:
+        assert model.jit_compile is True
         task.fit_without_gradients(spec, model, plan, seed=0)
     else:
+        assert model.jit_compile is True
         for _ in range(3):
             logs = model.train_on_batch(x, y, return_dict=True)
             losses = {k: v for k, v in logs.items() if "loss" in k}

@@ -16,7 +16,7 @@ import zoo
 from zoo import cli
 from zoo.images import read_png, save_png
 from zoo.models.style_transfer import VGG19_CONV_LAYERS, GramMatrix, gram_matrix
-from zoo.runtime.style import StyleTransfer
+from zoo.tasks.style import StyleTransfer
 from zoo.tasks.style import (
     VGGFeatures,
     resolve_weights,

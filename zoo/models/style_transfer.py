@@ -75,6 +75,19 @@ def _check_layers(content_layer, style_layers) -> tuple[str, ...]:
     return style_layers
 
 
+# VGG19's channels per block (Simonyan & Zisserman 2014, configuration E).
+VGG19_BLOCK_CHANNELS = (64, 128, 256, 512, 512)
+
+
+def feature_shape(layer: str, height, width) -> tuple:
+    """(h, w, C) of a VGG19 conv layer's features for a height x width image: each
+    earlier block's 2x2 pooling halves the size (rounding down); None stays None."""
+    block = int(layer[len("block")])
+    shrink = 2 ** (block - 1)
+    h, w = (None if d is None else d // shrink for d in (height, width))
+    return (h, w, VGG19_BLOCK_CHANNELS[block - 1])
+
+
 def min_image_size(content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS) -> int:
     """The smallest height/width keeping one position at the deepest layer used."""
     deepest = max(int(n[len("block")]) for n in (content_layer, *style_layers))
@@ -89,7 +102,7 @@ def style_transfer(input_shape=(None, None, 3), content_layer=CONTENT_LAYER,
     """VGG19 features for neural style transfer: content features and style Gram matrices.
 
     Stylizing optimises an image's pixels against these outputs
-    (`zoo.runtime.style.StyleTransfer`); the network itself is never trained, so `zoo train`
+    (`zoo.tasks.style.StyleTransfer`); the network itself is never trained, so `zoo train`
     and `zoo tune` do not apply: there is no dataset, and nothing sensible to
     search (the loss weights define the objective; lower weights only mean a
     lower loss), hence `search_space=None`.

@@ -438,7 +438,8 @@ def _random_raw(shape, dtype, batch, value_range=None, size_multiple=1) -> np.nd
 def export_trained(
     model, spec, plan, name: str | None = None, *, metrics=None, hyperparameters=None, **kwargs
 ) -> ExportResult:
-    """Export a model trained through `zoo.train`/`tuning.search` with its data plan.
+    """Export a model trained through `zoo.train`/`tuning.search` with its data plan
+    (None for a model without a dataset: style transfer).
 
     The model's task (`zoo.tasks`, `Task.export_arguments`) fills in what `export`
     needs from the spec and the data plan: the preprocessing, the raw input spec,
@@ -459,15 +460,12 @@ def export_trained(
 
 def _metadata(spec, plan, metrics=None, hyperparameters=None) -> dict:
     """Manifest entries saying what was trained, on what, how well."""
-    metadata = {
-        "model": spec.name,
-        "family": spec.family,
-        "task": spec.task,
-        "reference": spec.reference,
-        "builder_args": plan.builder_args,
-        "training_data": {"dataset": plan.dataset, "options": plan.data_options},
-        "metrics": metrics or {},
-    }
+    metadata = {"model": spec.name, "family": spec.family, "task": spec.task,
+                "reference": spec.reference}
+    if plan is not None:  # None: a model without a dataset (style transfer)
+        metadata["builder_args"] = plan.builder_args
+        metadata["training_data"] = {"dataset": plan.dataset, "options": plan.data_options}
+    metadata["metrics"] = metrics or {}
     if hyperparameters:
         metadata["hyperparameters"] = hyperparameters
     return metadata

@@ -192,6 +192,12 @@ class Task:
             return (input_shape[0], args["outputs"])
         return (input_shape[0], 1)
 
+    def training_step(self, spec, model, inputs):
+        """For a task whose training is no `model.fit` (style transfer): a function making
+        one training step on `inputs` (from `example_batch`) and returning its logs, with
+        a "loss". None (the default): the model trains by `compile` and `fit`."""
+        return None
+
     def forward_inputs(self, spec, model, data_inputs):
         """The inputs of the model's forward pass for a batch of its data's inputs."""
         return data_inputs
