@@ -1,5 +1,8 @@
 """The registry's public API and its error messages."""
 
+import dataclasses
+import inspect
+
 import pytest
 
 import zoo
@@ -71,10 +74,50 @@ def test_builder_arguments_need_defaults():
             return None
 
 
-def test_unknown_task_is_refused_with_the_closest_name(monkeypatch):
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """A copy of the registry to register test builders in, the models imported first
+    (imported later, they would register into the copy and be lost with it)."""
+    zoo.list_models()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Body:
+    depth: int = 2
+    width: int = 8
+
+
+def grouped(input_shape=(4,), body=_Body(), name="grouped"):
+    """A builder with grouped arguments."""
+    return (input_shape, body, name)
+
+
+def test_grouped_builder_arguments_are_flat_arguments(scratch_registry):
+    """A parameter whose default is a dataclass gives its fields as arguments of their own:
+    `zoo.build` and the search spaces use flat names, the builder gets the dataclass."""
+    register_model(family="x", task="regression", reference="none")(grouped)
+    spec = zoo.get_spec("grouped")
+    assert list(spec.defaults.items()) == [("input_shape", (4,)), ("depth", 2), ("width", 8),
+                                           ("name", "grouped")]
+    assert zoo.build("grouped", width=16) == ((4,), _Body(depth=2, width=16), "grouped")
+    assert list(inspect.signature(spec.builder).parameters) == list(spec.defaults)
+    with pytest.raises(zoo.ArgumentError, match=r"^grouped\(\) got unexpected argument\(s\) body\."):
+        zoo.build("grouped", body=_Body())
+
+
+def test_a_grouped_field_named_like_another_argument_is_refused():
+    def clash(depth=1, body=_Body()):
+        return None
+
+    with pytest.raises(TypeError, match=r"^Builder clash\(\): body\.depth is named like another "
+                                        r"argument\.$"):
+        register_model(family="x", task="regression", reference="none")(clash)
+
+
+def test_unknown_task_is_refused_with_the_closest_name(scratch_registry):
     # The registry sits below the tasks: a spec's task is looked up, and refused, when
     # something asks for it (training, search, export, the harness).
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_model(family="x", task="clasification", reference="none")(typo_task)
     with pytest.raises(ValueError, match=r"^Unknown task 'clasification'\. Did you mean "
                                          r"'classification'\? Expected one of: "):

@@ -13,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import importlib
 import inspect
 from typing import Any, Callable, Mapping
+
 
 class ArgumentError(TypeError):
     """Raised for a builder argument that the builder does not take."""
@@ -37,8 +39,12 @@ class ModelSpec:
         family: Architecture family (one module per family under `zoo/`).
         task: The name of its task: the task object (`zoo.tasks.get_task`) owns the
             default loss, metrics and output name, and trains, exports and tests it.
-        builder: The plain function returning a `keras.Model`.
-        defaults: The builder's keyword defaults, read from its signature.
+        builder: The plain function returning a `keras.Model`, called with the flat
+            arguments of `defaults` (`flat_builder`: a grouped argument's fields are
+            arguments of their own).
+        defaults: The builder's keyword defaults, read from its signature; a
+            parameter whose default is a dataclass (a family's grouped arguments,
+            e.g. `convnet`'s `ConvStack`) gives its fields instead.
         search_space: `fn(hp: keras_tuner.HyperParameters) -> dict` of builder
             arguments, or None when the model has nothing to search.
         reference: The paper or source the architecture follows.
@@ -156,18 +162,12 @@ def register_model(
         name = builder.__name__
         if name in _REGISTRY:
             raise ValueError(f"Model {name!r} is registered twice.")
-        defaults = {}
-        for param in inspect.signature(builder).parameters.values():
-            if param.default is inspect.Parameter.empty:
-                raise TypeError(
-                    f"Builder {name}() argument {param.name!r} needs a default value."
-                )
-            defaults[param.name] = param.default
+        defaults = flat_defaults(builder)
         spec = ModelSpec(
             name=name,
             family=family,
             task=task,
-            builder=builder,
+            builder=flat_builder(builder),
             defaults=defaults,
             search_space=search_space,
             reference=reference,
@@ -192,6 +192,57 @@ def register_model(
         return builder
 
     return decorate
+
+
+def _groups(builder) -> dict[str, Any]:
+    """The builder's parameters whose default is a dataclass instance: grouped arguments."""
+    return {p.name: p.default for p in inspect.signature(builder).parameters.values()
+            if dataclasses.is_dataclass(p.default) and not isinstance(p.default, type)}
+
+
+def flat_defaults(builder) -> dict[str, Any]:
+    """The builder's keyword defaults, a grouped argument's fields in its place.
+
+    Every argument needs a default (so `zoo.build(name)` works with none at all), and
+    every name is an argument once.
+    """
+    defaults: dict[str, Any] = {}
+    params = inspect.signature(builder).parameters
+    for param in params.values():
+        if param.default is inspect.Parameter.empty:
+            raise TypeError(
+                f"Builder {builder.__name__}() argument {param.name!r} needs a default value.")
+        if not (dataclasses.is_dataclass(param.default) and not isinstance(param.default, type)):
+            defaults[param.name] = param.default
+            continue
+        for field in dataclasses.fields(param.default):
+            if field.name in params or field.name in defaults:
+                raise TypeError(f"Builder {builder.__name__}(): {param.name}.{field.name} is "
+                                f"named like another argument.")
+            defaults[field.name] = getattr(param.default, field.name)
+    return defaults
+
+
+def flat_builder(builder: Callable[..., Any]) -> Callable[..., Any]:
+    """`builder` taking flat keyword arguments (`flat_defaults`): the fields of each
+    grouped argument go into a copy of its default (`dataclasses.replace`). A builder
+    without groups is returned as it is."""
+    groups = _groups(builder)
+    if not groups:
+        return builder
+
+    @functools.wraps(builder)
+    def flat(**args):
+        for group, default in groups.items():
+            names = {f.name for f in dataclasses.fields(default)}
+            args[group] = dataclasses.replace(
+                default, **{k: args.pop(k) for k in list(args) if k in names})
+        return builder(**args)
+
+    flat.__signature__ = inspect.Signature([
+        inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+        for k, v in flat_defaults(builder).items()])
+    return flat
 
 
 # The package whose modules hold the registered builders. It is imported by name,

@@ -16,22 +16,34 @@ from zoo.registry import register_model
 
 
 @dataclasses.dataclass(frozen=True)
-class ConvNetBlocks:
-    """The convolutional part of `convnet` (its block arguments, grouped)."""
+class ConvStack:
+    """The layers of `convnet` below its classifier, grouped: `zoo.build("convnet", ...)`
+    takes each field as an argument of its own (`filters=16`).
 
-    blocks: int
-    filters: int
-    kernel_size: int
-    padding: str
-    block_pooling: str
+    Attributes:
+        blocks: Number of conv -> ReLU -> pool blocks.
+        filters: Channels of the first block, doubled in each next block.
+        kernel_size: Square convolution kernel size.
+        padding: "same" or "valid" convolutions.
+        block_pooling: 2x2 "max" or "average" pooling after each convolution.
+        dense_units: Width of the hidden dense layer (with the top).
+    """
+
+    blocks: int = 2
+    filters: int = 32
+    kernel_size: int = 3
+    padding: str = "same"
+    block_pooling: str = "max"
+    dense_units: int = 128
 
     def check(self) -> None:
-        """Refuse an invalid block argument, naming it as the builder does."""
+        """Refuse an invalid field, naming it as the builder's argument."""
         check_positive_int("blocks", self.blocks)
         check_positive_int("filters", self.filters)
         check_positive_int("kernel_size", self.kernel_size)
         check_choice("padding", self.padding, ("same", "valid"))
         check_choice("block_pooling", self.block_pooling, ("max", "average"))
+        check_positive_int("dense_units", self.dense_units)
 
     def min_size(self) -> int:
         """Smallest input side that leaves at least one pixel after every block."""
@@ -82,12 +94,7 @@ def convnet(
     classifier_activation="softmax",
     weights=None,
     dropout_rate=0.0,
-    blocks=2,
-    filters=32,
-    kernel_size=3,
-    padding="same",
-    block_pooling="max",
-    dense_units=128,
+    stack=ConvStack(),
     name="convnet",
 ):
     """Simple ConvNet; block i has `filters * 2**i` channels.
@@ -101,12 +108,9 @@ def convnet(
         classifier_activation: "softmax" or None (logits).
         weights: None or a local `.weights.h5`/`.keras` file to load.
         dropout_rate: Dropout before the dense layer and the classifier.
-        blocks: Number of conv -> ReLU -> pool blocks.
-        filters: Channels of the first block, doubled in each next block.
-        kernel_size: Square convolution kernel size.
-        padding: "same" or "valid" convolutions.
-        block_pooling: 2x2 "max" or "average" pooling after each convolution.
-        dense_units: Width of the hidden dense layer.
+        stack: The convolutional blocks and the dense layer (`ConvStack`: blocks,
+            filters, kernel_size, padding, block_pooling, dense_units), each also an
+            argument of `zoo.build("convnet", ...)`.
         name: Model name.
 
     Returns:
@@ -121,23 +125,22 @@ def convnet(
     check_choice("pooling", pooling, (None, "avg", "max"))
     check_choice("classifier_activation", classifier_activation, ("softmax", None))
     check_rate("dropout_rate", dropout_rate)
-    conv = ConvNetBlocks(blocks, filters, kernel_size, padding, block_pooling)
-    conv.check()
-    check_positive_int("dense_units", dense_units)
-    minimum = conv.min_size()
+    stack.check()
+    minimum = stack.min_size()
     if min(input_shape[:2]) < minimum:
         raise ValueError(
-            f"convnet with blocks={blocks}, kernel_size={kernel_size}, padding={padding!r} "
+            f"convnet with blocks={stack.blocks}, kernel_size={stack.kernel_size}, "
+            f"padding={stack.padding!r} "
             f"needs inputs of at least {minimum}x{minimum} pixels. "
             f"Received: input_shape={input_shape}"
         )
     inputs = keras.Input(shape=input_shape, name="image")
-    x = conv.apply(inputs, name)
+    x = stack.apply(inputs, name)
     if include_top:
         x = keras.layers.Flatten(name=f"{name}_flatten")(x)
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate, name=f"{name}_flatten_dropout")(x)
-        x = keras.layers.Dense(dense_units, activation="relu", name=f"{name}_dense")(x)
+        x = keras.layers.Dense(stack.dense_units, activation="relu", name=f"{name}_dense")(x)
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate, name=f"{name}_dense_dropout")(x)
         x = keras.layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 
 from zoo._common import as_shape, check_choice, check_positive_int, check_rate
@@ -63,6 +65,34 @@ def xor_mlp(input_shape=(2,), units=4, activation="tanh", name="xor_mlp"):
     return keras.Model(inputs, outputs, name=name)
 
 
+@dataclasses.dataclass(frozen=True)
+class HiddenLayers:
+    """The hidden layers of `mlp`, grouped: `zoo.build("mlp", ...)` takes each field as an
+    argument of its own (`depth=4`).
+
+    Attributes:
+        depth: Number of hidden layers.
+        width: Units per hidden layer.
+        activation: "sigmoid", "tanh" or "relu".
+        initializer: Kernel initializer: "zeros", "random_normal", "glorot_uniform"
+            (alias "xavier"), "glorot_normal", "he_normal" (alias "he") or
+            "he_uniform". "zeros" shows the symmetry problem: every hidden unit
+            stays identical.
+    """
+
+    depth: int = 2
+    width: int = 128
+    activation: str = "relu"
+    initializer: str = "glorot_uniform"
+
+    def check(self) -> None:
+        """Refuse an invalid field, naming it as the builder's argument."""
+        check_positive_int("depth", self.depth)
+        check_positive_int("width", self.width)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("initializer", self.initializer, INITIALIZERS)
+
+
 def _mlp_space(hp) -> dict:
     return {
         "depth": hp.Int("depth", 1, 4, default=2),
@@ -88,10 +118,7 @@ def _mlp_space(hp) -> dict:
 def mlp(
     input_shape=(8, 8, 1),
     classes=10,
-    depth=2,
-    width=128,
-    activation="relu",
-    initializer="glorot_uniform",
+    hidden=HiddenLayers(),
     dropout_rate=0.0,
     l2=0.0,
     batch_norm=False,
@@ -106,13 +133,8 @@ def mlp(
     Args:
         input_shape: Input shape without the batch dimension (flattened inside).
         classes: Number of classes.
-        depth: Number of hidden layers.
-        width: Units per hidden layer.
-        activation: "sigmoid", "tanh" or "relu".
-        initializer: Kernel initializer: "zeros", "random_normal",
-            "glorot_uniform" (alias "xavier"), "glorot_normal", "he_normal"
-            (alias "he") or "he_uniform". "zeros" shows the symmetry problem:
-            every hidden unit stays identical.
+        hidden: The hidden layers (`HiddenLayers`: depth, width, activation,
+            initializer), each also an argument of `zoo.build("mlp", ...)`.
         dropout_rate: Dropout after each hidden layer, in [0, 1).
         l2: L2 weight-decay factor on every kernel.
         batch_norm: Batch normalization before each hidden activation.
@@ -124,10 +146,7 @@ def mlp(
     """
     input_shape = as_shape("input_shape", input_shape)
     check_positive_int("classes", classes, minimum=2)
-    check_positive_int("depth", depth)
-    check_positive_int("width", width)
-    check_choice("activation", activation, ACTIVATIONS)
-    check_choice("initializer", initializer, INITIALIZERS)
+    hidden.check()
     check_rate("dropout_rate", dropout_rate)
     if not isinstance(l2, (int, float)) or l2 < 0:
         raise ValueError(f"`l2` must be a float >= 0. Received: l2={l2!r}")
@@ -137,16 +156,17 @@ def mlp(
         return keras.layers.Dense(
             units,
             use_bias=use_bias,
-            kernel_initializer=INITIALIZERS[initializer],
+            kernel_initializer=INITIALIZERS[hidden.initializer],
             kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
             name=layer_name,
         )
 
     inputs = keras.Input(shape=input_shape, name="features")
     x = keras.layers.Flatten(name=f"{name}_flatten")(inputs) if len(input_shape) > 1 else inputs
-    for i in range(1, depth + 1):
+    activation = hidden.activation
+    for i in range(1, hidden.depth + 1):
         # The batch-norm shift makes the dense bias redundant.
-        x = dense(width, f"{name}_hidden{i}_dense", use_bias=not batch_norm)(x)
+        x = dense(hidden.width, f"{name}_hidden{i}_dense", use_bias=not batch_norm)(x)
         if batch_norm:
             x = keras.layers.BatchNormalization(name=f"{name}_hidden{i}_bn")(x)
         x = keras.layers.Activation(activation, name=f"{name}_hidden{i}_{activation}")(x)
@@ -155,7 +175,7 @@ def mlp(
     outputs = keras.layers.Dense(
         classes,
         activation=classifier_activation,
-        kernel_initializer=INITIALIZERS[initializer],
+        kernel_initializer=INITIALIZERS[hidden.initializer],
         name=f"{name}_predictions",
     )(x)
     return keras.Model(inputs, outputs, name=name)

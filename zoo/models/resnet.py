@@ -15,6 +15,8 @@ shape changes; `shortcut="B"` uses 1x1 convolution projections there.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -191,12 +193,35 @@ def resnet152(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling
     return imagenet_resnet(name, "bottleneck", (3, 8, 36, 3), head)
 
 
-def cifar_resnet(name: str, depth: int, head: ClassifierHead, shortcut: str, width: int = 1):
+@dataclasses.dataclass(frozen=True)
+class CifarStages:
+    """The three stages of a CIFAR ResNet, grouped: the builders take each field as an
+    argument of its own (`zoo.build("resnet20", shortcut="B")`).
+
+    Attributes:
+        shortcut: "A" zero-padding identity (paper) or "B" 1x1 projections.
+        width: Stage filters multiplier (1 in the paper; >1 is a wide ResNet,
+            Zagoruyko & Komodakis 2016).
+    """
+
+    shortcut: str = "A"
+    width: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class CifarDepthStages(CifarStages):
+    """`CifarStages` with the depth, 6n + 2 (what `resnet_cifar` lets a search choose)."""
+
+    depth: int = 20
+
+
+def cifar_resnet(name: str, depth: int, head: ClassifierHead, stages: CifarStages):
     """The CIFAR ResNet layout of the paper's section 4.2 (depth = 6n + 2).
 
-    `width` multiplies the stage filters (16/32/64), as in wide residual
+    `stages.width` multiplies the stage filters (16/32/64), as in wide residual
     networks (Zagoruyko & Komodakis 2016); the paper's networks have width 1.
     """
+    shortcut, width = stages.shortcut, stages.width
     shape = head.checked_shape(name, 1)
     check_choice("shortcut", shortcut, ("A", "B"))
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
@@ -244,7 +269,7 @@ _CIFAR = dict(
 @register_model(**_CIFAR)
 def resnet20(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
              classifier_activation="softmax", weights=None, dropout_rate=0.0,
-             shortcut="A", width=1, name="resnet20"):
+             stages=CifarStages(), name="resnet20"):
     """CIFAR ResNet-20: 3 stages of 3 basic blocks (16/32/64 filters).
 
     Args:
@@ -255,26 +280,28 @@ def resnet20(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None
         classifier_activation: "softmax" or None (logits).
         weights: None or a local weights file.
         dropout_rate: Dropout before the classifier (0 in the paper).
-        shortcut: "A" zero-padding identity (paper) or "B" 1x1 projections.
-        width: Stage filters multiplier (1 in the paper; >1 is a wide ResNet).
+        stages: The residual stages (`CifarStages`: shortcut, width), each also an
+            argument of `zoo.build`: shortcut "A" zero-padding identity (paper) or
+            "B" 1x1 projections; width multiplies the stage filters (1 in the paper;
+            >1 is a wide ResNet).
         name: Model name.
     """
     head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
                           weights, dropout_rate)
-    return cifar_resnet(name, 20, head, shortcut, width)
+    return cifar_resnet(name, 20, head, stages)
 
 
 @register_model(**_CIFAR, large=True)
 def resnet32(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
              classifier_activation="softmax", weights=None, dropout_rate=0.0,
-             shortcut="A", width=1, name="resnet32"):
+             stages=CifarStages(), name="resnet32"):
     """CIFAR ResNet-32: 3 stages of 5 basic blocks (16/32/64 filters).
 
     Args: as `resnet20`.
     """
     head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
                           weights, dropout_rate)
-    return cifar_resnet(name, 32, head, shortcut, width)
+    return cifar_resnet(name, 32, head, stages)
 
 
 # The deeper CIFAR variants repeat resnet20's blocks; the harness trains and
@@ -282,51 +309,51 @@ def resnet32(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None
 @register_model(**_CIFAR, large=True)
 def resnet44(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
              classifier_activation="softmax", weights=None, dropout_rate=0.0,
-             shortcut="A", width=1, name="resnet44"):
+             stages=CifarStages(), name="resnet44"):
     """CIFAR ResNet-44: 3 stages of 7 basic blocks (16/32/64 filters).
 
     Args: as `resnet20`.
     """
     head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
                           weights, dropout_rate)
-    return cifar_resnet(name, 44, head, shortcut, width)
+    return cifar_resnet(name, 44, head, stages)
 
 
 @register_model(**_CIFAR, large=True)
 def resnet56(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
              classifier_activation="softmax", weights=None, dropout_rate=0.0,
-             shortcut="A", width=1, name="resnet56"):
+             stages=CifarStages(), name="resnet56"):
     """CIFAR ResNet-56: 3 stages of 9 basic blocks (16/32/64 filters).
 
     Args: as `resnet20`.
     """
     head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
                           weights, dropout_rate)
-    return cifar_resnet(name, 56, head, shortcut, width)
+    return cifar_resnet(name, 56, head, stages)
 
 
 @register_model(**_CIFAR, large=True)
 def resnet110(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
               classifier_activation="softmax", weights=None, dropout_rate=0.0,
-              shortcut="A", width=1, name="resnet110"):
+              stages=CifarStages(), name="resnet110"):
     """CIFAR ResNet-110: 3 stages of 18 basic blocks (16/32/64 filters).
 
     Args: as `resnet20`.
     """
     head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
                           weights, dropout_rate)
-    return cifar_resnet(name, 110, head, shortcut, width)
+    return cifar_resnet(name, 110, head, stages)
 
 
 @register_model(**{**_CIFAR, "search_space": _cifar_depth_space}, test_args={"depth": 8})
 def resnet_cifar(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None,
                  classifier_activation="softmax", weights=None, dropout_rate=0.0,
-                 shortcut="A", width=1, depth=20, name="resnet_cifar"):
+                 stages=CifarDepthStages(), name="resnet_cifar"):
     """CIFAR ResNet of any depth 6n + 2 (resnet20 ... resnet110 are its named depths).
 
-    Registered so that a search can choose the depth; `depth` is the one
-    argument added to those of resnet20.
+    Registered so that a search can choose the depth; `depth` (in `stages`,
+    a `CifarDepthStages`) is the one argument added to those of resnet20.
     """
     head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
                           weights, dropout_rate)
-    return cifar_resnet(name, depth, head, shortcut, width)
+    return cifar_resnet(name, stages.depth, head, stages)

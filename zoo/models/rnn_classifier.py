@@ -9,6 +9,8 @@ vanilla RNN cannot carry information across many steps, an LSTM can.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 
 from zoo._common import as_shape, check_choice, check_positive_int, check_rate
@@ -21,38 +23,45 @@ CELLS = {
 }
 
 
-def apply_recurrent_body(
-    x, *, cell="lstm", units=64, layers=1, bidirectional=False, dropout_rate=0.0, name="rnn"
-):
-    """Stacked recurrent layers reading a sequence into one vector.
+@dataclasses.dataclass(frozen=True)
+class RecurrentStack:
+    """Stacked recurrent layers reading a sequence into one vector, grouped: the
+    builders take each field as an argument of its own (`zoo.build("rnn_classifier",
+    cell="gru")`).
 
-    Args:
-        x: Sequence tensor (batch, T, features).
+    Attributes:
         cell: "simple" (Elman's vanilla RNN), "lstm" or "gru".
         units: Units per recurrent layer (per direction).
         layers: Number of stacked recurrent layers.
         bidirectional: Read the sequence both ways and concatenate.
         dropout_rate: Dropout after each recurrent layer, in [0, 1).
-        name: Prefix of the layer names.
-
-    Returns:
-        The final state of the last layer: (batch, units), or (batch, 2 * units)
-        when bidirectional.
     """
-    check_choice("cell", cell, CELLS)
-    check_positive_int("units", units)
-    check_positive_int("layers", layers)
-    check_choice("bidirectional", bidirectional, (False, True))
-    check_rate("dropout_rate", dropout_rate)
-    for i in range(1, layers + 1):
-        # Every layer but the last hands the whole sequence (batch, T, units) on.
-        layer = CELLS[cell](units, return_sequences=i < layers, name=f"{name}_{cell}{i}")
-        if bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"{name}_{cell}{i}_bidirectional")
-        x = layer(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=f"{name}_{cell}{i}_dropout")(x)
-    return x
+
+    cell: str = "lstm"
+    units: int = 64
+    layers: int = 1
+    bidirectional: bool = False
+    dropout_rate: float = 0.0
+
+    def apply(self, x, name: str = "rnn"):
+        """(batch, T, features) -> the final state of the last layer: (batch, units), or
+        (batch, 2 * units) when bidirectional. `name` prefixes the layer names."""
+        check_choice("cell", self.cell, CELLS)
+        check_positive_int("units", self.units)
+        check_positive_int("layers", self.layers)
+        check_choice("bidirectional", self.bidirectional, (False, True))
+        check_rate("dropout_rate", self.dropout_rate)
+        cell = self.cell
+        for i in range(1, self.layers + 1):
+            # Every layer but the last hands the whole sequence (batch, T, units) on.
+            layer = CELLS[cell](self.units, return_sequences=i < self.layers,
+                                name=f"{name}_{cell}{i}")
+            if self.bidirectional:
+                layer = keras.layers.Bidirectional(layer, name=f"{name}_{cell}{i}_bidirectional")
+            x = layer(x)
+            if self.dropout_rate:
+                x = keras.layers.Dropout(self.dropout_rate, name=f"{name}_{cell}{i}_dropout")(x)
+        return x
 
 
 def _recurrent_space(hp) -> dict:
@@ -83,11 +92,7 @@ _REFERENCE = (
 def rnn_classifier(
     input_shape=(50, 8),
     classes=4,
-    cell="lstm",
-    units=64,
-    layers=1,
-    bidirectional=False,
-    dropout_rate=0.0,
+    recurrent=RecurrentStack(),
     vocab_size=None,
     embedding_dim=64,
     name="rnn_classifier",
@@ -97,11 +102,8 @@ def rnn_classifier(
     Args:
         input_shape: (T, features); T may be None for sequences of any length.
         classes: Number of classes.
-        cell: "simple" (vanilla RNN), "lstm" or "gru".
-        units: Units per recurrent layer (per direction).
-        layers: Stacked recurrent layers.
-        bidirectional: Also read the sequence backwards.
-        dropout_rate: Dropout after each recurrent layer, in [0, 1).
+        recurrent: The recurrent layers (`RecurrentStack`: cell, units, layers,
+            bidirectional, dropout_rate), each also an argument of `zoo.build`.
         vocab_size: For text: the inputs are token ids of shape (T,) read
             through an embedding of this many tokens (set from the data, e.g.
             `imdb_reviews`). None: float features of shape (T, features).
@@ -127,10 +129,7 @@ def rnn_classifier(
         steps = tuple(input_shape)[:1]  # (T,): token ids
         inputs = keras.Input(shape=steps, dtype="int32", name="features")
         x = keras.layers.Embedding(vocab_size, embedding_dim, name=f"{name}_embedding")(inputs)
-    x = apply_recurrent_body(
-        x, cell=cell, units=units, layers=layers, bidirectional=bidirectional,
-        dropout_rate=dropout_rate, name=name,
-    )
+    x = recurrent.apply(x, name)
     outputs = keras.layers.Dense(classes, activation="softmax", name=f"{name}_predictions")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -145,22 +144,15 @@ def rnn_classifier(
 )
 def rnn_regressor(
     input_shape=(50, 2),
-    cell="lstm",
-    units=64,
-    layers=1,
-    bidirectional=False,
-    dropout_rate=0.0,
+    recurrent=RecurrentStack(),
     name="rnn_regressor",
 ):
     """Recurrent sequence regressor: the final state read by one linear unit.
 
     Args:
         input_shape: (T, features); T may be None for sequences of any length.
-        cell: "simple" (vanilla RNN), "lstm" or "gru".
-        units: Units per recurrent layer (per direction).
-        layers: Stacked recurrent layers.
-        bidirectional: Also read the sequence backwards.
-        dropout_rate: Dropout after each recurrent layer, in [0, 1).
+        recurrent: The recurrent layers (`RecurrentStack`: cell, units, layers,
+            bidirectional, dropout_rate), each also an argument of `zoo.build`.
         name: Model name.
 
     Returns:
@@ -172,10 +164,7 @@ def rnn_regressor(
         (None, 1)
     """
     inputs = keras.Input(shape=_sequence_shape(input_shape), name="features")
-    x = apply_recurrent_body(
-        inputs, cell=cell, units=units, layers=layers, bidirectional=bidirectional,
-        dropout_rate=dropout_rate, name=name,
-    )
+    x = recurrent.apply(inputs, name)
     outputs = keras.layers.Dense(1, name=f"{name}_prediction")(x)
     return keras.Model(inputs, outputs, name=name)
 
