@@ -482,22 +482,27 @@ def _example_images(batch: int) -> np.ndarray:
     return np.random.default_rng(0).uniform(0, 255, (batch, 32, 48, 3)).astype("float32")
 
 
-class StyleTransferTask(Task):
-    """Gatys et al.: the model is a fixed feature extractor; stylizing optimises an image."""
+class _StyleTask(Task):
+    """What the two style tasks share: no compile/fit loss, RGB images in, no dataset."""
 
-    name = "style_transfer"
     loss = None
     metrics = ()
-    output_name = "style"
-
-    def export_arguments(self, spec, model, plan, metadata: dict) -> dict[str, Any]:
-        return style_export_arguments(model, metadata=metadata)
 
     def serving_input_name(self, plan) -> str:
         return "image"
 
     def example_batch(self, spec, model, batch: int = 2, steps: int = 12):
         return _example_images(batch)
+
+
+class StyleTransferTask(_StyleTask):
+    """Gatys et al.: the model is a fixed feature extractor; stylizing optimises an image."""
+
+    name = "style_transfer"
+    output_name = "style"
+
+    def export_arguments(self, spec, model, plan, metadata: dict) -> dict[str, Any]:
+        return style_export_arguments(model, metadata=metadata)
 
     def output_shape(self, args: dict, input_shape: tuple) -> dict:
         """{"gram_<layer>": (B, C, C) per style layer, "content": (B, h, w, C)}."""
@@ -518,22 +523,14 @@ class StyleTransferTask(Task):
 register_task(StyleTransferTask())
 
 
-class StylizationTask(Task):
+class StylizationTask(_StyleTask):
     """Johnson et al.: a feed-forward network trained per style on perceptual losses."""
 
     name = "stylization"
-    loss = None
-    metrics = ()
     output_name = "stylized"
 
     def export_arguments(self, spec, model, plan, metadata: dict) -> dict[str, Any]:
         return stylization_export_arguments(model, metadata=metadata)
-
-    def serving_input_name(self, plan) -> str:
-        return "image"
-
-    def example_batch(self, spec, model, batch: int = 2, steps: int = 12):
-        return _example_images(batch)
 
     def output_shape(self, args: dict, input_shape: tuple) -> tuple:
         """An image of the input's shape."""
