@@ -152,6 +152,9 @@ def test_two_local_workers_reach_the_one_device_weights(tmp_path, one_device_wei
     assert state["status"] == "completed" and state["distribution"]["workers"] == 2
 
 
+# About 40 s on 2 cores (two workers, a kill, a restart); a killed single-process run
+# resumes in the default suite (tests/test_training.py).
+@pytest.mark.slow
 def test_a_killed_worker_restarted_resumes_to_the_same_weights(tmp_path):
     """SIGKILL worker 1 mid-run: `zoo launch` stops the chief and fails; launching
     again resumes from the chief's backup and ends where an uninterrupted run ends."""
