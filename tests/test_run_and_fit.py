@@ -173,3 +173,41 @@ def test_a_trial_checkpoint_holds_its_best_epoch(tmp_path):
     validation = plan.load(plan.validation_split, result.hypermodel.batch_size)
     evaluated = model.evaluate(validation, verbose=0, return_dict=True)
     assert evaluated["loss"] == pytest.approx(result.best_score, rel=1e-5)
+
+
+def _batch_ends_may_run_async(callback) -> bool:
+    """Keras reads the logs after every batch, on the training thread, unless each
+    callback's batch-end hooks are its empty defaults or it says `async_safe`."""
+    empty = all(getattr(type(callback), hook) is getattr(keras.callbacks.Callback, hook)
+                for hook in ("on_batch_end", "on_train_batch_end", "on_test_batch_end"))
+    return empty or getattr(callback, "async_safe", False)
+
+
+def _fit_callbacks(monkeypatch) -> list:
+    """The callbacks of every `model.fit` call from now on, as lists."""
+    seen, fit = [], keras.Model.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append(list(kwargs.get("callbacks") or []))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    return seen
+
+
+def test_zoo_train_and_a_trial_keep_batch_ends_off_the_training_thread(tmp_path, monkeypatch):
+    """The run folder's callbacks (backup, best checkpoint, CSV, TensorBoard) and Keras
+    Tuner's trial callbacks cost no per-batch work a bare `model.fit` does not do."""
+    import tuning
+
+    seen = _fit_callbacks(monkeypatch)
+    zoo.train("softmax_regression", epochs=1, run_dir=tmp_path / "run", verbose=0)
+    tuning.search("softmax_regression", max_trials=1, epochs=1, directory=tmp_path / "search",
+                  verbose=0)
+    train, trial = seen
+    assert len(train) == 4 and all(_batch_ends_may_run_async(c) for c in train), train
+    kinds = {type(c).__name__ for c in trial}
+    assert {"TunerCallback", "BestEpochAtEnd"} <= kinds and "SaveBestEpoch" not in kinds
+    assert all(_batch_ends_may_run_async(c) for c in trial), trial
+    # The TensorBoard logs are still written, once per epoch.
+    assert list((tmp_path / "run" / "logs").rglob("events.out.tfevents.*"))

@@ -151,8 +151,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
             )
         config, plan = self.trial_config(hp), self.trial_plan(hp)
         train, validation = training.training_data(plan, config)
-        callbacks = [BestEpochAtEnd(c) if isinstance(c, tuner_utils.SaveBestEpoch) else c
-                     for c in kwargs.pop("callbacks", ())]
+        callbacks = [_for_trial(c) for c in kwargs.pop("callbacks", ())]
         # A Hyperband trial that continues another's checkpoint (`tuner/trial_id`) already
         # holds fine-tuned weights: pre-training them again would overwrite them.
         return training.fit(model, self.spec, plan, config, train, validation,
@@ -167,6 +166,21 @@ class ZooHyperModel(keras_tuner.HyperModel):
         failing every trial.
         """
         training.training_data(self.plan, TrainConfig(batch_size=self.batch_size, seed=self.seed))
+
+
+def _for_trial(callback):
+    """Keras Tuner's callbacks of a trial, made as cheap as a bare fit's: its best-epoch
+    checkpoint written once (`BestEpochAtEnd`), and its `TunerCallback`, which forwards
+    every batch to the tuner's batch hooks, marked safe to run off the training thread
+    when those hooks are Keras Tuner's empty ones (Keras otherwise reads the logs after
+    every batch)."""
+    if isinstance(callback, tuner_utils.SaveBestEpoch):
+        return BestEpochAtEnd(callback)
+    if isinstance(callback, tuner_utils.TunerCallback) and all(
+            getattr(type(callback.tuner), hook) is getattr(keras_tuner.Tuner, hook)
+            for hook in ("on_batch_begin", "on_batch_end")):
+        callback.async_safe = True
+    return callback
 
 
 class BestEpochAtEnd(keras.callbacks.Callback):

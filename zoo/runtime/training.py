@@ -374,13 +374,30 @@ def _run_callbacks(job: _Training, prior_rows: list[dict]) -> list:
         str(job.run.backup_dir), str(write_dir / "backup"), save_freq="epoch",
         delete_checkpoint=False, double_checkpoint=True,
     )
+    # Saving once per epoch, its batch hook does nothing: Keras may then hand batch ends
+    # to its background thread, as in a bare fit, instead of reading the logs after
+    # every batch.
+    backup.async_safe = True
     return [
         backup,
         BestCheckpoint(write_dir / CHECKPOINTS["best"], backup, monitor,
                        min(prior) if prior else None),
         keras.callbacks.CSVLogger(str(write_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
+        EpochTensorBoard(str(write_dir / "logs")),
     ]
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback writing once per epoch (no graph, no profile): its
+    batch hooks, which would only count batches and write batch summaries that no
+    writer takes, are Keras' empty defaults, so batch ends stay asynchronous."""
+
+    on_train_batch_begin = keras.callbacks.Callback.on_train_batch_begin
+    on_train_batch_end = keras.callbacks.Callback.on_train_batch_end
+    on_test_batch_begin = keras.callbacks.Callback.on_test_batch_begin
+
+    def __init__(self, log_dir: str):
+        super().__init__(log_dir, write_graph=False, update_freq="epoch", profile_batch=0)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
