@@ -194,10 +194,15 @@ def register_model(
     return decorate
 
 
+def _is_group(default) -> bool:
+    """A parameter default that groups arguments: a dataclass instance."""
+    return dataclasses.is_dataclass(default) and not isinstance(default, type)
+
+
 def _groups(builder) -> dict[str, Any]:
-    """The builder's parameters whose default is a dataclass instance: grouped arguments."""
+    """The builder's grouped arguments: parameter name -> its dataclass default."""
     return {p.name: p.default for p in inspect.signature(builder).parameters.values()
-            if dataclasses.is_dataclass(p.default) and not isinstance(p.default, type)}
+            if _is_group(p.default)}
 
 
 def flat_defaults(builder) -> dict[str, Any]:
@@ -212,7 +217,7 @@ def flat_defaults(builder) -> dict[str, Any]:
         if param.default is inspect.Parameter.empty:
             raise TypeError(
                 f"Builder {builder.__name__}() argument {param.name!r} needs a default value.")
-        if not (dataclasses.is_dataclass(param.default) and not isinstance(param.default, type)):
+        if not _is_group(param.default):
             defaults[param.name] = param.default
             continue
         for field in dataclasses.fields(param.default):
@@ -231,12 +236,13 @@ def flat_builder(builder: Callable[..., Any]) -> Callable[..., Any]:
     if not groups:
         return builder
 
+    fields = {group: {f.name for f in dataclasses.fields(d)} for group, d in groups.items()}
+
     @functools.wraps(builder)
     def flat(**args):
         for group, default in groups.items():
-            names = {f.name for f in dataclasses.fields(default)}
             args[group] = dataclasses.replace(
-                default, **{k: args.pop(k) for k in list(args) if k in names})
+                default, **{k: args.pop(k) for k in list(args) if k in fields[group]})
         return builder(**args)
 
     flat.__signature__ = inspect.Signature([
