@@ -13,7 +13,7 @@ import re
 import shutil
 import socket
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 def check_choice(arg: str, value: Any, choices: Iterable[Any]) -> None:
@@ -193,3 +193,32 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` through `atomic_path`."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+VERSION_PREFIX = "version_"
+
+
+def version_folders(group: str | os.PathLike) -> list[Path]:
+    """The `version_N` folders of `group`, by N (none when `group` is no folder)."""
+    group = Path(group)
+    if not group.is_dir():
+        return []
+    found = []
+    for path in group.iterdir():
+        number = path.name[len(VERSION_PREFIX):]
+        if path.name.startswith(VERSION_PREFIX) and number.isdigit() and path.is_dir():
+            found.append((int(number), path))
+    return [path for _, path in sorted(found)]
+
+
+def versioned_folder(group: str | os.PathLike, holds_same: Callable[[Path], bool]) -> Path:
+    """The `version_N` folder of `group` for one set of settings, as TensorBoard and
+    Lightning users know them: the first existing one for which `holds_same(folder)` is
+    true (the same command resumes its own run), else the next free `version_N`
+    (`version_0` first; a number is never reused)."""
+    versions = version_folders(group)
+    for folder in versions:
+        if holds_same(folder):
+            return folder
+    number = int(versions[-1].name[len(VERSION_PREFIX):]) + 1 if versions else 0
+    return Path(group) / f"{VERSION_PREFIX}{number}"
