@@ -14,6 +14,7 @@ does not import TensorFlow.
 
 from pipelines.core import get_info, load, load_arrays, preprocessor
 from pipelines.info import DatasetInfo, OptionError
+from pipelines.own import DataError, dataset_name
 from pipelines.preprocessing import AUGMENTATIONS, NORMALIZATIONS
 from pipelines.sources import get_source, list_datasets, resolve
 from pipelines.tfds_source import DatasetUnavailableError, UnknownDatasetError
@@ -21,6 +22,7 @@ from pipelines.tfds_source import DatasetUnavailableError, UnknownDatasetError
 __all__ = [
     "AUGMENTATIONS",
     "NORMALIZATIONS",
+    "DataError",
     "DatasetInfo",
     "DatasetUnavailableError",
     "OptionError",
@@ -29,6 +31,7 @@ __all__ = [
     "get_source",
     "list_datasets",
     "load",
+    "dataset_name",
     "load_arrays",
     "preprocessor",
     "resolve",

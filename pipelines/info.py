@@ -45,6 +45,8 @@ class DatasetInfo:
         vocabulary: Token strings of token-id features (`[UNK]` first), for
             text datasets; the features are ids into it.
         text_level: "char" or "word": how the raw text was tokenized.
+        columns: A table's feature columns as (name, dtype) pairs, dtype "float32" or
+            "string": its raw input, one named tensor per column (`pipelines.tables`).
     """
 
     name: str
@@ -61,6 +63,7 @@ class DatasetInfo:
     standardize: bool = False
     vocabulary: tuple | None = None
     text_level: str | None = None
+    columns: tuple | None = None
 
     @property
     def is_image(self) -> bool:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from pipelines import sequences, tfds_source
 from pipelines.builtin import BUILTINS, ArraySource
+from pipelines.folders import ImageFolderSource, TextFolderSource
+from pipelines.own import OwnArraySource
+from pipelines.tables import TableSource
+from pipelines.tfdata import TfDataSource
 from pipelines.source import Source
 from pipelines.text import TextCorpusSource
 from pipelines.text_classification import LabelledTextSource
@@ -18,6 +22,12 @@ from pipelines.word_pairs import WordPairsSource
 SOURCES: tuple[Source, ...] = (
     ArraySource("builtin", BUILTINS),  # BUILTINS holds the pipelines.sequences sets too
     ArraySource("csv_series", {"csv_series": sequences.CSV_SERIES}),
+    # Own data (pipelines.own): arrays and .npz, tables, tf.data, class-per-folder trees.
+    OwnArraySource(),
+    TableSource(),
+    TfDataSource(),
+    ImageFolderSource(),
+    TextFolderSource(),
     WordPairsSource(),  # a text corpus with the `pairs` option
     TextCorpusSource(),
     LabelledTextSource(),

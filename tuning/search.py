@@ -176,6 +176,10 @@ def search(
         ...                        max_trials=3, epochs=2, verbose=0)
         >>> print(result.table)
     """
+    if dataset is not None:  # own data (arrays, a DataFrame, tf.data) gets its name here
+        import pipelines
+
+        dataset = pipelines.dataset_name(dataset)
     # What a worker needs to run the same search (the chief trains and exports the best).
     search_args = {name: value for name, value in locals().items() if name in WORKER_ARGS}
     search_args["directory"] = str(Path(directory).resolve())

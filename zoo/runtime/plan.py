@@ -61,7 +61,7 @@ _LOAD_ONLY = {
 
 def plan_data(
     spec: ModelSpec,
-    dataset: str | None = None,
+    dataset: Any = None,
     overrides: Mapping[str, Any] | None = None,
     data_options: Mapping[str, Any] | None = None,
 ) -> DataPlan:
@@ -79,7 +79,8 @@ def plan_data(
     import pipelines
 
     task = get_task(spec)
-    dataset = dataset or spec.dataset
+    # Own data (arrays, a DataFrame, a tf.data.Dataset, a dict of splits) gets its name here.
+    dataset = spec.dataset if dataset is None else pipelines.dataset_name(dataset)
     if dataset is None:
         raise ValueError(f"Model {spec.name!r} has no default dataset; pass one.")
     overrides = dict(overrides or {})
