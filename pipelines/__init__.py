@@ -14,7 +14,8 @@ does not import TensorFlow.
 
 from pipelines.core import get_info, load, load_arrays, preprocessor
 from pipelines.info import DatasetInfo, OptionError
-from pipelines.own import DataError, dataset_name
+from pipelines.naming import dataset_name
+from pipelines.own import DataError
 from pipelines.preprocessing import AUGMENTATIONS, NORMALIZATIONS
 from pipelines.sources import get_source, list_datasets, resolve
 from pipelines.tfds_source import DatasetUnavailableError, UnknownDatasetError

@@ -25,7 +25,6 @@ import functools
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -215,7 +214,7 @@ def compute_stats(table: Table, target: str | None, task: str | None, fraction: 
     read_columns = {**columns, target: NUMERIC if target_numeric else STRING}
     rule = None if "validation" in (table.frames or {}) else _Split(fraction, seed)
     sums = {c: 0.0 for c, k in columns.items() if k == NUMERIC}
-    squares, counts = dict(sums), collections.Counter()
+    squares = dict(sums)
     vocab = {c: collections.Counter() for c, k in columns.items() if k == STRING}
     classes: set = set()
     masks, rows, n_train = [], 0, 0

@@ -73,10 +73,12 @@ def test_unknown_name_is_one_error_naming_close_names():
 
 
 def test_in_memory_sources_are_the_array_ones(tmp_path):
-    assert [s.kind for s in sources.SOURCES if s.in_memory] == ["builtin", "csv_series"]
+    assert [s.kind for s in sources.SOURCES if s.in_memory] == ["builtin", "csv_series", "arrays"]
     assert pipelines.get_source("builtin").in_memory and not pipelines.get_source("tfds").in_memory
     with pytest.raises(ValueError, match=r"^Unknown source kind 'folder'\. Expected one of: "
-                                         r"'builtin', 'csv_series', 'word_pairs', 'text', "
+                                         r"'builtin', 'csv_series', 'arrays', 'table', "
+                                         r"'tf_data', 'image_folder', 'text_folder', "
+                                         r"'word_pairs', 'text', "
                                          r"'labelled_text', 'tfds'\.$"):
         pipelines.get_source("folder")
     path = tmp_path / "series.csv"

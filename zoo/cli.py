@@ -110,6 +110,9 @@ def cmd_datasets(args) -> int:
 
 def _data_options(args) -> dict:
     opts = _key_values(args.data_option, "--data-option")
+    for key in ("target", "task", "validation_split"):  # own data (pipelines.own)
+        if getattr(args, key, None) is not None:
+            opts[key] = getattr(args, key)
     for key in ("data_dir", "manual_dir"):
         if getattr(args, key, None):
             opts[key] = getattr(args, key)
@@ -453,7 +456,16 @@ def _data_flags(p) -> None:
     from pipelines import AUGMENTATIONS
 
     p.add_argument("model", help="a registered model name (`zoo list`)")
-    p.add_argument("--data", help="dataset name (default: the model's own)")
+    p.add_argument("--data", help="dataset name (default: the model's own), or your own data: "
+                   "a folder of images or texts with one subfolder per class, a .csv or "
+                   ".parquet table (with --target), a .npz of x and y")
+    p.add_argument("--target", help="a table's target column")
+    p.add_argument("--task", choices=["classification", "binary_classification", "regression"],
+                   help="what own data's labels mean (default: integers and strings classify, "
+                   "floats regress)")
+    p.add_argument("--validation-split", type=float, metavar="FRACTION",
+                   help="own data without a validation split: the fraction held out "
+                   "(stratified, seeded; default 0.1)")
     p.add_argument("--data-option", action="append", metavar="NAME=VALUE",
                    help="dataset option, e.g. gate=xor (repeatable)")
     p.add_argument("--augment", action="append", choices=list(AUGMENTATIONS),

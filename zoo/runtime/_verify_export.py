@@ -54,9 +54,12 @@ def main(export_dir: str, check_path: str, plan_path: str) -> None:
     for entry in plan:
         i, name = entry["index"], entry["signature"]
         serve = loaded.signatures[name]
-        inputs = tf.constant(data[f"inputs{i}"])
+        if entry.get("columns"):  # a table: one input per column
+            inputs = {c: tf.constant(data[f"inputs{i}__{c}"]) for c in entry["columns"]}
+        else:
+            inputs = {entry["input_name"]: tf.constant(data[f"inputs{i}"])}
         expected = data[f"expected{i}"]
-        outputs = serve(**{entry["input_name"]: inputs})[entry["output_name"]].numpy()
+        outputs = serve(**inputs)[entry["output_name"]].numpy()
         diff = _max_abs_diff(outputs, expected)
         figures = {"max_abs_diff": diff}
         result["max_abs_diff"] = max(result["max_abs_diff"], diff)
@@ -68,8 +71,7 @@ def main(export_dir: str, check_path: str, plan_path: str) -> None:
         if entry["xla"]:
             try:
                 xla = tf.function(
-                    lambda x, serve=serve, entry=entry: serve(**{entry["input_name"]: x})[
-                        entry["output_name"]],
+                    lambda x, serve=serve, entry=entry: serve(**x)[entry["output_name"]],
                     jit_compile=True,
                 )
                 xla_diff = _max_abs_diff(xla(inputs).numpy(), expected)

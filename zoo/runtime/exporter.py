@@ -153,6 +153,7 @@ def export(
     endpoints: Mapping[str, Endpoint] | None = None,
     value_range: tuple[int, int] | None = None,
     size_multiple: int = 1,
+    columns: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Export `model` (with its preprocessing) as a versioned SavedModel.
 
@@ -183,6 +184,10 @@ def export(
         value_range, size_multiple: What `serving_default` accepts beyond its
             shape and dtype (see `Endpoint`): integer inputs in [low, high),
             open sizes that are multiples of `size_multiple`.
+        columns: A table's columns, name -> dtype ("float32" or "string"):
+            `serving_default` then takes one (batch,) input per column, by name
+            (a served request is a JSON row), and `serving` maps them, each
+            (batch, 1), to the output; `sample` is a dict of columns.
 
     Returns an `ExportResult` (the version folder, its number, the manifest). Raises
     ValueError for a bad `name`, `version`, `static_batch` or unwritable `base_dir` (before
@@ -195,9 +200,12 @@ def export(
     if labels is not None and static_batch is not None:
         labels = np.asarray(labels)[:static_batch]
     dtype = str(serving.inputs[0].dtype)
+    if columns:
+        dtype = "string" if "string" in dict(columns).values() else "float32"
     signatures = {"serving_default": Endpoint(serving, input_name, output_name, dtype, sample,
                                               xla=dtype != "string", value_range=value_range,
-                                              size_multiple=size_multiple),
+                                              size_multiple=size_multiple,
+                                              columns=dict(columns) if columns else None),
                   **dict(endpoints or {})}
     checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
     tmp = _make_temp(model_dir)
@@ -240,11 +248,13 @@ def _write_archive(saved: Path, signatures: Mapping[str, Endpoint], static_batch
     archive = keras.export.ExportArchive()
     for sig, endpoint in signatures.items():
         archive.track(endpoint.model)
-        shape = (static_batch, *endpoint.model.input_shape[1:])
-        archive.add_endpoint(
-            sig, _serve_function(endpoint, shape),
-            input_signature=[tf.TensorSpec(shape, endpoint.dtype, name=endpoint.input_name)],
-        )
+        if endpoint.columns:
+            shape = (static_batch,)
+            spec = {c: tf.TensorSpec(shape, dtype, name=c) for c, dtype in endpoint.columns.items()}
+        else:
+            shape = (static_batch, *endpoint.model.input_shape[1:])
+            spec = tf.TensorSpec(shape, endpoint.dtype, name=endpoint.input_name)
+        archive.add_endpoint(sig, _serve_function(endpoint, shape), input_signature=[spec])
     archive.write_out(str(saved), verbose=False)
     signatures["serving_default"].model.save(saved / "model.keras")
 
@@ -257,14 +267,13 @@ def _manifest(name, signatures: Mapping[str, Endpoint], static_batch, preprocess
     import tensorflow as tf
 
     default = signatures["serving_default"]
-    serving, raw_dtype = default.model, default.dtype
-    raw_shape = tuple(serving.input_shape[1:])
+    serving = default.model
     return {
         "name": name,
         "version": None,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "signature": "serving_default",
-        "inputs": {default.input_name: {"shape": [static_batch, *raw_shape], "dtype": raw_dtype}},
+        "inputs": _inputs_manifest(default, static_batch),
         "outputs": {
             default.output_name: {
                 "shape": [static_batch, *serving.output_shape[1:]],
@@ -273,7 +282,7 @@ def _manifest(name, signatures: Mapping[str, Endpoint], static_batch, preprocess
         },
         "signatures": {
             sig: {
-                "inputs": {e.input_name: _input_manifest(e, static_batch)},
+                "inputs": _inputs_manifest(e, static_batch),
                 "outputs": {e.output_name: {"shape": [static_batch, *e.model.output_shape[1:]]}},
                 "xla": e.xla,
             }
@@ -312,7 +321,14 @@ def _claim_version(saved: Path, model_dir: Path, version: int | None, manifest: 
 
 def _serve_function(endpoint: Endpoint, shape):
     """The signature's function: the input checked in the graph, then the model."""
-    from zoo.runtime.signature_checks import checked
+    from zoo.runtime.signature_checks import checked, checked_columns
+
+    if endpoint.columns:
+        def serve_columns(inputs):
+            rows = checked_columns(inputs, shape)
+            return {endpoint.output_name: endpoint.model(rows, training=False)}
+
+        return serve_columns
 
     def serve(inputs):
         inputs = checked(inputs, endpoint.input_name, shape, endpoint.value_range,
@@ -320,6 +336,14 @@ def _serve_function(endpoint: Endpoint, shape):
         return {endpoint.output_name: endpoint.model(inputs, training=False)}
 
     return serve
+
+
+def _inputs_manifest(endpoint: Endpoint, static_batch: int | None) -> dict:
+    """A signature's inputs by name: one per column for a table, else its one input."""
+    if endpoint.columns:
+        return {c: {"shape": [static_batch], "dtype": dtype}
+                for c, dtype in endpoint.columns.items()}
+    return {endpoint.input_name: _input_manifest(endpoint, static_batch)}
 
 
 def _input_manifest(endpoint: Endpoint, static_batch: int | None) -> dict:
@@ -336,6 +360,8 @@ def _check_inputs(endpoint: Endpoint, static_batch: int | None) -> dict:
     """Verification inputs of one signature and the live model's outputs on them."""
     import keras
 
+    if endpoint.columns:
+        return _check_columns(endpoint, static_batch)
     shape = tuple(endpoint.model.input_shape[1:])
     sample = endpoint.sample
     if sample is None:
@@ -363,6 +389,20 @@ def _check_inputs(endpoint: Endpoint, static_batch: int | None) -> dict:
             "inputs": sample, "expected": expected, "xla": endpoint.xla}
 
 
+def _check_columns(endpoint: Endpoint, static_batch: int | None) -> dict:
+    """`_check_inputs` for a table's signature: a sample row dict (strings as str arrays)."""
+    import keras
+
+    sample = {c: np.asarray(endpoint.sample[c]).astype(str if dtype == "string" else dtype)
+              for c, dtype in endpoint.columns.items()}
+    if static_batch is not None:
+        sample = {c: v[:static_batch] for c, v in sample.items()}
+    expected = keras.ops.convert_to_numpy(
+        endpoint.model({c: sample[c][:, None] for c in sorted(sample)}, training=False))
+    return {"input_name": endpoint.input_name, "output_name": endpoint.output_name,
+            "inputs": sample, "expected": expected, "xla": endpoint.xla}
+
+
 def verify_export(export_dir, checks: Mapping[str, dict], labels=None, work_dir=None) -> dict:
     """Reload `export_dir` in a fresh process (TensorFlow only) and compare.
 
@@ -382,9 +422,15 @@ def verify_export(export_dir, checks: Mapping[str, dict], labels=None, work_dir=
         check_path = Path(work) / "check.npz"
         arrays, plan = {}, []
         for i, (sig, c) in enumerate(checks.items()):
-            arrays[f"inputs{i}"], arrays[f"expected{i}"] = c["inputs"], c["expected"]
-            plan.append({"signature": sig, "input_name": c["input_name"],
-                         "output_name": c["output_name"], "xla": c["xla"], "index": i})
+            arrays[f"expected{i}"] = c["expected"]
+            entry = {"signature": sig, "input_name": c["input_name"],
+                     "output_name": c["output_name"], "xla": c["xla"], "index": i}
+            if isinstance(c["inputs"], dict):  # a table: one array per column
+                entry["columns"] = list(c["inputs"])
+                arrays.update({f"inputs{i}__{col}": v for col, v in c["inputs"].items()})
+            else:
+                arrays[f"inputs{i}"] = c["inputs"]
+            plan.append(entry)
         if labels is not None:
             arrays["labels"] = np.asarray(labels)
         np.savez(check_path, **arrays)

@@ -122,3 +122,20 @@ def _assert(x, condition, *message, data=None):
     check = tf.debugging.Assert(condition, items)
     with tf.control_dependencies([check]):
         return tf.identity(x)
+
+
+def checked_columns(columns: dict, shape) -> dict:
+    """A table's columns (name -> (batch,) tensor) once each passed `checked` and all
+    have the same number of rows, as (batch, 1) tensors for the model."""
+    import tensorflow as tf
+
+    columns = {name: checked(x, name, shape) for name, x in columns.items()}
+    names = list(columns)
+    sizes = tf.stack([tf.shape(columns[n], out_type=tf.int64)[0] for n in names])
+    same = tf.reduce_all(tf.equal(sizes, sizes[0]))
+    message = (f"Every column ({', '.join(f'`{n}`' for n in names)}) must hold the same "
+               "number of rows. Received: rows per column")
+    first = _assert(columns[names[0]], same, message, data=sizes)
+    columns[names[0]] = first
+    # By name, in sorted order: the order Keras keeps a functional model's dict inputs in.
+    return {name: tf.expand_dims(columns[name], -1) for name in sorted(columns)}

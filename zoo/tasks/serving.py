@@ -32,6 +32,9 @@ class Endpoint:
     xla: bool = True
     value_range: tuple[int, int] | None = None
     size_multiple: int = 1
+    # A table's signature: one (batch,) input per column, name -> dtype, given to `model`
+    # as (batch, 1) tensors by name; `sample` is then a dict of columns.
+    columns: dict | None = None
 
 
 def serving_model(model, preprocessor=None, raw_shape=None, raw_dtype="float32",
@@ -53,6 +56,15 @@ def serving_model(model, preprocessor=None, raw_shape=None, raw_dtype="float32",
         y = y[0]
     y = keras.layers.Identity(name=output_name)(y)
     return keras.Model(raw, y, name=f"{model.name}_serving")
+
+
+def table_serving_model(model, feature_space, output_name="outputs"):
+    """Named columns, each (batch, 1) -> the `keras.utils.FeatureSpace` encoding -> `model`."""
+    import keras
+
+    inputs = feature_space.get_inputs()
+    y = keras.layers.Identity(name=output_name)(model(feature_space.get_encoded_features()))
+    return keras.Model(inputs, y, name=f"{model.name}_serving")
 
 
 def string_serving_model(model, tokenize, read_out, input_name="text", suffix="serving"):

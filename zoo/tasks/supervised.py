@@ -24,6 +24,8 @@ class Supervised(Task):
     def export_arguments(self, spec, model, plan, metadata: dict) -> dict:
         if plan.info.vocabulary is not None:
             return text_classifier_arguments(model, spec, plan, metadata)
+        if plan.info.columns is not None:
+            return table_arguments(model, spec, plan, metadata)
         return super().export_arguments(spec, model, plan, metadata)
 
 
@@ -147,4 +149,25 @@ def text_classifier_arguments(model, spec, plan, metadata: dict, batch: int = 8)
                                          value_range=(0, len(info.vocabulary)))},
         class_names=info.class_names,
         metadata={**metadata, "level": info.text_level, "vocabulary_size": len(info.vocabulary)},
+    )
+
+
+def table_arguments(model, spec, plan, metadata: dict, batch: int = 8) -> dict:
+    """`export` arguments of a model trained on a table: `serving_default` takes one named
+    input per column (floats and strings; a served request is a JSON row), encoded in the
+    graph by the table's `FeatureSpace`; verified on raw rows of a held-out split."""
+    from zoo.tasks.serving import table_serving_model
+
+    info, output_name = plan.info, get_task(spec).output_name_for(spec)
+    serving = table_serving_model(model, plan.preprocessor(), output_name)
+    split = plan.test_split or plan.validation_split
+    rows, labels = next(iter(plan.load(split, batch, shuffle=False, preprocess=False)))
+    sample = {name: np.asarray(values) for name, values in rows.items()}
+    sample = {name: v.astype(str) if v.dtype == object else v for name, v in sample.items()}
+    task = get_task(spec)
+    return dict(
+        serving=serving, input_name="row", output_name=output_name, sample=sample,
+        labels=np.asarray(labels) if task.labelled_sample else None,
+        class_names=info.class_names, columns=dict(info.columns),
+        metadata={**metadata, "columns": [list(c) for c in info.columns]},
     )
