@@ -164,7 +164,7 @@ def check_finite(values: np.ndarray, where: str, what: str) -> None:
         index = np.unravel_index(int(np.argmax(bad)), values.shape)
         at = f"row {index[0]}" + (f", position {tuple(int(i) for i in index[1:])}"
                                   if len(index) > 1 else "")
-        raise DataError(f"{where}: {what} {at} is {values[index]!r}. Remove or fill "
+        raise DataError(f"{where}: {what} {at} is {values[index].item()!r}. Remove or fill "
                         "missing and infinite values first.")
 
 

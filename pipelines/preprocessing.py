@@ -7,6 +7,7 @@ random layers applied after it, on training splits only.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 NORMALIZATIONS = ("unit", "caffe", "symmetric")
@@ -100,4 +101,6 @@ def feature_preprocessor(name: str, info, image_size=None, channels=None,
         )
     if not layers:
         return None
-    return keras.Sequential(layers, name=f"{name}_preprocessing")
+    # A dataset given as a path names the model after its last part, Keras-safe.
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name).rstrip("/").rsplit("/", 1)[-1])
+    return keras.Sequential(layers, name=f"{safe}_preprocessing")

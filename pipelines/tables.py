@@ -52,7 +52,10 @@ def register_frames(frames: dict) -> str:
         frame = frames[split]
         digest.update(f"{split}{list(map(str, frame.columns))}{list(map(str, frame.dtypes))}"
                       .encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        try:
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        except TypeError:  # unhashable cells (dicts, lists): refused later, by column
+            digest.update(repr(frame.to_dict("list")).encode())
     name = content_name("table", digest)
     MEMORY.setdefault(name, {k: frames[k] for k in frames})
     return name
@@ -117,7 +120,8 @@ def column_kind(series, where: str) -> str:
 
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return NUMERIC
-    if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(series):
+    if (isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(series)
+            or series.dtype == object):
         values = series.dropna()
         bad = values[[not isinstance(v, str) for v in values]]
         if len(bad) == 0:
@@ -175,8 +179,10 @@ def _check_values(chunk, columns: dict, target: str, first_row: int, where: str)
             missing = missing | ~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))
         if missing.any():
             row = first_row + int(np.argmax(missing))
-            raise DataError(f"{where}: column {name!r}, row {row}, is {values.iloc[row - first_row]!r}."
-                            " Remove or fill missing and infinite values first.")
+            value = values.iloc[row - first_row]
+            value = value.item() if hasattr(value, "item") else value
+            raise DataError(f"{where}: column {name!r}, row {row}, is {value!r}. Remove or fill "
+                            "missing and infinite values first.")
 
 
 def compute_stats(table: Table, target: str | None, task: str | None, fraction: float,
@@ -235,8 +241,8 @@ def compute_stats(table: Table, target: str | None, task: str | None, fraction: 
             squares[c] += np.square(v).sum()
         for c in vocab:
             vocab[c].update(chunk[c].to_numpy()[train].tolist())
-        if classify:
-            classes.update(y[train].tolist())
+        if classify:  # numbers as integers: a class 2 read as 2.0 is named "2"
+            classes.update((y[train].astype(np.int64) if target_numeric else y[train]).tolist())
         n_train += int(train.sum())
         rows += len(chunk)
     if rows == 0:
