@@ -276,3 +276,40 @@ def _blobs_4d3c() -> dict:
 
     x, y = make_blobs(n_samples=300, n_features=4, centers=3, random_state=_SPLIT_SEED)
     return _split(x.astype(np.float32), y.astype(np.int32), stratify=True)
+
+
+SIGNAL_SHAPES = ("sine", "square", "sawtooth")
+
+
+@_register(
+    DatasetInfo(
+        name="signals_1d",
+        task="classification",
+        feature_shape=(64, 1),
+        feature_dtype="float32",
+        num_classes=3,
+        class_names=SIGNAL_SHAPES,
+        splits={"train": 420, "validation": 60, "test": 120},
+        source="builtin",
+        description="600 windows of 64 samples, 1 channel: a sine, square or sawtooth wave "
+        "(200 each) of random frequency (2 to 6 periods a window), phase and amplitude "
+        "(0.5 to 1.5), plus N(0, 0.3^2) noise. A stand-in for sensor windows or audio "
+        "frames, for the 1-D forms of the convolutional classifiers.",
+    )
+)
+def _signals_1d() -> dict:
+    rng = np.random.default_rng(_SPLIT_SEED)
+    n, length = 600, 64
+    labels = np.repeat(np.arange(len(SIGNAL_SHAPES), dtype=np.int32), n // len(SIGNAL_SHAPES))
+    periods = rng.uniform(2.0, 6.0, size=(n, 1))
+    phase = rng.uniform(0.0, 1.0, size=(n, 1))
+    amplitude = rng.uniform(0.5, 1.5, size=(n, 1))
+    # Position in the wave's cycle, in [0, 1): (n, length).
+    cycle = (periods * np.arange(length) / length + phase) % 1.0
+    waves = np.stack([
+        np.sin(2.0 * np.pi * cycle),  # sine
+        np.where(cycle < 0.5, 1.0, -1.0),  # square
+        2.0 * cycle - 1.0,  # sawtooth
+    ])
+    x = amplitude * waves[labels, np.arange(n)] + rng.normal(0.0, 0.3, size=(n, length))
+    return _split(x[..., None].astype(np.float32), labels, stratify=True)
