@@ -45,6 +45,10 @@ class DatasetInfo:
         vocabulary: Token strings of token-id features (`[UNK]` first), for
             text datasets; the features are ids into it.
         text_level: "char" or "word": how the raw text was tokenized.
+        target_mean, target_std: Per target column, the training split's mean and
+            standard deviation when the targets are standardized (regression data
+            loaded with `scale_target=True`), else None. A prediction p on that
+            scale is `target_mean + target_std * p` in the original units.
     """
 
     name: str
@@ -61,6 +65,8 @@ class DatasetInfo:
     standardize: bool = False
     vocabulary: tuple | None = None
     text_level: str | None = None
+    target_mean: tuple | None = None
+    target_std: tuple | None = None
 
     @property
     def is_image(self) -> bool:
