@@ -139,3 +139,13 @@ def test_softmax_regression_trains_on_digits_and_serves_uint8_images(tmp_path):
     served = tf.saved_model.load(str(export.path)).signatures["serving_default"]
     probs = served(image=tf.constant(raw[:8]))["probabilities"].numpy()
     np.testing.assert_allclose(probs, np.asarray(result.model(raw[:8] / 255.0)), atol=1e-5)
+
+
+def test_the_input_shapes_table_covers_every_model_once():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    table = page.split("## Input shapes", 1)[1].split("\n\n")[2]
+    listed = [name for row in table.splitlines()[2:]
+              for name in re.findall(r"`(\w+)`", row.split(" | ")[0])]
+    assert sorted(listed) == zoo.list_models()
