@@ -135,7 +135,7 @@ def conv_bn(x, filters, kernel_size, strides=1, padding="valid", use_bias=True,
     """Conv -> BatchNormalization (eps 1.001e-5, as keras.applications) -> activation;
     Conv2D on images, Conv1D on (B, L, C) signals."""
     x = spatial_layers(x).conv(filters, kernel_size, strides=strides, padding=padding,
-                            use_bias=use_bias, name=f"{name}_conv")(x)
+                               use_bias=use_bias, name=f"{name}_conv")(x)
     x = keras.layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_bn")(x)
     if activation:
         x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)

@@ -115,7 +115,7 @@ def convnet(
             signal (Conv1D and 1-D pooling).
         classes: Number of classes (used when `include_top`).
         include_top: Keep the dense layer and the classifier.
-        pooling: Without the top: None (4-D feature map), "avg" or "max"
+        pooling: Without the top: None (the feature map), "avg" or "max"
             (global pooling to a vector), as in keras.applications.
         classifier_activation: "softmax" or None (logits).
         weights: None or a local `.weights.h5`/`.keras` file to load.
