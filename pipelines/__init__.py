@@ -3,7 +3,7 @@
     >>> import pipelines
     >>> pipelines.list_datasets()
     ['adding_problem', 'blobs_4d3c', 'csv_series', 'digit_reversal', 'digits', 'gates',
-     'iris', 'linear_1d', 'logistic_2d', 'synthetic_series', 'temporal_order']
+     'iris', 'linear_1d', 'logistic_2d', 'signals_1d', 'synthetic_series', 'temporal_order']
     >>> ds = pipelines.load("digits", "train", batch_size=64, seed=0)
 
 What kind of data a name is (built in, a text corpus, labelled text, TFDS,

@@ -49,6 +49,27 @@ def _made_splits(make, frozen_options: tuple) -> dict:
     return make(**dict(frozen_options))
 
 
+# The option of regression datasets that standardizes their targets (see `standardize_targets`).
+SCALE_TARGET = "scale_target"
+
+
+def target_statistics(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per target column, the mean and standard deviation of training targets (n, k);
+    a constant column gets std 1, so it is only centred."""
+    y = np.asarray(y, np.float64).reshape(len(y), -1)
+    mean, std = y.mean(axis=0), y.std(axis=0)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def standardize_targets(splits: dict) -> dict:
+    """Every split's targets as (y - mean) / std with the training split's statistics:
+    the loss is then on a unit scale whatever the target's units. The serving export
+    applies the inverse (`DatasetInfo.target_mean`, `target_std`)."""
+    mean, std = target_statistics(splits["train"][1])
+    return {split: (x, ((y.reshape(len(y), -1) - mean) / std).reshape(y.shape).astype(np.float32))
+            for split, (x, y) in splits.items()}
+
+
 class ArraySource(Source):
     """Named datasets whose splits are NumPy arrays made in memory (`ArrayDataset`)."""
 
@@ -72,10 +93,18 @@ class ArraySource(Source):
                 f"Dataset {name!r} got unknown option(s) {', '.join(unknown)}. "
                 f"Accepted options: {listing}."
             )
+        scale = options.get(SCALE_TARGET, False)
+        if not isinstance(scale, bool):
+            raise ValueError(
+                f"`{SCALE_TARGET}` must be True or False. Received: {SCALE_TARGET}={scale!r}"
+            )
         return {**accepted, **options}
 
     def _splits(self, name: str, options: dict) -> dict:
-        return _made_splits(self.datasets[name].make, tuple(sorted(options.items())))
+        options = dict(options)
+        scale = options.pop(SCALE_TARGET, False)
+        splits = _made_splits(self.datasets[name].make, tuple(sorted(options.items())))
+        return standardize_targets(splits) if scale else splits
 
     def arrays(self, name, split: str, options: dict):
         splits = self._splits(name, self._options(name, options))
@@ -96,9 +125,14 @@ class ArraySource(Source):
             return dataset.info
         splits = self._splits(name, opts)
         x, y = splits["train"]
+        scaling = {}
+        if opts.get(SCALE_TARGET):
+            raw = self._splits(name, {**opts, SCALE_TARGET: False})
+            mean, std = target_statistics(raw["train"][1])
+            scaling = dict(target_mean=tuple(mean.tolist()), target_std=tuple(std.tolist()))
         return dataclasses.replace(
             dataset.info, feature_shape=tuple(x.shape[1:]), target_shape=tuple(y.shape[1:]),
-            splits={k: len(v[0]) for k, v in splits.items()},
+            splits={k: len(v[0]) for k, v in splits.items()}, **scaling,
         )
 
     def load(self, name, split: str, request: LoadRequest, options: dict):
@@ -276,3 +310,40 @@ def _blobs_4d3c() -> dict:
 
     x, y = make_blobs(n_samples=300, n_features=4, centers=3, random_state=_SPLIT_SEED)
     return _split(x.astype(np.float32), y.astype(np.int32), stratify=True)
+
+
+SIGNAL_SHAPES = ("sine", "square", "sawtooth")
+
+
+@_register(
+    DatasetInfo(
+        name="signals_1d",
+        task="classification",
+        feature_shape=(64, 1),
+        feature_dtype="float32",
+        num_classes=3,
+        class_names=SIGNAL_SHAPES,
+        splits={"train": 420, "validation": 60, "test": 120},
+        source="builtin",
+        description="600 windows of 64 samples, 1 channel: a sine, square or sawtooth wave "
+        "(200 each) of random frequency (2 to 6 periods a window), phase and amplitude "
+        "(0.5 to 1.5), plus N(0, 0.3^2) noise. A stand-in for sensor windows or audio "
+        "frames, for the 1-D forms of the convolutional classifiers.",
+    )
+)
+def _signals_1d() -> dict:
+    rng = np.random.default_rng(_SPLIT_SEED)
+    n, length = 600, 64
+    labels = np.repeat(np.arange(len(SIGNAL_SHAPES), dtype=np.int32), n // len(SIGNAL_SHAPES))
+    periods = rng.uniform(2.0, 6.0, size=(n, 1))
+    phase = rng.uniform(0.0, 1.0, size=(n, 1))
+    amplitude = rng.uniform(0.5, 1.5, size=(n, 1))
+    # Position in the wave's cycle, in [0, 1): (n, length).
+    cycle = (periods * np.arange(length) / length + phase) % 1.0
+    waves = np.stack([
+        np.sin(2.0 * np.pi * cycle),  # sine
+        np.where(cycle < 0.5, 1.0, -1.0),  # square
+        2.0 * cycle - 1.0,  # sawtooth
+    ])
+    x = amplitude * waves[labels, np.arange(n)] + rng.normal(0.0, 0.3, size=(n, length))
+    return _split(x[..., None].astype(np.float32), labels, stratify=True)

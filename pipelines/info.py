@@ -47,6 +47,10 @@ class DatasetInfo:
         text_level: "char" or "word": how the raw text was tokenized.
         columns: A table's feature columns as (name, dtype) pairs, dtype "float32" or
             "string": its raw input, one named tensor per column (`pipelines.tables`).
+        target_mean, target_std: Per target column, the training split's mean and
+            standard deviation when the targets are standardized (regression data
+            loaded with `scale_target=True`), else None. A prediction p on that
+            scale is `target_mean + target_std * p` in the original units.
     """
 
     name: str
@@ -64,6 +68,8 @@ class DatasetInfo:
     vocabulary: tuple | None = None
     text_level: str | None = None
     columns: tuple | None = None
+    target_mean: tuple | None = None
+    target_std: tuple | None = None
 
     @property
     def is_image(self) -> bool:

@@ -22,7 +22,11 @@ crosses a split boundary. The `csv_series` dataset does the same through
 Features stay unscaled here: datasets marked `standardize` get a
 `Normalization` layer with the train split's per-series mean and variance
 in the in-graph preprocessor (see `pipelines.preprocessor`), and
-serving exports carry that layer.
+serving exports carry that layer. The option `scale_target=True` of
+`synthetic_series` and `csv_series` also standardizes the target with the
+train split's mean and standard deviation (`DatasetInfo.target_mean`,
+`target_std`); serving exports apply the inverse, so they forecast in the
+target's own units.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ from typing import Mapping
 
 import numpy as np
 
-from pipelines.builtin import (TRAIN_FRACTION, VALIDATION_FRACTION, ArrayDataset, _register,
-                               _split)
+from pipelines.builtin import (SCALE_TARGET, TRAIN_FRACTION, VALIDATION_FRACTION, ArrayDataset,
+                               _register, _split)
 from pipelines.info import DatasetInfo
 
 SPLITS = ("train", "validation", "test")
@@ -321,11 +325,12 @@ CSV_SERIES = ArrayDataset(
         description="Windows of a user CSV time series (options `path`, `target` and "
         "`window`, default 10): features (T, n + 1) are the other numeric columns and "
         "the target's history, the target is its next value; split by time 70/10/20; "
-        "features standardized per column with train-split statistics.",
+        "features standardized per column with train-split statistics; option "
+        "`scale_target=True` standardizes the target too (exports serve original units).",
         standardize=True,
     ),
     _csv_series,
-    {"path": None, "target": None, "window": 10},
+    {"path": None, "target": None, "window": 10, SCALE_TARGET: False},
 )
 
 
@@ -356,12 +361,13 @@ SYNTHETIC_NOISE = 0.1  # standard deviation of the target's noise
         "the target's history (last column); the target is y one step after the window. "
         "Split by time: first 70% of the steps train, next 10% validation, last 20% test "
         "(option `steps`, default 4000). Features are standardized per series with "
-        "train-split statistics.",
+        "train-split statistics; option `scale_target=True` standardizes the target "
+        "too (exports serve original units).",
         citation="Synthetic; the setting of Qin et al. 2017, A dual-stage attention-based "
         "recurrent neural network for time series prediction",
         standardize=True,
     ),
-    options={"window": 10, "steps": 4000},
+    options={"window": 10, "steps": 4000, SCALE_TARGET: False},
 )
 def synthetic_series(window: int = 10, steps: int = 4000, seed: int = 2) -> dict:
     """Synthetic-series splits (see the dataset description); also the raw

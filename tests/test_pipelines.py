@@ -20,7 +20,7 @@ def _collect(ds):
 def test_list_datasets_names_the_builtins():
     assert pipelines.list_datasets() == [
         "adding_problem", "blobs_4d3c", "csv_series", "digit_reversal", "digits", "gates",
-        "iris", "linear_1d", "logistic_2d", "synthetic_series", "temporal_order"]
+        "iris", "linear_1d", "logistic_2d", "signals_1d", "synthetic_series", "temporal_order"]
 
 
 @pytest.mark.parametrize("name, x_shape, x_dtype, y_shape, y_dtype", [

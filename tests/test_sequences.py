@@ -168,3 +168,51 @@ def test_darnn_attention_reads_a_reloaded_model(tmp_path):
     assert (darnn_attention(reloaded, x)[0][..., 0] > 0.5).all()
     with pytest.raises(ValueError, match="must be a DA-RNN built by zoo.models.darnn.darnn"):
         darnn_attention(zoo.build("rnn_regressor", units=4), x)
+
+
+def test_scale_target_standardizes_every_split_with_train_statistics():
+    raw = {s: pipelines.load_arrays("synthetic_series", s, steps=400)[1] for s in ("train", "test")}
+    info = pipelines.get_info("synthetic_series", steps=400, scale_target=True)
+    assert pipelines.get_info("synthetic_series").target_mean is None  # off by default
+    np.testing.assert_allclose(info.target_mean, [raw["train"].mean()], rtol=1e-6)
+    np.testing.assert_allclose(info.target_std, [raw["train"].std()], rtol=1e-6)
+    _, y_train = pipelines.load_arrays("synthetic_series", "train", steps=400, scale_target=True)
+    _, y_test = pipelines.load_arrays("synthetic_series", "test", steps=400, scale_target=True)
+    assert abs(y_train.mean()) < 1e-6 and abs(y_train.std() - 1.0) < 1e-5
+    assert y_test.dtype == np.float32 and y_test.shape == raw["test"].shape
+    np.testing.assert_allclose(info.target_mean[0] + info.target_std[0] * y_test, raw["test"],
+                               atol=1e-5)
+    with pytest.raises(ValueError, match=re.escape(
+            "`scale_target` must be True or False. Received: scale_target='yes'")):
+        pipelines.get_info("synthetic_series", scale_target="yes")
+
+
+def test_a_scaled_target_trains_on_the_unit_scale_and_exports_original_units(tmp_path):
+    import tensorflow as tf
+
+    from zoo.runtime.exporter import export_trained
+
+    # A load around 100 with a spread of about 35, driven by the temperature one step earlier.
+    rng = np.random.default_rng(0)
+    temperature = np.sin(np.arange(300) / 5.0) + rng.normal(0.0, 0.1, 300)
+    load = 100.0 + 50.0 * np.roll(temperature, 1) + rng.normal(0.0, 5.0, 300)
+    path = tmp_path / "load.csv"
+    path.write_text("temperature,load\n" + "\n".join(f"{a},{b}" for a, b in zip(temperature, load)))
+    options = {"path": str(path), "target": "load", "window": 8, "scale_target": True}
+    result = zoo.train("rnn_regressor", "csv_series", epochs=2, overrides={"units": 8},
+                       data_options=options, run_dir=tmp_path / "run", verbose=0)
+    info = result.plan.info
+    assert 90.0 < info.target_mean[0] < 110.0 and 20.0 < info.target_std[0] < 60.0
+    # The loss is the MSE of standardized targets (about 1 at the start), not of the load
+    # itself (a variance above 400).
+    assert all(row["loss"] < 2.0 for row in result.history)
+    export = export_trained(result.model, result.spec, result.plan,
+                            base_dir=tmp_path / "exports", verify=False)
+    assert export.manifest["target_scaling"] == {"mean": list(info.target_mean),
+                                                 "std": list(info.target_std)}
+    raw, _ = pipelines.load_arrays("csv_series", "test", **options)
+    live = np.asarray(result.model(result.plan.preprocessor()(raw)))
+    served = tf.saved_model.load(str(export.path)).signatures["serving_default"]
+    predicted = served(features=tf.constant(raw))["prediction"].numpy()
+    np.testing.assert_allclose(predicted, info.target_mean[0] + info.target_std[0] * live,
+                               rtol=0, atol=1e-4)

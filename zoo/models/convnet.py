@@ -2,6 +2,8 @@
 
 The textbook convolutional network (e.g. CS231n's INPUT-[CONV-RELU-POOL]*N-FC
 pattern; LeCun et al. 1998 for the idea), with every classic switch exposed.
+Images take 2-D layers; 1-D signals, `input_shape=(length, channels)` (sensor
+windows, audio frames), take the same network with 1-D layers.
 """
 
 from __future__ import annotations
@@ -10,8 +12,14 @@ import dataclasses
 
 import keras
 
-from zoo._common import as_shape, check_choice, check_positive_int, check_rate
-from zoo.models._vision import apply_global_pooling, load_weights
+from zoo._common import check_choice, check_positive_int, check_rate
+from zoo.models._vision import (
+    apply_global_pooling,
+    image_or_signal_shape,
+    load_weights,
+    min_size_error,
+    spatial_layers,
+)
 from zoo.registry import register_model
 
 
@@ -23,9 +31,10 @@ class ConvStack:
     Attributes:
         blocks: Number of conv -> ReLU -> pool blocks.
         filters: Channels of the first block, doubled in each next block.
-        kernel_size: Square convolution kernel size.
+        kernel_size: Convolution kernel size (square on images).
         padding: "same" or "valid" convolutions.
-        block_pooling: 2x2 "max" or "average" pooling after each convolution.
+        block_pooling: 2x2 (2 on signals) "max" or "average" pooling after each
+            convolution.
         dense_units: Width of the hidden dense layer (with the top).
     """
 
@@ -46,7 +55,8 @@ class ConvStack:
         check_positive_int("dense_units", self.dense_units)
 
     def min_size(self) -> int:
-        """Smallest input side that leaves at least one pixel after every block."""
+        """Smallest input side (or signal length) that leaves at least one pixel (step)
+        after every block."""
         size = 1
         for _ in range(self.blocks):
             size = size * 2  # undo the 2x2 pooling
@@ -55,12 +65,13 @@ class ConvStack:
         return size
 
     def apply(self, x, name: str):
-        """[conv -> ReLU -> 2x2 pool] x blocks, block i with `filters * 2**(i-1)` channels."""
-        pool = (keras.layers.MaxPooling2D if self.block_pooling == "max"
-                else keras.layers.AveragePooling2D)
+        """[conv -> ReLU -> 2x2 pool] x blocks, block i with `filters * 2**(i-1)` channels;
+        1-D convolutions and pooling by 2 on (B, L, C) signals."""
+        layers = spatial_layers(x)
+        pool = layers.max_pool if self.block_pooling == "max" else layers.average_pool
         for i in range(1, self.blocks + 1):
-            # (B, H, W, C) -> (B, H/2, W/2, filters * 2**(i-1))
-            x = keras.layers.Conv2D(
+            # (B, H, W, C) -> (B, H/2, W/2, filters * 2**(i-1)); (B, L, C) -> (B, L/2, ...)
+            x = layers.conv(
                 self.filters * 2 ** (i - 1), self.kernel_size, padding=self.padding,
                 activation="relu", name=f"{name}_block{i}_conv",
             )(x)
@@ -100,10 +111,11 @@ def convnet(
     """Simple ConvNet; block i has `filters * 2**i` channels.
 
     Args:
-        input_shape: (height, width, channels).
+        input_shape: (height, width, channels), or (length, channels) for a 1-D
+            signal (Conv1D and 1-D pooling).
         classes: Number of classes (used when `include_top`).
         include_top: Keep the dense layer and the classifier.
-        pooling: Without the top: None (4-D feature map), "avg" or "max"
+        pooling: Without the top: None (the feature map), "avg" or "max"
             (global pooling to a vector), as in keras.applications.
         classifier_activation: "softmax" or None (logits).
         weights: None or a local `.weights.h5`/`.keras` file to load.
@@ -120,20 +132,17 @@ def convnet(
         >>> zoo.build("convnet", blocks=3, filters=16).output_shape
         (None, 10)
     """
-    input_shape = as_shape("input_shape", input_shape, rank=3)
+    input_shape = image_or_signal_shape(input_shape)
     check_positive_int("classes", classes, minimum=2)
     check_choice("pooling", pooling, (None, "avg", "max"))
     check_choice("classifier_activation", classifier_activation, ("softmax", None))
     check_rate("dropout_rate", dropout_rate)
     stack.check()
     minimum = stack.min_size()
-    if min(input_shape[:2]) < minimum:
-        raise ValueError(
-            f"convnet with blocks={stack.blocks}, kernel_size={stack.kernel_size}, "
-            f"padding={stack.padding!r} "
-            f"needs inputs of at least {minimum}x{minimum} pixels. "
-            f"Received: input_shape={input_shape}"
-        )
+    if min(input_shape[:-1]) < minimum:
+        arch = (f"convnet with blocks={stack.blocks}, kernel_size={stack.kernel_size}, "
+                f"padding={stack.padding!r}")
+        raise min_size_error(arch, minimum, input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
     x = stack.apply(inputs, name)
     if include_top:

@@ -1,7 +1,8 @@
 """Linear models: linear, logistic and softmax regression, and the perceptron.
 
 These are the one-layer models every course starts with. Each is a single
-`Dense` layer; what differs is the output nonlinearity and the loss.
+`Dense` layer; what differs is the output nonlinearity and the loss. Inputs of
+any rank are flattened first (images included), as the MLP does.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ import keras
 from zoo._common import as_shape, check_choice, check_positive_int, no_architecture_choices
 from zoo.layers import HeavisideStep
 from zoo.registry import register_model
+
+
+def _flat_features(input_shape, name: str):
+    """The `features` input and, for a rank above 1 (an image, a signal), its flattening:
+    one weight per input value, as the vector model on the raveled input."""
+    inputs = keras.Input(shape=as_shape("input_shape", input_shape), name="features")
+    if len(inputs.shape) == 2:
+        return inputs, inputs
+    return inputs, keras.layers.Flatten(name=f"{name}_flatten")(inputs)
 
 
 @register_model(
@@ -27,7 +37,7 @@ def linear_regression(input_shape=(1,), outputs=1, name="linear_regression"):
     """Linear regression y = Wx + b, trained on the mean squared error.
 
     Args:
-        input_shape: Feature shape, without the batch dimension.
+        input_shape: Feature shape, without the batch dimension (flattened inside).
         outputs: Number of regression targets.
         name: Model name.
 
@@ -39,10 +49,9 @@ def linear_regression(input_shape=(1,), outputs=1, name="linear_regression"):
         >>> model.output_shape
         (None, 1)
     """
-    input_shape = as_shape("input_shape", input_shape, rank=1)
     check_positive_int("outputs", outputs)
-    inputs = keras.Input(shape=input_shape, name="features")
-    outputs_ = keras.layers.Dense(outputs, name=f"{name}_dense")(inputs)
+    inputs, x = _flat_features(input_shape, name)
+    outputs_ = keras.layers.Dense(outputs, name=f"{name}_dense")(x)
     return keras.Model(inputs, outputs_, name=name)
 
 
@@ -59,15 +68,14 @@ def logistic_regression(input_shape=(2,), name="logistic_regression"):
     """Logistic regression p(y=1|x) = sigmoid(Wx + b), trained on cross-entropy.
 
     Args:
-        input_shape: Feature shape, without the batch dimension.
+        input_shape: Feature shape, without the batch dimension (flattened inside).
         name: Model name.
 
     Returns:
         A `keras.Model` mapping (batch, *input_shape) to probabilities (batch, 1).
     """
-    input_shape = as_shape("input_shape", input_shape, rank=1)
-    inputs = keras.Input(shape=input_shape, name="features")
-    outputs = keras.layers.Dense(1, activation="sigmoid", name=f"{name}_dense")(inputs)
+    inputs, x = _flat_features(input_shape, name)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name=f"{name}_dense")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -86,7 +94,7 @@ def softmax_regression(
     """Softmax regression: one linear layer followed by softmax over `classes`.
 
     Args:
-        input_shape: Feature shape, without the batch dimension.
+        input_shape: Feature shape, without the batch dimension (flattened inside).
         classes: Number of classes.
         classifier_activation: "softmax" for probabilities, None for logits.
         name: Model name.
@@ -94,13 +102,12 @@ def softmax_regression(
     Returns:
         A `keras.Model` mapping (batch, *input_shape) to (batch, classes).
     """
-    input_shape = as_shape("input_shape", input_shape, rank=1)
     check_positive_int("classes", classes, minimum=2)
     check_choice("classifier_activation", classifier_activation, ("softmax", None))
-    inputs = keras.Input(shape=input_shape, name="features")
+    inputs, x = _flat_features(input_shape, name)
     outputs = keras.layers.Dense(
         classes, activation=classifier_activation, name=f"{name}_dense"
-    )(inputs)
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -128,16 +135,15 @@ def perceptron(input_shape=(2,), name="perceptron"):
     XOR (Minsky & Papert 1969).
 
     Args:
-        input_shape: Feature shape, without the batch dimension.
+        input_shape: Feature shape, without the batch dimension (flattened inside).
         name: Model name.
 
     Returns:
         A `keras.Model` mapping (batch, *input_shape) to {0.0, 1.0} of shape (batch, 1).
     """
-    input_shape = as_shape("input_shape", input_shape, rank=1)
-    inputs = keras.Input(shape=input_shape, name="features")
+    inputs, x = _flat_features(input_shape, name)
     x = keras.layers.Dense(
         1, kernel_initializer="zeros", bias_initializer="zeros", name=f"{name}_dense"
-    )(inputs)
+    )(x)
     outputs = HeavisideStep(name=f"{name}_step")(x)
     return keras.Model(inputs, outputs, name=name)

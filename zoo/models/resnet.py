@@ -7,7 +7,8 @@ convolution, biases in convolutions, BatchNormalization epsilon 1.001e-5), so
 keras.applications weights, including "imagenet", load unchanged.
 
 CIFAR variants (paper section 4.2): `resnet20/32/44/56/110`, depth 6n+2,
-a 3x3 stem and three stages of n basic blocks with 16/32/64 filters.
+a 3x3 stem and three stages of n basic blocks with 16/32/64 filters. They
+also take 1-D signals, `input_shape=(length, channels)`, with Conv1D layers.
 `shortcut="A"` (default, as in the paper's CIFAR experiments) adds a
 parameter-free shortcut that subsamples and zero-pads channels where the
 shape changes; `shortcut="B"` uses 1x1 convolution projections there.
@@ -30,7 +31,8 @@ class ZeroPadShortcut(keras.layers.Layer):
     """Option-A shortcut: spatial subsampling by `strides`, zero channels appended.
 
     (B, H, W, C) -> (B, ceil(H/s), ceil(W/s), channels), the new channels split
-    evenly before and after the old ones. No parameters.
+    evenly before and after the old ones; (B, L, C) signals likewise along L.
+    No parameters.
     """
 
     def __init__(self, channels: int, strides: int = 2, **kwargs):
@@ -39,15 +41,15 @@ class ZeroPadShortcut(keras.layers.Layer):
         self.strides = strides
 
     def call(self, x):
-        x = x[:, :: self.strides, :: self.strides, :]
+        spatial = len(x.shape) - 2
+        x = x[(slice(None), *[slice(None, None, self.strides)] * spatial, slice(None))]
         extra = self.channels - x.shape[-1]
-        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]])
+        return ops.pad(x, [[0, 0]] * (spatial + 1) + [[extra // 2, extra - extra // 2]])
 
     def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
+        b, *sizes, _ = input_shape
         s = self.strides
-        return (b, None if h is None else -(-h // s), None if w is None else -(-w // s),
-                self.channels)
+        return (b, *(None if d is None else -(-d // s) for d in sizes), self.channels)
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels, "strides": self.strides}
@@ -222,7 +224,7 @@ def cifar_resnet(name: str, depth: int, head: ClassifierHead, stages: CifarStage
     networks (Zagoruyko & Komodakis 2016); the paper's networks have width 1.
     """
     shortcut, width = stages.shortcut, stages.width
-    shape = head.checked_shape(name, 1)
+    shape = head.checked_shape(name, 1, signals=True)
     check_choice("shortcut", shortcut, ("A", "B"))
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(
@@ -232,7 +234,8 @@ def cifar_resnet(name: str, depth: int, head: ClassifierHead, stages: CifarStage
     check_positive_int("width", width)
     n = (depth - 2) // 6
     inputs = keras.Input(shape=shape, name="image")
-    # (B, 32, 32, 3) -> (B, 32, 32, 16) -> stages at 32, 16, 8 pixels
+    # (B, 32, 32, 3) -> (B, 32, 32, 16) -> stages at 32, 16, 8 pixels;
+    # a (B, L, C) signal takes the same layers in 1-D: stages at L, L/2, L/4 steps.
     x = conv_bn(inputs, 16, 3, padding="same", use_bias=False, name="stem")
     for stage, filters in enumerate((16 * width, 32 * width, 64 * width)):
         for j in range(1, n + 1):
@@ -273,7 +276,8 @@ def resnet20(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None
     """CIFAR ResNet-20: 3 stages of 3 basic blocks (16/32/64 filters).
 
     Args:
-        input_shape: (height, width, channels), any size.
+        input_shape: (height, width, channels), any size, or (length, channels)
+            for a 1-D signal (the same network with 1-D convolutions).
         classes: Number of classes.
         include_top: Global average pooling and the dense classifier.
         pooling: Without the top: None, "avg" or "max" global pooling.

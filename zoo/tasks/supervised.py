@@ -30,6 +30,9 @@ class Supervised(Task):
 
 
 class Regression(Supervised):
+    """Float targets; on standardized targets (data option `scale_target`) the model
+    learns and reports losses on the unit scale, and the export serves original units."""
+
     name = "regression"
     loss = "mse"
     metrics = ("mae",)
@@ -37,6 +40,15 @@ class Regression(Supervised):
 
     def check_data(self, spec, dataset, info, args: dict) -> None:
         check_regression_targets(spec, dataset, info)
+
+    def export_arguments(self, spec, model, plan, metadata: dict) -> dict:
+        arguments = super().export_arguments(spec, model, plan, metadata)
+        info = plan.info
+        if info.target_mean is not None:
+            arguments["model"] = unscaled_target_model(model, info.target_mean, info.target_std)
+            arguments["metadata"] = {**arguments["metadata"], "target_scaling": {
+                "mean": list(info.target_mean), "std": list(info.target_std)}}
+        return arguments
 
 
 register_task(Regression())
@@ -89,6 +101,16 @@ class ImageClassification(Classification):
 
 
 register_task(ImageClassification())
+
+
+def unscaled_target_model(model, mean, std):
+    """`model` followed by the inverse of the target standardization: mean + std * output
+    (`keras.layers.Normalization(invert=True)`), so it predicts in the target's units."""
+    import keras
+
+    unscale = keras.layers.Normalization(mean=list(mean), variance=[s * s for s in std],
+                                         invert=True, name="unscale_target")
+    return keras.Model(model.inputs, unscale(model.outputs[0]), name=model.name)
 
 
 def check_regression_targets(spec, dataset, info) -> None:
