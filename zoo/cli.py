@@ -172,6 +172,7 @@ def cmd_tune(args) -> int:
         from zoo.runtime.exporter import check_export_target
 
         check_export_target(args.base_dir, args.name)
+        tuning.check_plateau_schedule(args.lr_schedule, args.reduce_lr_on_plateau)
     verbose = 1 if _progress_verbosity() == "auto" else 2
     try:
         result = tuning.search(
@@ -180,7 +181,9 @@ def cmd_tune(args) -> int:
             directory=args.directory, overrides=_key_values(args.set, "--set"),
             data_options=_data_options(args), fixed=_key_values(args.fix, "--fix"),
             max_consecutive_failed_trials=args.max_failures, workers=args.workers,
-            timeout=args.timeout, verbose=verbose,
+            timeout=args.timeout, verbose=verbose, max_time=args.max_time,
+            project_name=args.project_name, early_stopping=args.early_stopping,
+            reduce_lr_on_plateau=args.reduce_lr_on_plateau,
         )
     except tuning.SearchFailedError as e:  # no trial completed; the table names each error
         print(f"zoo: error: {e}", file=sys.stderr)
@@ -192,6 +195,8 @@ def cmd_tune(args) -> int:
     print(tuning.format_table(result.rows))
     print(f"Best hyperparameters: {json.dumps(result.best_hyperparameters)}")
     print(f"Results: {result.results_csv}")
+    if result.stop_reason:
+        print(result.stop_reason)
     if args.export:
         best = tuning.train_best(
             result, epochs=args.final_epochs, lr_schedule=args.lr_schedule, export=True,
@@ -527,6 +532,14 @@ def _tune_flags(p) -> None:
     p.add_argument("--fix", action="append", metavar="HP=VALUE", help="fix a hyperparameter")
     p.add_argument("--max-failures", type=int, default=3, help="max consecutive failed trials")
     p.add_argument("--directory", default="tuning_runs", help="folder of the search projects")
+    p.add_argument("--project-name", help="the project folder in DIRECTORY (default: "
+                   "<model>-<dataset>-<tuner>/version_N, one version per set of settings)")
+    p.add_argument("--max-time", type=float, metavar="SECONDS", help="start no trial once the "
+                   "search has spent SECONDS (earlier runs of it included)")
+    p.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop a trial after PATIENCE epochs without a better objective")
+    p.add_argument("--reduce-lr-on-plateau", type=int, metavar="PATIENCE",
+                   help="halve a trial's learning rate after PATIENCE epochs without progress")
     p.add_argument("--workers", type=int, help="distributed search: this process is the chief "
                    "and starts N local worker processes (Keras Tuner's chief/worker mode)")
     p.add_argument("--timeout", type=float, help="seconds a distributed search may take")
