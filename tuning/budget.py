@@ -42,6 +42,10 @@ class TimeBudget:
     def start(self) -> None:
         self._start = time.monotonic()
 
+    def stop(self) -> None:
+        """Stop the clock: the search's trial loop has ended."""
+        self.before, self._start = self.seconds_spent(), None
+
     def seconds_spent(self) -> float:
         """Seconds spent by every run of this search, this one included."""
         now = 0.0 if self._start is None else time.monotonic() - self._start

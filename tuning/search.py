@@ -218,9 +218,10 @@ def search(
         role = "launcher"
         distributed.encode_args(search_args)  # refuses what cannot reach the workers as JSON
     kt_tuner, common, what = _set_up(role, {**search_args, "directory": directory})
-    fit_callbacks = [*plateau_callbacks(_objective_name(kt_tuner.oracle.objective), mode=(
-        "max" if kt_tuner.oracle.objective.direction == "max" else "min"), **plateau),
-        *(callbacks or [])]
+    # The caller's callbacks first, so that a value they log can be monitored.
+    fit_callbacks = [*(callbacks or []), *plateau_callbacks(
+        _objective_name(kt_tuner.oracle.objective), mode=kt_tuner.oracle.objective.direction,
+        **plateau)]
     if role == "worker":
         return _run_worker(kt_tuner, common, epochs, verbose, fit_callbacks)
     if role == "single":

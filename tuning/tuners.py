@@ -78,6 +78,7 @@ class TimedTrials:
         except BudgetSpent:  # raised before a new trial: none is running
             self.on_search_end()
         finally:
+            self.budget.stop()
             self.budget.save()
 
     def pre_create_trial(self):
