@@ -1,5 +1,5 @@
-"""The `zoo` command: list, info, datasets, train, launch, tune, export, predict, generate,
-sample, vectors, stylize, train-style, tiles, codes, quickstart.
+"""The `zoo` command: list, info, datasets, train, launch, tune, export, predict, evaluate,
+generate, sample, vectors, stylize, train-style, tiles, codes, quickstart.
 
 A thin layer: each command parses its flags and calls one library function (its
 Python API), printing what it returns. Choices and defaults come from the library's
@@ -224,6 +224,16 @@ def cmd_export(args) -> int:
     check = result.manifest["verification"]
     print(f"Exported {result.path} (max abs diff {check['max_abs_diff']:.2g}, "
           f"XLA {check['xla_max_abs_diff']:.2g})")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from zoo.runtime.evaluate import evaluate, format_report
+
+    result = evaluate(args.source, args.split, args.data, out=args.out,
+                      batch_size=args.batch_size, checkpoint=args.checkpoint)
+    print(format_report(result.report))
+    print(f"Evaluation: {result.path}")
     return 0
 
 
@@ -562,6 +572,20 @@ def _export_command_flags(p) -> None:
     _export_flags(p)
 
 
+def _evaluate_flags(p) -> None:
+    from zoo.runtime.evaluate import DEFAULT_BATCH_SIZE
+
+    p.add_argument("source", help="a run folder (runs/<model>-<dataset>) or an export "
+                   "(saved_models/<name>/<version>)")
+    p.add_argument("--split", default="test", help="the split to measure")
+    p.add_argument("--data", help="another dataset of the same shape (default: the trained one)")
+    p.add_argument("--out", metavar="FOLDER", help="where evaluation.json and the figures go "
+                   "(default: <run>/evaluations/<dataset>-<split>, or "
+                   "evaluations/<name>-<version>/<dataset>-<split> for an export)")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="examples per batch")
+    _checkpoint_flag(p)
+
+
 def _predict_flags(p) -> None:
     p.add_argument("saved_model_dir", help="saved_models/<name>/<version>")
     p.add_argument("input", help=".npy file (memory-mapped, served in batches) or image "
@@ -714,6 +738,8 @@ COMMANDS = (
     ("export", "export a trained run as a versioned SavedModel", _export_command_flags,
      cmd_export),
     ("predict", "predict with an exported SavedModel", _predict_flags, cmd_predict),
+    ("evaluate", "measure a run or an export on a split: loss, metrics, per-class figures",
+     _evaluate_flags, cmd_evaluate),
     ("stylize", "neural style transfer (Gatys et al. 2015): render CONTENT in the style of "
      "STYLE", _stylize_flags, cmd_stylize),
     ("train-style", "train a feed-forward style network for one style (Johnson et al. 2016) "

@@ -11,6 +11,7 @@ import numpy as np
 
 from zoo.tasks import get_task
 from zoo.tasks.base import Task, register_task
+from zoo.tasks.evaluation import ClassificationEvaluator, RegressionEvaluator
 
 # Model tasks that learn class ids, or float values, and data tasks by target kind.
 CLASSIFIER_TASKS = ("binary_classification", "classification", "image_classification")
@@ -36,6 +37,9 @@ class Regression(Supervised):
     def check_data(self, spec, dataset, info, args: dict) -> None:
         check_regression_targets(spec, dataset, info)
 
+    def evaluator(self, spec, plan):
+        return RegressionEvaluator()
+
 
 register_task(Regression())
 
@@ -45,6 +49,12 @@ class Classifier(Supervised):
 
     labelled_sample = True
     binary = False  # one sigmoid output for two classes
+
+    def evaluator(self, spec, plan):
+        classes = 2 if self.binary else plan.builder_args["classes"]
+        names = plan.info.class_names or [str(i) for i in range(classes)]
+        return ClassificationEvaluator(list(names)[:classes] + [
+            str(i) for i in range(len(names), classes)], binary=self.binary)
 
     def check_data(self, spec, dataset, info, args: dict) -> None:
         binary = self.binary
