@@ -68,7 +68,8 @@ def test_a_finished_search_passes_json_to_its_workers_and_reruns_no_trial(tmp_pa
     # and no trial starts again.
     (workers_dir / "search_args.pkl").write_bytes(
         pickle.dumps(_Planted(tmp_path / "planted-ran")))
-    again = _search(project.parent)
+    again = _search(tmp_path / "tuning")
+    assert again.project_dir == project
     assert _runs(project) == runs
     assert again.rows == finished.rows
     oracle = json.loads((project / "oracle.json").read_text())

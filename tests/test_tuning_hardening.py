@@ -150,7 +150,7 @@ def finished_project(tmp_path_factory):
 ])
 def test_resuming_without_a_readable_oracle_json_is_one_clear_error(
         finished_project, tmp_path, capsys, damage, what):
-    project = tmp_path / finished_project.name
+    project = tmp_path / finished_project.parent.name / finished_project.name  # version_0
     shutil.copytree(finished_project, project)
     damage(project / "oracle.json")
     trials = sorted(p.name for p in project.iterdir())
