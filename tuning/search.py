@@ -154,56 +154,40 @@ def search(
 ) -> SearchResult:
     """Search a registered model's hyperparameters with Keras Tuner, resumably.
 
-    The space is the model's own (builder arguments) plus the shared training space:
-    `learning_rate` (log scale, ten times either side of the spec's default) and
-    `batch_size` (half, once and twice). Every trial trains as `zoo.train` does.
-    Rerunning the call resumes without repeating finished trials; a failed trial is
-    recorded, until `max_consecutive_failed_trials` fail in a row.
+    The space is the model's own (builder arguments) plus `learning_rate` (log scale, ten
+    times either side of the spec's default) and `batch_size` (half, once, twice). Every
+    trial trains as `zoo.train` does. Rerunning resumes without repeating finished
+    trials; failed trials are recorded, until `max_consecutive_failed_trials` in a row.
 
     Args:
         model_name, dataset: A registered model; a dataset (default: the spec's own).
         tuner: "hyperband", "random", "bayesian" or "grid".
         max_trials, epochs: Trials at most (not hyperband); epochs per trial (hyperband's
             largest budget). batch_size: The training space's default. seed: Seeds all.
-        objective: Metric to optimize (default: the spec's monitor, "val_loss"); a
-            string's direction is inferred, a `keras_tuner.Objective` sets it.
-        overrides, data_options: Builder arguments fixed for every trial (never ones the
-            space chooses); extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
-        fixed: Hyperparameter name -> value to hold fixed (e.g. `{"depth": 2}`).
-        directory, project_name: The project folder (default: `tuning_runs/<model>-
-            <dataset>-<tuner>/version_N`, the first version holding these settings, else a
-            new one); a `project_name` must be a plain folder name, and a folder holding
-            other settings is refused.
-        train_best, export: Train (`tuning.train_best`), and export
-            (`tuning.export_best`, `export_options` passed through), the best configuration.
-        verbose: Keras Tuner and `fit` verbosity; 0 is silent.
-        workers, timeout: Run a distributed search with this many local worker processes
+        objective: Metric to optimize (default: the spec's monitor); a string's direction
+            is inferred, a `keras_tuner.Objective` sets it.
+        overrides, data_options, fixed: Builder arguments fixed for every trial (never
+            ones the space chooses); extra `pipelines.load` options; hyperparameters held.
+        directory, project_name: The project folder: `<model>-<dataset>-<tuner>/version_N`
+            (the first version holding these settings, else a new one), or `project_name`
+            (a plain folder name; one holding other settings is refused).
+        train_best, export, export_options: Train (`tuning.train_best`) and export
+            (`tuning.export_best`) the best configuration. verbose: 0 is silent.
+        workers, timeout: A distributed search with this many local worker processes
             (logs in `workers/`), this process the chief, for at most `timeout` seconds.
-        max_time: Seconds the search may spend (earlier runs of it included): no trial
-            starts once they are spent; a running one finishes. Not a setting a rerun must
-            match, so a rerun may raise it. Not with a distributed search.
-        callbacks: Extra Keras callbacks for every trial; Keras Tuner gives each trial a
-            deep copy, so a callback keeps no state from one trial to the next. Not with
-            `workers` (they cannot reach worker processes).
-        early_stopping, reduce_lr_on_plateau: Patiences (epochs) of `EarlyStopping` and
-            `ReduceLROnPlateau` on the objective in every trial (and in `train_best`).
+        max_time: Seconds the search may spend, earlier runs included (`budget.json`): no
+            trial starts once spent; a running one finishes. A rerun may change it.
+        callbacks, early_stopping, reduce_lr_on_plateau: Keras callbacks for every trial
+            (each gets a deep copy); patiences of plateau callbacks on the objective.
 
     Returns:
         A `SearchResult`: the results table, the best trial, the paths and the tuner.
 
     Raises:
-        ValueError, pipelines.DatasetUnavailableError, OptionError: before any trial,
-            for a bad argument, objective, space or `fixed` value, data that cannot be
-            loaded (as `zoo.train`), or a damaged project to resume.
-        SearchFailedError: a `RuntimeError`, when no trial completed (after the
-            results table is written). TimeoutError: a distributed search passed `timeout`.
-
-    Example:
-        >>> result = tuning.search("softmax_regression", "blobs_4d3c", tuner="random",
-        ...                        max_trials=3, epochs=2, verbose=0)
-        >>> print(result.table)
+        ValueError, DatasetUnavailableError, OptionError: before any trial (bad arguments,
+            data or space; a damaged project). TimeoutError: past a distributed `timeout`.
+        SearchFailedError: no trial completed (raised after the table is written).
     """
-    # What a worker needs to run the same search (the chief trains and exports the best).
     search_args = {name: value for name, value in locals().items() if name in WORKER_ARGS}
     search_args["directory"] = str(Path(directory).resolve())
     role = _check_arguments(
@@ -212,33 +196,24 @@ def search(
                     max_consecutive_failed_trials=max_consecutive_failed_trials),
     )
     plateau = dict(early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau)
-    plateau_callbacks("val_loss", **plateau)  # refuses a bad patience before anything runs
-    _check_single_process(role, workers, max_time=max_time, callbacks=callbacks)
+    _check_single_process(role, workers, max_time, callbacks, plateau)
     if workers is not None:
         role = "launcher"
         distributed.encode_args(search_args)  # refuses what cannot reach the workers as JSON
     kt_tuner, common, what = _set_up(role, {**search_args, "directory": directory})
-    # The caller's callbacks first, so that a value they log can be monitored.
-    fit_callbacks = [*(callbacks or []), *plateau_callbacks(
-        _objective_name(kt_tuner.oracle.objective), mode=kt_tuner.oracle.objective.direction,
-        **plateau)]
+    fit_callbacks = _trial_callbacks(kt_tuner, callbacks, plateau)
     if role == "worker":
         return _run_worker(kt_tuner, common, epochs, verbose, fit_callbacks)
-    if role == "single":
-        kt_tuner.budget = TimeBudget(common["project_dir"], max_time)
     rows, launch = _run_search(
         kt_tuner, role, epochs=epochs, verbose=verbose, workers=workers, timeout=timeout,
-        search_args={**search_args, "directory": str(Path(kt_tuner.directory).resolve()),
-                     "project_name": kt_tuner.project_name},
-        max_consecutive_failed_trials=max_consecutive_failed_trials, callbacks=fit_callbacks,
+        search_args=search_args, max_time=max_time, callbacks=fit_callbacks,
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
-    budget = kt_tuner.budget
     result = SearchResult(
         rows=rows, **_write_best(kt_tuner, common["hypermodel"], common["project_dir"], what),
         tuner_id=None if role == "single" else "chief", distributed=launch,
         worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common, **plateau,
-        stop_reason=budget and budget.reason(len(rows)),
-        seconds_spent=budget and round(budget.seconds_spent(), 3),
+        **_budget_fields(kt_tuner.budget, len(rows)),
     )
     if train_best or export:
         result.best_model = best.train_best(result, export=export, export_options=export_options,
@@ -333,8 +308,18 @@ def _check_arguments(tuner, *, seed, workers, timeout, project_name, counts: dic
     return role
 
 
-def _check_single_process(role: str, workers, *, max_time, callbacks) -> None:
-    """Refuse `max_time` (and `callbacks`) where trials run in other processes."""
+def _trial_callbacks(kt_tuner, callbacks, plateau: dict) -> list:
+    """Every trial's callbacks: the caller's first (so a value they log can be monitored),
+    then early stopping and rate reduction on the objective, in its direction."""
+    objective = kt_tuner.oracle.objective
+    return [*(callbacks or []), *plateau_callbacks(_objective_name(objective),
+                                                   mode=objective.direction, **plateau)]
+
+
+def _check_single_process(role: str, workers, max_time, callbacks, plateau: dict) -> None:
+    """Refuse a bad patience, and `max_time` (and `callbacks`) where trials run in other
+    processes."""
+    plateau_callbacks("val_loss", **plateau)
     if max_time is not None:
         check_finite_number("max_time", max_time)
         if workers is not None or role != "single":
@@ -350,8 +335,10 @@ def _check_single_process(role: str, workers, *, max_time, callbacks) -> None:
 
 
 def _run_search(kt_tuner, role: str, *, epochs, verbose, workers, timeout, search_args,
-                max_consecutive_failed_trials, callbacks) -> tuple[list[dict], dict | None]:
-    """Run the trials (one process) or serve them (the chief); write the results table.
+                max_time, max_consecutive_failed_trials, callbacks
+                ) -> tuple[list[dict], dict | None]:
+    """Run the trials (one process, within `max_time`) or serve them (the chief, whose
+    local workers get `search_args` in this project); write the results table.
 
     Returns:
         The table's rows and, for a chief, what `distributed.run_chief` ran.
@@ -360,9 +347,12 @@ def _run_search(kt_tuner, role: str, *, epochs, verbose, workers, timeout, searc
         SearchFailedError: when no trial completed (the table is written first).
     """
     project_dir = Path(kt_tuner.project_dir)
+    search_args = {**search_args, "directory": str(Path(kt_tuner.directory).resolve()),
+                   "project_name": kt_tuner.project_name}
     launch = stopped = None
     try:
         if role == "single":
+            kt_tuner.budget = TimeBudget(project_dir, max_time)
             kt_tuner.search(epochs=epochs, verbose=verbose, callbacks=callbacks)
         else:  # the chief: serve the oracle (Keras Tuner's chief mode) until the search ends
             kt_tuner.oracle.verbose = verbose
@@ -400,6 +390,13 @@ def _write_best(kt_tuner, hypermodel, project_dir: Path, what: dict) -> dict:
                       "hyperparameters": values, "builder_args": builder_args})
     return dict(best_trial_id=trial.trial_id, best_score=trial.score, best_hyperparameters=values,
                 best_builder_args=builder_args, best_path=path)
+
+
+def _budget_fields(budget, trials: int) -> dict:
+    """The `SearchResult` fields about the time budget (None without one: a chief)."""
+    if budget is None:
+        return {}
+    return dict(stop_reason=budget.reason(trials), seconds_spent=round(budget.seconds_spent(), 3))
 
 
 def _no_best() -> dict:
