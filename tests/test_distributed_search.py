@@ -100,7 +100,7 @@ def test_two_workers_run_every_trial_exactly_once_as_one_process_would(tmp_path)
 
 
 def test_a_worker_killed_mid_trial_is_restarted_and_its_trial_retried(tmp_path):
-    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random"
+    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random" / "version_0"
     killed = {}
 
     def kill_first_running_trial():
@@ -215,7 +215,7 @@ def test_timeout_stops_the_workers_and_writes_the_table(tmp_path):
     with pytest.raises(TimeoutError, match=r"did not end within timeout=2 s; its workers "
                                            r"were stopped"):
         _search(tmp_path, workers=2, timeout=2)
-    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random"
+    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random" / "version_0"
     launch = json.loads((project_dir / "workers" / "launch.json").read_text())
     assert launch["status"] == "timeout"
     pids = [p["pid"] for w in launch["processes"] for p in w["processes"]]
@@ -261,7 +261,7 @@ def test_workers_exit_when_the_chief_dies(tmp_path):
          "--timeout", str(TIMEOUT), "--directory", str(tmp_path)],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random"
+    project_dir = tmp_path / "softmax_regression-blobs_4d3c-random" / "version_0"
     try:
         deadline = time.monotonic() + TIMEOUT
         while not any(len(r) for r in _runs(project_dir).values()):  # a trial has started
@@ -306,7 +306,7 @@ def test_the_cross_machine_recipe_on_loopback(tmp_path):
             if p.poll() is None:
                 p.kill()
     assert {tid: p.returncode for tid, p in procs.items()} == {"chief": 0, "tuner0": 0, "tuner1": 0}
-    rows = tuning.read_table(tmp_path / "softmax_regression-blobs_4d3c-random")
+    rows = tuning.read_table(tmp_path / "softmax_regression-blobs_4d3c-random" / "version_0")
     assert [(r["trial_id"], r["status"]) for r in rows] == [(str(i), "COMPLETED") for i in range(3)]
     ran = [line for tid in ("tuner0", "tuner1") for line in out[tid].splitlines()
            if line.startswith(f"Worker {tid} ran trial(s)")]

@@ -44,6 +44,7 @@ def test_a_finished_search_passes_json_to_its_workers_and_reruns_no_trial(tmp_pa
     # One search serves both checks (each start of two workers costs seconds).
     finished = _search(tmp_path / "tuning")
     project = finished.project_dir
+    assert project == tmp_path / "tuning" / PROJECT / "version_0"
     workers_dir = project / "workers"
     assert sorted(p.name for p in workers_dir.iterdir()) == [
         "launch.json", "search_args.json", "tuner0.log", "tuner1.log"]
@@ -51,8 +52,9 @@ def test_a_finished_search_passes_json_to_its_workers_and_reruns_no_trial(tmp_pa
         "model_name": "softmax_regression", "dataset": "blobs_4d3c", "tuner": "random",
         "max_trials": 3, "epochs": 1, "batch_size": 32, "seed": 0, "objective": None,
         "overrides": None, "data_options": None, "fixed": None,
-        "directory": str(project.parent.resolve()), "project_name": PROJECT,
-        "max_consecutive_failed_trials": 3, "verbose": 0,
+        "directory": str(project.parent.resolve()), "project_name": "version_0",
+        "max_consecutive_failed_trials": 3, "verbose": 0, "early_stopping": None,
+        "reduce_lr_on_plateau": None,
     }
 
     # The chief saved the oracle after the last trial ended: none is left ongoing.
@@ -66,7 +68,8 @@ def test_a_finished_search_passes_json_to_its_workers_and_reruns_no_trial(tmp_pa
     # and no trial starts again.
     (workers_dir / "search_args.pkl").write_bytes(
         pickle.dumps(_Planted(tmp_path / "planted-ran")))
-    again = _search(project.parent)
+    again = _search(tmp_path / "tuning")
+    assert again.project_dir == project
     assert _runs(project) == runs
     assert again.rows == finished.rows
     oracle = json.loads((project / "oracle.json").read_text())

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import math
+import re
 
 import keras_tuner
 import pytest
@@ -73,7 +74,7 @@ def test_random_search_writes_results_and_rerun_repeats_nothing(tmp_path, count_
     result = _search(tmp_path, max_trials=3)
 
     assert len(count_fits) == 3
-    project = tmp_path / "tuning_runs" / "softmax_regression-blobs_4d3c-random"
+    project = tmp_path / "tuning_runs" / "softmax_regression-blobs_4d3c-random" / "version_0"
     assert result.project_dir == project
     assert [r["trial_id"] for r in result.rows] == ["0", "1", "2"]
     for row in result.rows:
@@ -164,7 +165,7 @@ def test_consecutive_failures_stop_the_search_after_writing_results(tmp_path, mo
                 fixed={"learning_rate": 0.05, "batch_size": 32},
                 max_consecutive_failed_trials=1)
 
-    project = tmp_path / "tuning_runs" / "flaky_softmax-blobs_4d3c-grid"
+    project = tmp_path / "tuning_runs" / "flaky_softmax-blobs_4d3c-grid" / "version_0"
     assert [r["status"] for r in tuning.read_table(project)] == ["COMPLETED", "FAILED"]
 
 
@@ -318,11 +319,25 @@ def test_every_registered_search_space_is_valid(name):
     assert len(set(names)) == len(names)
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path):
-    _search(tmp_path, max_trials=1)
-    with pytest.raises(ValueError, match=r"holds a search with other settings \(differs in: "
-                                         r"epochs\)\. Use another project_name"):
-        _search(tmp_path, max_trials=1, epochs=2)
+def test_other_settings_get_their_own_version_and_each_command_resumes_its_own(
+        tmp_path, count_fits):
+    first = _search(tmp_path, max_trials=1)
+    other = _search(tmp_path, max_trials=1, epochs=2)
+    again = _search(tmp_path, max_trials=1)
+
+    group = tmp_path / "tuning_runs" / "softmax_regression-blobs_4d3c-random"
+    assert (first.project_dir, other.project_dir) == (group / "version_0", group / "version_1")
+    assert again.project_dir == first.project_dir and again.rows == first.rows
+    assert len(count_fits) == 2  # the rerun resumed its finished search: no new trial
+
+
+def test_an_explicit_project_name_with_other_settings_is_refused(tmp_path):
+    _search(tmp_path, max_trials=1, project_name="mine")
+    project = tmp_path / "tuning_runs" / "mine"
+    with pytest.raises(ValueError, match=re.escape(
+            f"Project folder {project} holds a search with other settings (differs in: "
+            "epochs). Use another project_name, or delete that folder.")):
+        _search(tmp_path, max_trials=1, epochs=2, project_name="mine")
 
 
 def test_hyperband_on_mlp_digits_finds_values_inside_the_space(tmp_path):

@@ -123,7 +123,7 @@ def test_a_search_whose_every_trial_failed_exits_non_zero(tmp_path, broken_fit, 
                  "--max-failures", max_failures, "--directory", str(tmp_path))
     assert cli.main(argv) == 2
     out, err = capsys.readouterr()
-    csv = tmp_path / "broken_fit-blobs_4d3c-random" / "results.csv"
+    csv = tmp_path / "broken_fit-blobs_4d3c-random" / "version_0" / "results.csv"
     # Above it, Keras Tuner printed each failed trial's traceback as the trial ended.
     lines = err.strip().splitlines()
     assert lines[-1] == "zoo: error: " + message.format(csv=csv)
@@ -140,7 +140,7 @@ def finished_project(tmp_path_factory):
     directory = tmp_path_factory.mktemp("finished")
     assert cli.main(_tune("softmax_regression", "--data", "blobs_4d3c", "--max-trials", "1",
                           "--directory", str(directory))) == 0
-    return directory / "softmax_regression-blobs_4d3c-random"
+    return directory / "softmax_regression-blobs_4d3c-random" / "version_0"
 
 
 @pytest.mark.parametrize("damage, what", [
@@ -150,7 +150,7 @@ def finished_project(tmp_path_factory):
 ])
 def test_resuming_without_a_readable_oracle_json_is_one_clear_error(
         finished_project, tmp_path, capsys, damage, what):
-    project = tmp_path / finished_project.name
+    project = tmp_path / finished_project.parent.name / finished_project.name  # version_0
     shutil.copytree(finished_project, project)
     damage(project / "oracle.json")
     trials = sorted(p.name for p in project.iterdir())
@@ -184,7 +184,7 @@ def test_the_default_project_folder_stays_inside_directory(tmp_path, monkeypatch
         _search("tuning_runs", model="char_rnn", dataset=dataset, max_trials=1)
     name = f"char_rnn-{safe_folder_name(dataset)}-random"
     assert re.fullmatch(r"char_rnn-corpus_tiny\.txt-[0-9a-f]{8}-random", name)
-    assert sorted(tmp_path.rglob("search.json")) == [cwd / "tuning_runs" / name / "search.json"]
+    assert sorted(tmp_path.rglob("search.json")) == [cwd / "tuning_runs" / name / "version_0" / "search.json"]
 
 
 @pytest.mark.parametrize("project_name", ["../escape", "a/b", ".hidden", "", "x\\y"])

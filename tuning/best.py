@@ -12,6 +12,7 @@ import dataclasses
 import os
 from typing import Any, Mapping
 
+from zoo.runtime.callbacks import plateau_callbacks
 from zoo.runtime.names import EXPORT_BASE_DIR
 from zoo.runtime.training import TrainResult, train
 
@@ -77,12 +78,16 @@ def train_best(
     Returns:
         A `BestModel` with the trained model and its builder arguments.
 
+    The search's `early_stopping` and `reduce_lr_on_plateau` apply to this training too,
+    on the search's objective; `reduce_lr_on_plateau` is refused with the "cosine" schedule.
+
     Example:
         >>> result = tuning.search("softmax_regression", tuner="random", max_trials=2, epochs=2)
         >>> best = tuning.train_best(result, epochs=5)
         >>> best.model.output_shape
         (None, 3)
     """
+    check_plateau_schedule(lr_schedule, result.reduce_lr_on_plateau)
     if export:  # a bad name or base folder fails now, not after training
         from zoo.runtime.exporter import check_export_target
 
@@ -110,6 +115,9 @@ def train_best(
         overrides={**result.overrides, **architecture},
         data_options=result.data_options,
         run_dir=run_dir or result.project_dir / f"best_trial_{result.best_trial_id}",
+        callbacks=plateau_callbacks(
+            result.objective, result.early_stopping, result.reduce_lr_on_plateau,
+            mode=result.tuner.oracle.objective.direction) or None,
         verbose=verbose,
     )
     best = BestModel(
@@ -135,3 +143,14 @@ def export_best(best: BestModel, name: str | None = None, **kwargs):
         best.model, best.spec, best.plan, name,
         metrics=best.metrics, hyperparameters=best.hyperparameters, **kwargs,
     )
+
+
+def check_plateau_schedule(lr_schedule: str, reduce_lr_on_plateau: int | None) -> None:
+    """Refuse `ReduceLROnPlateau` with the cosine schedule: the schedule sets the rate at
+    every step, so there is no constant rate for the callback to lower."""
+    if reduce_lr_on_plateau is not None and lr_schedule == "cosine":
+        raise ValueError(
+            "`reduce_lr_on_plateau` lowers a constant learning rate, but the final training's "
+            "lr_schedule='cosine' sets the rate at every step; use lr_schedule='constant' "
+            "(--lr-schedule constant). Received: lr_schedule='cosine', "
+            f"reduce_lr_on_plateau={reduce_lr_on_plateau!r}")

@@ -2,8 +2,9 @@
 
 A search lives in one project folder (printed by Keras Tuner on reload):
 
-    tuning_runs/<model>-<dataset>-<tuner>/
-        search.json                 settings; a rerun with other settings is refused
+    tuning_runs/<model>-<dataset>-<tuner>/version_N/
+        search.json                 settings; the same settings resume their own version
+        budget.json                 seconds the search has spent (`max_time` counts them)
         oracle.json, tuner0.json    Keras Tuner state (reloaded: trials are never repeated)
         trial_<id>/                 one folder per trial (trial.json, best-epoch weights,
                                     runs.jsonl: who ran it, when, for how long)
@@ -15,7 +16,9 @@ A search lives in one project folder (printed by Keras Tuner on reload):
 
 The dataset part of the default folder name is `zoo._common.safe_folder_name`
 of the dataset string, so a dataset given as a path never leads outside
-`directory`.
+`directory`. Each set of settings gets its own `version_N` folder
+(`zoo._common.versioned_folder`); an explicit `project_name` names the folder
+itself and refuses other settings.
 
 With `workers=N` the search runs in Keras Tuner's distributed mode: this
 process is the chief (it serves the oracle over gRPC on loopback) and N
@@ -37,6 +40,7 @@ from typing import Any, Mapping
 import keras_tuner
 
 from tuning import best, distributed
+from tuning.budget import TimeBudget
 from tuning.hypermodel import ZooHyperModel, check_search_space
 from tuning.results import (
     BEST_JSON,
@@ -49,7 +53,9 @@ from tuning.results import (
     write_table,
 )
 from tuning.tuners import TUNERS, make_tuner
-from zoo._common import check_folder_name, check_positive_int, safe_folder_name
+from zoo._common import (check_finite_number, check_folder_name, check_positive_int,
+                          safe_folder_name, versioned_folder)
+from zoo.runtime.callbacks import plateau_callbacks
 from zoo.registry import ModelSpec, get_spec
 from zoo.tasks import get_task
 from zoo.runtime.plan import plan_data
@@ -60,7 +66,8 @@ TUNER_JSON = "tuner0.json"
 # The arguments of `search` that a worker of a distributed search is started with.
 WORKER_ARGS = ("model_name", "dataset", "tuner", "max_trials", "epochs", "batch_size", "seed",
                "objective", "overrides", "data_options", "fixed", "directory", "project_name",
-               "max_consecutive_failed_trials", "verbose")
+               "max_consecutive_failed_trials", "verbose", "early_stopping",
+               "reduce_lr_on_plateau")
 
 
 class SearchFailedError(RuntimeError):
@@ -92,6 +99,10 @@ class SearchResult:
             processes and exit codes (as in `workers/launch.json`).
         worker_trials: The trial ids this process ran (a worker's result has
             no rows: the chief writes the table).
+        stop_reason: Why the search stopped before its last trial (`max_time`), else None.
+        seconds_spent: Seconds the search's trial loop has run, earlier runs included.
+        early_stopping, reduce_lr_on_plateau: The plateau patiences of every trial
+            (and of `train_best`'s training), or None.
     """
 
     model: str
@@ -117,6 +128,10 @@ class SearchResult:
     tuner_id: str | None = None
     distributed: dict | None = None
     worker_trials: list = dataclasses.field(default_factory=list)
+    stop_reason: str | None = None
+    seconds_spent: float | None = None
+    early_stopping: int | None = None
+    reduce_lr_on_plateau: int | None = None
 
     @property
     def table(self) -> str:
@@ -133,48 +148,45 @@ def search(
     project_name: str | None = None, max_consecutive_failed_trials: int = 3,
     train_best: bool = False, export: bool = False,
     export_options: Mapping[str, Any] | None = None, verbose: int | str = 1,
-    workers: int | None = None, timeout: float | None = None,
+    workers: int | None = None, timeout: float | None = None, max_time: float | None = None,
+    callbacks: list | None = None, early_stopping: int | None = None,
+    reduce_lr_on_plateau: int | None = None,
 ) -> SearchResult:
     """Search a registered model's hyperparameters with Keras Tuner, resumably.
 
-    The space is the model's own (builder arguments) plus the shared training space:
-    `learning_rate` (log scale, ten times either side of the spec's default) and
-    `batch_size` (half, once and twice). Every trial trains as `zoo.train` does.
-    Rerunning the call resumes without repeating finished trials; a failed trial is
-    recorded, until `max_consecutive_failed_trials` fail in a row.
+    The space is the model's own (builder arguments) plus `learning_rate` (log scale, ten
+    times either side of the spec's default) and `batch_size` (half, once, twice). Every
+    trial trains as `zoo.train` does. Rerunning resumes without repeating finished
+    trials; failed trials are recorded, until `max_consecutive_failed_trials` in a row.
 
     Args:
         model_name, dataset: A registered model; a dataset (default: the spec's own).
         tuner: "hyperband", "random", "bayesian" or "grid".
         max_trials, epochs: Trials at most (not hyperband); epochs per trial (hyperband's
             largest budget). batch_size: The training space's default. seed: Seeds all.
-        objective: Metric to optimize (default: the spec's monitor, "val_loss"); a
-            string's direction is inferred, a `keras_tuner.Objective` sets it.
-        overrides, data_options: Builder arguments fixed for every trial (never ones the
-            space chooses); extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
-        fixed: Hyperparameter name -> value to hold fixed (e.g. `{"depth": 2}`).
-        directory, project_name: The project folder (default: `tuning_runs/<model>-
-            <dataset>-<tuner>`); a `project_name` must be a plain folder name.
-        train_best, export: Train (`tuning.train_best`), and export
-            (`tuning.export_best`, `export_options` passed through), the best configuration.
-        verbose: Keras Tuner and `fit` verbosity; 0 is silent.
-        workers, timeout: Run a distributed search with this many local worker processes
+        objective: Metric to optimize (default: the spec's monitor); a string's direction
+            is inferred, a `keras_tuner.Objective` sets it.
+        overrides, data_options, fixed: Builder arguments fixed for every trial (never
+            ones the space chooses); extra `pipelines.load` options; hyperparameters held.
+        directory, project_name: The project folder: `<model>-<dataset>-<tuner>/version_N`
+            (the first version holding these settings, else a new one), or `project_name`
+            (a plain folder name; one holding other settings is refused).
+        train_best, export, export_options: Train (`tuning.train_best`) and export
+            (`tuning.export_best`) the best configuration. verbose: 0 is silent.
+        workers, timeout: A distributed search with this many local worker processes
             (logs in `workers/`), this process the chief, for at most `timeout` seconds.
+        max_time: Seconds the search may spend, earlier runs included (`budget.json`): no
+            trial starts once spent; a running one finishes. A rerun may change it.
+        callbacks, early_stopping, reduce_lr_on_plateau: Keras callbacks for every trial
+            (each gets a deep copy); patiences of plateau callbacks on the objective.
 
     Returns:
         A `SearchResult`: the results table, the best trial, the paths and the tuner.
 
     Raises:
-        ValueError, pipelines.DatasetUnavailableError, OptionError: before any trial,
-            for a bad argument, objective, space or `fixed` value, data that cannot be
-            loaded (as `zoo.train`), or a damaged project to resume.
-        SearchFailedError: a `RuntimeError`, when no trial completed (after the
-            results table is written). TimeoutError: a distributed search passed `timeout`.
-
-    Example:
-        >>> result = tuning.search("softmax_regression", "blobs_4d3c", tuner="random",
-        ...                        max_trials=3, epochs=2, verbose=0)
-        >>> print(result.table)
+        ValueError, DatasetUnavailableError, OptionError: before any trial (bad arguments,
+            data or space; a damaged project). TimeoutError: past a distributed `timeout`.
+        SearchFailedError: no trial completed (raised after the table is written).
     """
     if dataset is not None:  # own data (arrays, a DataFrame, tf.data) gets its name here
         import pipelines
@@ -188,21 +200,25 @@ def search(
         counts=dict(max_trials=max_trials, epochs=epochs, batch_size=batch_size,
                     max_consecutive_failed_trials=max_consecutive_failed_trials),
     )
+    plateau = dict(early_stopping=early_stopping, reduce_lr_on_plateau=reduce_lr_on_plateau)
+    _check_single_process(role, workers, max_time, callbacks, plateau)
     if workers is not None:
         role = "launcher"
         distributed.encode_args(search_args)  # refuses what cannot reach the workers as JSON
     kt_tuner, common, what = _set_up(role, {**search_args, "directory": directory})
+    fit_callbacks = _trial_callbacks(kt_tuner, callbacks, plateau)
     if role == "worker":
-        return _run_worker(kt_tuner, common, epochs, verbose)
+        return _run_worker(kt_tuner, common, epochs, verbose, fit_callbacks)
     rows, launch = _run_search(
         kt_tuner, role, epochs=epochs, verbose=verbose, workers=workers, timeout=timeout,
-        search_args={**search_args, "project_name": kt_tuner.project_name},
+        search_args=search_args, max_time=max_time, callbacks=fit_callbacks,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
     result = SearchResult(
         rows=rows, **_write_best(kt_tuner, common["hypermodel"], common["project_dir"], what),
         tuner_id=None if role == "single" else "chief", distributed=launch,
-        worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common,
+        worker_trials=list(getattr(kt_tuner, "trials_run", [])), **common, **plateau,
+        **_budget_fields(kt_tuner.budget, len(rows)),
     )
     if train_best or export:
         result.best_model = best.train_best(result, export=export, export_options=export_options,
@@ -210,9 +226,10 @@ def search(
     return result
 
 
-def _run_worker(kt_tuner, common: dict, epochs: int, verbose) -> SearchResult:
+def _run_worker(kt_tuner, common: dict, epochs: int, verbose, callbacks) -> SearchResult:
     """Run trials until the chief says stop (the chief writes the table)."""
-    kt_tuner.search(epochs=epochs, verbose=2 if verbose in (1, "auto") else verbose)
+    kt_tuner.search(epochs=epochs, verbose=2 if verbose in (1, "auto") else verbose,
+                    callbacks=callbacks)
     return SearchResult(rows=[], **_no_best(), tuner_id=kt_tuner.tuner_id, **common,
                         worker_trials=list(getattr(kt_tuner, "trials_run", [])))
 
@@ -228,18 +245,26 @@ def _set_up(role: str, args: dict) -> tuple[Any, dict, dict]:
     hypermodel.check_data()
     fixed_hp = check_search_space(hypermodel, args["overrides"], args["fixed"])
 
-    tuner, directory = args["tuner"], args["directory"]
-    project_name = args["project_name"] or f"{spec.name}-{safe_folder_name(plan.dataset)}-{tuner}"
-    project_dir = Path(directory) / project_name
-    if role != "worker":  # a worker reads no state: it asks the chief
-        _check_resumable(project_dir)
+    tuner = args["tuner"]
     what = {"model": spec.name, "dataset": plan.dataset, "tuner": tuner,
             "objective": _objective_name(objective)}
-    _claim_project(project_dir, {
+    settings = _settings({
         **what, "epochs": args["epochs"], "batch_size": args["batch_size"], "seed": args["seed"],
         "builder_args": plan.builder_args, "data_options": plan.data_options,
         "fixed": dict(args["fixed"] or {}),
+        # Only when set, so that projects written before these options still resume.
+        **{k: args[k] for k in ("early_stopping", "reduce_lr_on_plateau") if args[k]},
     })
+    if args["project_name"]:
+        directory, project_name = Path(args["directory"]), args["project_name"]
+    else:  # the first version_N holding these settings, else a new one
+        group = Path(args["directory"]) / f"{spec.name}-{safe_folder_name(plan.dataset)}-{tuner}"
+        version = versioned_folder(group, lambda folder: _read_settings(folder) == settings)
+        directory, project_name = group, version.name
+    project_dir = directory / project_name
+    if role != "worker":  # a worker reads no state: it asks the chief
+        _check_resumable(project_dir)
+    _claim_project(project_dir, settings)
     if role == "worker":
         # Bounded: a call the chief does not answer in time raises (Keras Tuner waits an hour).
         from keras_tuner.src.distribute import oracle_client
@@ -288,9 +313,37 @@ def _check_arguments(tuner, *, seed, workers, timeout, project_name, counts: dic
     return role
 
 
+def _trial_callbacks(kt_tuner, callbacks, plateau: dict) -> list:
+    """Every trial's callbacks: the caller's first (so a value they log can be monitored),
+    then early stopping and rate reduction on the objective, in its direction."""
+    objective = kt_tuner.oracle.objective
+    return [*(callbacks or []), *plateau_callbacks(_objective_name(objective),
+                                                   mode=objective.direction, **plateau)]
+
+
+def _check_single_process(role: str, workers, max_time, callbacks, plateau: dict) -> None:
+    """Refuse a bad patience, and `max_time` (and `callbacks`) where trials run in other
+    processes."""
+    plateau_callbacks("val_loss", **plateau)
+    if max_time is not None:
+        check_finite_number("max_time", max_time)
+        if workers is not None or role != "single":
+            raise ValueError(
+                "`max_time` is not supported by a distributed search: its trials run in "
+                "worker processes that the chief cannot hold back between trials; use "
+                f"`timeout`, which stops the workers. Received: max_time={max_time!r}")
+    if callbacks and workers is not None:
+        raise ValueError(
+            "`callbacks` cannot reach the worker processes of a distributed search (they "
+            "receive their arguments as JSON); use early_stopping or reduce_lr_on_plateau, "
+            "or search in one process.")
+
+
 def _run_search(kt_tuner, role: str, *, epochs, verbose, workers, timeout, search_args,
-                max_consecutive_failed_trials) -> tuple[list[dict], dict | None]:
-    """Run the trials (one process) or serve them (the chief); write the results table.
+                max_time, max_consecutive_failed_trials, callbacks
+                ) -> tuple[list[dict], dict | None]:
+    """Run the trials (one process, within `max_time`) or serve them (the chief, whose
+    local workers get `search_args` in this project); write the results table.
 
     Returns:
         The table's rows and, for a chief, what `distributed.run_chief` ran.
@@ -299,10 +352,13 @@ def _run_search(kt_tuner, role: str, *, epochs, verbose, workers, timeout, searc
         SearchFailedError: when no trial completed (the table is written first).
     """
     project_dir = Path(kt_tuner.project_dir)
+    search_args = {**search_args, "directory": str(Path(kt_tuner.directory).resolve()),
+                   "project_name": kt_tuner.project_name}
     launch = stopped = None
     try:
         if role == "single":
-            kt_tuner.search(epochs=epochs, verbose=verbose)
+            kt_tuner.budget = TimeBudget(project_dir, max_time)
+            kt_tuner.search(epochs=epochs, verbose=verbose, callbacks=callbacks)
         else:  # the chief: serve the oracle (Keras Tuner's chief mode) until the search ends
             kt_tuner.oracle.verbose = verbose
             kt_tuner.save()
@@ -339,6 +395,13 @@ def _write_best(kt_tuner, hypermodel, project_dir: Path, what: dict) -> dict:
                       "hyperparameters": values, "builder_args": builder_args})
     return dict(best_trial_id=trial.trial_id, best_score=trial.score, best_hyperparameters=values,
                 best_builder_args=builder_args, best_path=path)
+
+
+def _budget_fields(budget, trials: int) -> dict:
+    """The `SearchResult` fields about the time budget (None without one: a chief)."""
+    if budget is None:
+        return {}
+    return dict(stop_reason=budget.reason(trials), seconds_spent=round(budget.seconds_spent(), 3))
 
 
 def _no_best() -> dict:
@@ -414,9 +477,21 @@ def _state_problem(path: Path, required: bool) -> str | None:
     return None if isinstance(state, dict) else "is not a JSON object (damaged or cut short)"
 
 
+def _settings(settings: dict) -> dict:
+    """The settings as search.json holds them (tuples as lists)."""
+    return json.loads(json.dumps(settings, default=str))
+
+
+def _read_settings(project_dir: Path) -> dict | None:
+    """The settings a project folder holds (None: none, or unreadable)."""
+    try:
+        return json.loads((project_dir / SETTINGS_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _claim_project(project_dir: Path, settings: dict) -> None:
     """Record the settings in a new project; refuse to resume one with others."""
-    settings = json.loads(json.dumps(settings, default=str))  # tuples -> lists
     path = project_dir / SETTINGS_JSON
     if path.exists():
         previous = json.loads(path.read_text())

@@ -20,6 +20,8 @@ from pathlib import Path
 import keras_tuner
 from keras_tuner.src.distribute import utils as dist_utils
 
+from tuning.budget import BudgetSpent
+
 SECONDS_FILE = "timings.json"  # written by earlier versions; still read
 RUNS_FILE = "runs.jsonl"
 
@@ -62,7 +64,32 @@ def _append_run(trial_dir: str | os.PathLike, record: dict) -> None:
 
 
 class TimedTrials:
-    """Tuner mixin: records each run of a trial (who ran it, for how long), failed ones included."""
+    """Tuner mixin: records each run of a trial (who ran it, for how long), failed ones included,
+    and stops starting trials once its `budget` (a `tuning.budget.TimeBudget`) is spent."""
+
+    budget = None  # set by `tuning.search`; None: no time accounting (a worker)
+
+    def search(self, *args, **kwargs):
+        if self.budget is None:
+            return super().search(*args, **kwargs)
+        self.budget.start()
+        try:
+            super().search(*args, **kwargs)
+        except BudgetSpent:  # raised before a new trial: none is running
+            self.on_search_end()
+        finally:
+            self.budget.stop()
+            self.budget.save()
+
+    def pre_create_trial(self):
+        if self.budget is not None:
+            self.budget.check()
+        super().pre_create_trial()
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self.budget is not None:
+            self.budget.save()
 
     def run_trial(self, trial, *args, **kwargs):
         trial_dir = self.get_trial_dir(trial.trial_id)

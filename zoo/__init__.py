@@ -26,6 +26,7 @@ __all__ = [
     "UnknownModelError",
     "build",
     "compile_model",
+    "evaluate",
     "get_spec",
     "list_models",
     "register_model",
@@ -42,6 +43,10 @@ def __getattr__(name):
         from zoo.runtime.exporter import export
 
         return export
+    if name == "evaluate":
+        from zoo.runtime.evaluate import evaluate
+
+        return evaluate
     if name == "train":
         from zoo.runtime.training import train
 

@@ -1,5 +1,5 @@
-"""The `zoo` command: list, info, datasets, train, launch, tune, export, predict, generate,
-sample, vectors, stylize, train-style, tiles, codes, quickstart.
+"""The `zoo` command: list, info, datasets, train, launch, tune, export, predict, evaluate,
+generate, sample, vectors, stylize, train-style, tiles, codes, quickstart.
 
 A thin layer: each command parses its flags and calls one library function (its
 Python API), printing what it returns. Choices and defaults come from the library's
@@ -175,6 +175,7 @@ def cmd_tune(args) -> int:
         from zoo.runtime.exporter import check_export_target
 
         check_export_target(args.base_dir, args.name)
+        tuning.check_plateau_schedule(args.lr_schedule, args.reduce_lr_on_plateau)
     verbose = 1 if _progress_verbosity() == "auto" else 2
     try:
         result = tuning.search(
@@ -183,7 +184,9 @@ def cmd_tune(args) -> int:
             directory=args.directory, overrides=_key_values(args.set, "--set"),
             data_options=_data_options(args), fixed=_key_values(args.fix, "--fix"),
             max_consecutive_failed_trials=args.max_failures, workers=args.workers,
-            timeout=args.timeout, verbose=verbose,
+            timeout=args.timeout, verbose=verbose, max_time=args.max_time,
+            project_name=args.project_name, early_stopping=args.early_stopping,
+            reduce_lr_on_plateau=args.reduce_lr_on_plateau,
         )
     except tuning.SearchFailedError as e:  # no trial completed; the table names each error
         print(f"zoo: error: {e}", file=sys.stderr)
@@ -195,6 +198,8 @@ def cmd_tune(args) -> int:
     print(tuning.format_table(result.rows))
     print(f"Best hyperparameters: {json.dumps(result.best_hyperparameters)}")
     print(f"Results: {result.results_csv}")
+    if result.stop_reason:
+        print(result.stop_reason)
     if args.export:
         best = tuning.train_best(
             result, epochs=args.final_epochs, lr_schedule=args.lr_schedule, export=True,
@@ -222,6 +227,16 @@ def cmd_export(args) -> int:
     check = result.manifest["verification"]
     print(f"Exported {result.path} (max abs diff {check['max_abs_diff']:.2g}, "
           f"XLA {check['xla_max_abs_diff']:.2g})")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from zoo.runtime.evaluate import evaluate, format_report
+
+    result = evaluate(args.source, args.split, args.data, out=args.out,
+                      batch_size=args.batch_size, checkpoint=args.checkpoint)
+    print(format_report(result.report))
+    print(f"Evaluation: {result.path}")
     return 0
 
 
@@ -539,6 +554,14 @@ def _tune_flags(p) -> None:
     p.add_argument("--fix", action="append", metavar="HP=VALUE", help="fix a hyperparameter")
     p.add_argument("--max-failures", type=int, default=3, help="max consecutive failed trials")
     p.add_argument("--directory", default="tuning_runs", help="folder of the search projects")
+    p.add_argument("--project-name", help="the project folder in DIRECTORY (default: "
+                   "<model>-<dataset>-<tuner>/version_N, one version per set of settings)")
+    p.add_argument("--max-time", type=float, metavar="SECONDS", help="start no trial once the "
+                   "search has spent SECONDS (earlier runs of it included)")
+    p.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop a trial after PATIENCE epochs without a better objective")
+    p.add_argument("--reduce-lr-on-plateau", type=int, metavar="PATIENCE",
+                   help="halve a trial's learning rate after PATIENCE epochs without progress")
     p.add_argument("--workers", type=int, help="distributed search: this process is the chief "
                    "and starts N local worker processes (Keras Tuner's chief/worker mode)")
     p.add_argument("--timeout", type=float, help="seconds a distributed search may take")
@@ -559,6 +582,20 @@ def _export_command_flags(p) -> None:
                    help="which model of the run folder")
     p.add_argument("--static-batch", type=int, help="fix the batch size (TPU serving)")
     _export_flags(p)
+
+
+def _evaluate_flags(p) -> None:
+    from zoo.runtime.evaluate import DEFAULT_BATCH_SIZE
+
+    p.add_argument("source", help="a run folder (runs/<model>-<dataset>) or an export "
+                   "(saved_models/<name>/<version>)")
+    p.add_argument("--split", default="test", help="the split to measure")
+    p.add_argument("--data", help="another dataset of the same shape (default: the trained one)")
+    p.add_argument("--out", metavar="FOLDER", help="where evaluation.json and the figures go "
+                   "(default: <run>/evaluations/<dataset>-<split>, or "
+                   "evaluations/<name>-<version>/<dataset>-<split> for an export)")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="examples per batch")
+    _checkpoint_flag(p)
 
 
 def _predict_flags(p) -> None:
@@ -713,6 +750,8 @@ COMMANDS = (
     ("export", "export a trained run as a versioned SavedModel", _export_command_flags,
      cmd_export),
     ("predict", "predict with an exported SavedModel", _predict_flags, cmd_predict),
+    ("evaluate", "measure a run or an export on a split: loss, metrics, per-class figures",
+     _evaluate_flags, cmd_evaluate),
     ("stylize", "neural style transfer (Gatys et al. 2015): render CONTENT in the style of "
      "STYLE", _stylize_flags, cmd_stylize),
     ("train-style", "train a feed-forward style network for one style (Johnson et al. 2016) "

@@ -135,6 +135,13 @@ class Task:
             options["image_size"] = shape[:2]
             options["channels"] = shape[2]
 
+    # --- evaluation: called by zoo.runtime.evaluate ---
+
+    def evaluator(self, spec, plan):
+        """A `zoo.tasks.evaluation.Evaluator` of this task's figures on a split (None: the
+        task is measured by its loss and metrics only)."""
+        return None
+
     # --- export ---
 
     def export_arguments(self, spec, model, plan, metadata: dict) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from zoo.tasks import get_task
 from zoo.tasks.base import Task, register_task
+from zoo.tasks.evaluation import ClassificationEvaluator, RegressionEvaluator
 
 # Model tasks that learn class ids, or float values, and data tasks by target kind.
 CLASSIFIER_TASKS = ("binary_classification", "classification", "image_classification")
@@ -50,6 +51,9 @@ class Regression(Supervised):
                 "mean": list(info.target_mean), "std": list(info.target_std)}}
         return arguments
 
+    def evaluator(self, spec, plan):
+        return RegressionEvaluator()
+
 
 register_task(Regression())
 
@@ -59,6 +63,12 @@ class Classifier(Supervised):
 
     labelled_sample = True
     binary = False  # one sigmoid output for two classes
+
+    def evaluator(self, spec, plan):
+        classes = 2 if self.binary else plan.builder_args["classes"]
+        names = plan.info.class_names or [str(i) for i in range(classes)]
+        return ClassificationEvaluator(list(names)[:classes] + [
+            str(i) for i in range(len(names), classes)], binary=self.binary)
 
     def check_data(self, spec, dataset, info, args: dict) -> None:
         binary = self.binary
