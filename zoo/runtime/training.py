@@ -416,7 +416,7 @@ def _train_run(job: _Training, callbacks: list) -> TrainResult:
         if job.chief:
             if job.extend_from is not None:
                 run.restore_backup_from_final(job.extend_from)
-            run.write_record(job.settings, "running", job.distribution)
+            run.write_record(job.settings, "running", job.distribution, monitor=spec.monitor)
             get_task(spec).run_files(spec, plan, run)
         resumed_from = run.finished_epochs()
         prior_rows = run.history()
@@ -587,7 +587,7 @@ def _finish(job: _Training, model, prior_rows: list[dict],
     shutil.rmtree(job.write_dir / "backup", ignore_errors=True)
     if job.chief:
         history = job.run.history()
-        extra = {"epochs_done": len(history)}
+        extra = {"epochs_done": len(history), "monitor": job.spec.monitor}
         if stopped_epoch is not None:
             extra["stopped_epoch"] = stopped_epoch
         job.run.write_record(job.settings, "completed", job.distribution, **extra)
@@ -604,7 +604,8 @@ def _record_fit_without_gradients(job: _Training, model, outcome: dict) -> Train
         job.run.write_history([row])
         model.save(job.run.folder / CHECKPOINTS["best"])
         model.save(job.run.folder / CHECKPOINTS["final"])
-        job.run.write_record(job.settings, "completed", epochs_done=1, without_gradients=True)
+        job.run.write_record(job.settings, "completed", epochs_done=1, without_gradients=True,
+                             monitor=job.spec.monitor)
         _plot(job, [row])
     return TrainResult(model, [row], job.run.folder, job.spec, job.plan)
 
