@@ -68,7 +68,7 @@ def test_each_set_of_settings_gets_its_own_version_and_readers_take_the_newest(i
     assert other.run_dir.name == "version_1"
     again = zoo.train("softmax_regression", "iris", epochs=1, verbose=1)
     assert again.run_dir == first.run_dir  # the same command finds its own run
-    assert "Run runs/softmax_regression-iris/version_0 is already complete (1 epochs, trained " \
+    assert "Run runs/softmax_regression-iris/version_0 is already complete (1 epoch, trained " \
            "under the default strategy (1 replica)); loading its model." in capsys.readouterr().out
 
     run = Run("runs/softmax_regression-iris")

@@ -266,8 +266,8 @@ def cmd_generate(args) -> int:
     from zoo.runtime.generate import generate
 
     try:
-        text = generate(_run_source(args.source), args.prompt, args.length, args.temperature, args.top_k,
-                        args.seed)
+        text = generate(_run_source(args.source), args.prompt, args.length, args.temperature,
+                        args.top_k, args.seed)
     except (FileNotFoundError, ValueError) as e:
         raise CommandError(str(e)) from None
     print(text)

@@ -276,26 +276,21 @@ def train(
     Args:
         model_name: A registered model (`zoo.list_models()`).
         dataset: A dataset name (default: the spec's own).
-        epochs, batch_size, learning_rate, seed: Training settings.
+        epochs, batch_size, learning_rate, seed: Training settings. More epochs than a
+            completed run of these settings had continue it from its final state.
         optimizer: Optimizer name (default: the spec's; see `zoo.registry.make_optimizer`).
             Without `learning_rate`, the spec's default rate for that optimizer is used.
         weight_decay: Decoupled weight decay (e.g. 1e-4 for ResNet with SGD).
-        lr_schedule: "constant", or "cosine" to decay the learning rate to
-            zero over the run (Loshchilov & Hutter 2017, without restarts).
+        lr_schedule: "constant", or "cosine" to decay the learning rate to zero over
+            the run (Loshchilov & Hutter 2017, without restarts).
         clipnorm: Clip each gradient to this L2 norm (Keras' optimizer `clipnorm`).
-        early_stopping: Stop after this many epochs without a new best of the spec's
-            monitor (`val_loss`); the run is then completed.
-        reduce_lr_on_plateau: Halve the learning rate after this many epochs without
-            a new best (constant schedule only).
-        overrides: Builder arguments (e.g. `{"depth": 3}`).
-        data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
-        epochs: With more epochs than a completed run of the same settings had, that
-            run continues from its final state (weights and optimizer) to the new total.
-        run_dir: The run folder; default a version folder of the group
-            `runs_root/<model>-<dataset>`: the one holding these settings (any
-            `epochs`; a cosine schedule's epochs count), else the next `version_N`.
-            The dataset is made one plain folder name (`zoo._common.safe_folder_name`:
-            a path such as `../corpus/tiny.txt` becomes `corpus_tiny.txt-<hash>`).
+        early_stopping, reduce_lr_on_plateau: Patiences in epochs without a new best of
+            the spec's monitor: stop (the run is completed), or halve a constant rate.
+        overrides, data_options: Builder arguments (e.g. `{"depth": 3}`) and extra
+            `pipelines.load` options (e.g. `{"gate": "xor"}`).
+        run_dir: The run folder; default `runs_root/<model>-<dataset>/version_N`, the
+            version holding these settings, else a new one (`_run_folder`); the dataset
+            made one plain folder name (`zoo._common.safe_folder_name`).
         callbacks: Extra Keras callbacks.
         strategy: "auto", "default", "mirrored", "multiworker" or "tpu" (see
             `zoo.runtime.distribute`); the choice is printed. `batch_size` is the
@@ -303,8 +298,8 @@ def train(
         cpu_replicas: Split the CPU into this many logical devices first (for
             "mirrored" on a CPU-only machine; default $ZOO_CPU_REPLICAS or 1).
             Only possible before TensorFlow's first operation in the process.
-        mixed_precision: Train under the "mixed_bfloat16" Keras policy
-            ("mixed_float16" on GPU), outputs and losses kept float32.
+        mixed_precision: Train under the "mixed_bfloat16" Keras policy ("mixed_float16"
+            on GPU), outputs and losses kept float32.
         jit_compile: XLA-compile the training step (True/False; "auto" is
             Keras' choice: XLA on GPU/TPU without tf.distribute).
 
@@ -318,9 +313,7 @@ def train(
     """
     from zoo.runtime import distribute, precision
 
-    say = print if verbose else _silent
-    # First: multi-worker collectives and logical CPU devices must be set up before
-    # TensorFlow's first operation.
+    say = print if verbose else _silent  # the strategy first: before TF's first operation
     dist = distribute.make_strategy(strategy, cpu_replicas=cpu_replicas, say=say)
     spec = get_spec(model_name)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
@@ -335,16 +328,9 @@ def train(
     settings = config.settings(spec, plan)
     run = _run_folder(run_dir, Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}",
                       settings, dist.name)
-    record = run.check_settings(settings)
-    extend_from = None
-    if record is not None and run.is_completed():
-        done = record.get("epochs_done", len(run.history()))
-        if epochs <= record["settings"]["epochs"] or record.get("without_gradients"):
-            say(f"Run {run.folder} is already complete ({done} epochs"
-                f"{_trained_under(record)}); loading its model.")
-            model = load_model(run.folder / CHECKPOINTS["final"])
-            return TrainResult(model, run.history(), run.folder, spec, plan, done)
-        extend_from = done
+    completed, extend_from = _completed_run(run, run.check_settings(settings), epochs, say)
+    if completed is not None:
+        return TrainResult(completed, run.history(), run.folder, spec, plan, extend_from)
     # Only the chief writes the run folder; other workers write into a temporary one.
     write_dir = run.folder if dist.is_chief else Path(
         tempfile.mkdtemp(prefix=f"zoo-{dist.task_type}{dist.task_id}-"))
@@ -370,10 +356,11 @@ def _run_folder(run_dir, group: Path, settings: dict, strategy: str) -> Run:
         folder = Path(run_dir)
         versions = version_folders(folder)
         if versions and not (folder / RUN_FILE).is_file():
+            names = ", ".join(v.name for v in versions)
             raise ValueError(
-                f"Run folder {folder} holds versioned runs ({', '.join(v.name for v in versions)}), "
-                f"not one run. Give --run-dir one version folder (e.g. {versions[-1]}) or a new "
-                f"folder, or leave it out to get the version of these settings.")
+                f"Run folder {folder} holds versioned runs ({names}), not one run. Give "
+                f"--run-dir one version folder (e.g. {versions[-1]}) or a new folder, or "
+                f"leave it out to get the version of these settings.")
         return Run(folder, resolve=False)
     legacy = Run(group, resolve=False)
     if legacy.exists() and not settings_differ(legacy.settings, settings):
@@ -387,6 +374,24 @@ def _run_folder(run_dir, group: Path, settings: dict, strategy: str) -> Run:
         return not run.is_completed() or trained == strategy
 
     return Run(versioned_folder(group, holds_same), resolve=False)
+
+
+def _completed_run(run: Run, record: dict | None, epochs: int, say) -> tuple[Any, int | None]:
+    """For a completed run: its final model when `epochs` asks for no more than it had
+    (or it was fitted without gradients), else None; and its epochs done. For any other
+    run: (None, None)."""
+    if record is None or not run.is_completed():
+        return None, None
+    done = record.get("epochs_done", len(run.history()))
+    if epochs > record["settings"]["epochs"] and not record.get("without_gradients"):
+        return None, done  # to be continued
+    say(f"Run {run.folder} is already complete ({_epochs(done)}{_trained_under(record)}); "
+        "loading its model.")
+    return load_model(run.folder / CHECKPOINTS["final"]), done
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'s' if count != 1 else ''}"
 
 
 def _trained_under(record: dict) -> str:
@@ -443,8 +448,8 @@ def _train_run(job: _Training, callbacks: list) -> TrainResult:
 def _progress_note(job: _Training, resumed_from: int, before: dict) -> str:
     """"new run", "resuming after epoch 3 ...", or "continuing the completed run ..."."""
     if job.extend_from is not None:
-        return (f"continuing the completed run of {job.extend_from} epochs to "
-                f"{job.config.epochs} epochs")
+        return (f"continuing the completed run of {_epochs(job.extend_from)} to "
+                f"{_epochs(job.config.epochs)}")
     if not resumed_from:
         return "new run"
     note = f"resuming after epoch {resumed_from}"
