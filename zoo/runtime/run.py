@@ -27,10 +27,13 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zoo._common import atomic_path, version_folders, write_text_atomic
-from zoo.registry import ModelSpec, get_spec
-from zoo.runtime.plan import DataPlan, plan_data
+
+if TYPE_CHECKING:  # imported when a plan is made: `zoo runs` reads run.json files only
+    from zoo.registry import ModelSpec
+    from zoo.runtime.plan import DataPlan
 
 CHECKPOINTS = {"best": "best.keras", "final": "model.keras"}
 VOCABULARY_FILE = "vocabulary.json"
@@ -225,6 +228,9 @@ class Run:
         A token model's plan uses the vocabulary saved in the run folder, so a
         changed corpus cannot silently change token ids.
         """
+        from zoo.registry import get_spec
+        from zoo.runtime.plan import plan_data
+
         settings = self.settings
         spec = get_spec(settings["model"])
 
