@@ -46,7 +46,7 @@ def _pipelines_imports_tensorflow() -> bool:
 
 
 @pytest.mark.parametrize("args", [("list",), ("list", "resnet*"), ("info", "resnet50"),
-                                  ("info", "lenet5")])
+                                  ("info", "lenet5"), ("runs", "tests")])
 def test_listing_commands_answer_without_tensorflow_in_under_a_second(args):
     out, report = _run_quick(*args)
     assert report["code"] == 0 and out

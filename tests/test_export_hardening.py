@@ -132,7 +132,7 @@ def test_export_of_a_search_project_says_what_a_run_folder_is(tmp_path, capsys):
     (project / "oracle.json").write_text("{}")
     assert zoo(capsys, "export", project, "--base-dir", tmp_path / "sm") == (2, (
         f"zoo: error: {project} is a search project (oracle.json), not a run folder. A run "
-        "folder is what `zoo train` writes: runs/<model>-<dataset>, holding run.json and "
+        "folder is what `zoo train` writes: runs/<model>-<dataset>/version_<N>, holding run.json and "
         "best.keras. To export a search's best model, run `zoo tune ... --export` (it trains "
         "the best configuration in <project>/best_trial_<id>, a run folder)."))
     assert not (tmp_path / "sm").exists()
@@ -146,7 +146,7 @@ def test_export_of_a_folder_that_is_not_a_run(tmp_path, capsys, what):
     reason = "no run.json" if what == "empty" else "it does not exist"
     assert zoo(capsys, "export", folder, "--base-dir", tmp_path / "sm") == (2, (
         f"zoo: error: {folder} is not a run folder ({reason}). A run folder is what `zoo "
-        "train` writes: runs/<model>-<dataset>, holding run.json and best.keras."))
+        "train` writes: runs/<model>-<dataset>/version_<N>, holding run.json and best.keras."))
 
 
 def test_export_of_a_run_without_its_checkpoint(run_dir, tmp_path, capsys):

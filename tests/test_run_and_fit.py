@@ -113,11 +113,13 @@ def test_run_refuses_other_settings_with_the_exact_message(tmp_path):
     run.write_record(settings, "completed")
     assert json.loads((tmp_path / "run.json").read_text()) == {"settings": settings,
                                                                 "status": "completed"}
-    assert run.is_completed(settings) is False  # completed, but no model.keras
+    assert run.is_completed() is False  # completed, but no model.keras
+    # Other epochs are the same run (a rerun resumes or extends it); other settings are not.
+    assert run.check_settings({**settings, "epochs": 3})["status"] == "completed"
     with pytest.raises(ValueError, match=re.escape(
-            f"Run folder {tmp_path} holds a run with other settings (differs in: batch_size, "
-            "epochs). Use another --run-dir, or delete that folder.")):
-        run.is_completed({**settings, "epochs": 3, "batch_size": 8})
+            f"Run folder {tmp_path} holds a run with other settings (differs in: batch_size). "
+            "Use another --run-dir, or delete that folder.")):
+        run.check_settings({**settings, "epochs": 3, "batch_size": 8})
 
 
 def test_the_learning_rate_default_is_decided_once(tmp_path, monkeypatch):

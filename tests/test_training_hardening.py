@@ -43,11 +43,11 @@ def test_run_folder_of_a_dataset_path_stays_under_runs(tmp_path, monkeypatch, sh
     data = "../../../../corpus/tiny.txt"
     result = zoo.train("char_rnn", data, epochs=1, overrides=CHAR_RNN_SMALL,
                        data_options={"seq_len": 20}, verbose=0)
-    assert result.run_dir == Path("runs") / "char_rnn-corpus_tiny.txt-a774862a"
+    assert result.run_dir == Path("runs") / "char_rnn-corpus_tiny.txt-a774862a" / "version_0"
     assert (cwd / result.run_dir / "model.keras").is_file()
     assert [p.name for p in (tmp_path / "a" / "b" / "c").iterdir()] == ["d"]
     assert [p.name for p in cwd.iterdir()] == ["runs"]
-    assert [p.name for p in (cwd / "runs").iterdir()] == [result.run_dir.name]
+    assert [p.name for p in (cwd / "runs").iterdir()] == [result.run_dir.parent.name]
     # The settings keep the dataset as given, so the same command finds its run again.
     assert json.loads((cwd / result.run_dir / "run.json").read_text())["settings"]["dataset"] == data
     again = zoo.train("char_rnn", data, epochs=1, overrides=CHAR_RNN_SMALL,
@@ -94,8 +94,8 @@ def test_after_a_refused_command_the_corrected_one_trains(in_tmp, capsys):
     zoo_error(capsys, "train", "mlp", "--epochs", "1", "--set", "dropout_rate=1.5")
     assert main(["train", "mlp", "--epochs", "1", "--set", "dropout_rate=0.5",
                  "--verbose", "0"]) == 0
-    assert "Run folder: runs/mlp-digits\n" in capsys.readouterr().out  # a plain name is kept
-    state = json.loads((in_tmp / "runs" / "mlp-digits" / "run.json").read_text())
+    assert "Run folder: runs/mlp-digits/version_0\n" in capsys.readouterr().out  # a plain name
+    state = json.loads((in_tmp / "runs" / "mlp-digits" / "version_0" / "run.json").read_text())
     assert state["status"] == "completed"
 
 

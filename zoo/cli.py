@@ -1,4 +1,4 @@
-"""The `zoo` command: list, info, datasets, train, launch, tune, export, predict, evaluate,
+"""The `zoo` command: list, info, datasets, train, runs, launch, tune, export, predict, evaluate,
 generate, sample, vectors, stylize, train-style, tiles, codes, quickstart.
 
 A thin layer: each command parses its flags and calls one library function (its
@@ -53,6 +53,17 @@ def _progress_verbosity(requested: int | None = None):
 def _bar_verbosity() -> int:
     """`keras.utils.Progbar` verbosity: a bar on a terminal (1), else one line at the end (2)."""
     return 1 if _progress_verbosity() == "auto" else 2
+
+
+def _run_source(path: str) -> str:
+    """A run folder to read: a group folder (`runs/<model>-<dataset>`) becomes its newest
+    completed version, and which one is printed; any other path is kept."""
+    from zoo.runtime.run import resolve_run_folder
+
+    folder, note = resolve_run_folder(path)
+    if note:
+        print(note)
+    return str(folder)
 
 
 def _output_path(out: str | None, source: str | os.PathLike | None, filename: str,
@@ -134,7 +145,8 @@ def cmd_train(args) -> int:
         lr_schedule=args.lr_schedule, seed=args.seed, overrides=_key_values(args.set, "--set"),
         data_options=_data_options(args), run_dir=args.run_dir, runs_root=args.runs_root,
         strategy=args.strategy, cpu_replicas=args.cpu_replicas,
-        mixed_precision=args.mixed_precision,
+        mixed_precision=args.mixed_precision, clipnorm=args.clipnorm,
+        early_stopping=args.early_stopping, reduce_lr_on_plateau=args.reduce_lr_on_plateau,
         jit_compile="auto" if args.jit_compile is None else args.jit_compile,
         verbose=_progress_verbosity(args.verbose),
     )
@@ -149,6 +161,19 @@ def cmd_train(args) -> int:
         exported = export_trained(result.model, result.spec, result.plan, args.name,
                                   base_dir=args.base_dir, metrics=last)
         print(f"Exported: {exported.path}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from zoo.runtime.runs import format_runs, list_runs
+
+    rows = list_runs(args.root)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif rows:
+        print(format_runs(rows))
+    else:
+        print(f"No runs under {args.root}.")
     return 0
 
 
@@ -219,7 +244,7 @@ def cmd_export(args) -> int:
 
     check_export_target(args.base_dir, args.name, args.static_batch)
     # A folder that is not a run, a damaged run.json or .keras: ValueErrors naming it.
-    run = Run(args.run_dir)
+    run = Run(_run_source(args.run_dir))
     spec, plan = run.plan()
     model = run.load(args.checkpoint)
     result = export_trained(model, spec, plan, args.name, base_dir=args.base_dir,
@@ -259,8 +284,8 @@ def cmd_generate(args) -> int:
     from zoo.runtime.generate import generate
 
     try:
-        text = generate(args.source, args.prompt, args.length, args.temperature, args.top_k,
-                        args.seed)
+        text = generate(_run_source(args.source), args.prompt, args.length, args.temperature,
+                        args.top_k, args.seed)
     except (FileNotFoundError, ValueError) as e:
         raise CommandError(str(e)) from None
     print(text)
@@ -275,6 +300,7 @@ def cmd_sample(args) -> int:
     from zoo.tasks.gan import grid_scale
     from zoo.images import save_grid
 
+    args.source = _run_source(args.source)
     try:
         images = sample_images(args.source, args.count, args.seed, args.checkpoint)
     except FileNotFoundError as e:
@@ -291,6 +317,7 @@ def cmd_vectors(args) -> int:
     from zoo.runtime.artifacts import word_vectors_from_run
     from zoo.tasks.word_vectors import UnknownWordError
 
+    args.run_dir = _run_source(args.run_dir)
     try:
         vectors = word_vectors_from_run(args.run_dir)
     except FileNotFoundError as e:
@@ -328,6 +355,7 @@ def cmd_tiles(args) -> int:
     from zoo.runtime.artifacts import load_autoencoder
     from zoo.tasks.autoencoding import save_hidden_units
 
+    args.source = _run_source(args.source)
     try:
         model = load_autoencoder(args.source, args.checkpoint)
     except FileNotFoundError as e:
@@ -343,6 +371,7 @@ def cmd_codes(args) -> int:
     from zoo.tasks.autoencoding import code_figures_table, compare_codes_with_pca
     from zoo.runtime.run import Run
 
+    args.run_dir = _run_source(args.run_dir)
     try:
         _, plan = Run(args.run_dir).plan()
         model = load_autoencoder(args.run_dir, args.checkpoint)
@@ -513,7 +542,15 @@ def _train_flags(p) -> None:
     p.add_argument("--weight-decay", type=float, help="decoupled weight decay, e.g. 1e-4")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=LR_SCHEDULES[0],
                    help="learning-rate schedule")
-    p.add_argument("--run-dir", help=f"run folder (default: {RUNS_ROOT}/<model>-<dataset>)")
+    p.add_argument("--clipnorm", type=float, help="clip each gradient to this L2 norm")
+    p.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a new best val_loss (the spec's "
+                        "monitor)")
+    p.add_argument("--reduce-lr-on-plateau", type=int, metavar="PATIENCE",
+                   help="halve the learning rate after PATIENCE epochs without a new best "
+                        "(constant schedule only)")
+    p.add_argument("--run-dir", help=f"run folder (default: {RUNS_ROOT}/<model>-<dataset>/"
+                   "version_<N>, the version of these settings, else a new one)")
     p.add_argument("--runs-root", default=RUNS_ROOT, help="folder of the run folders")
     p.add_argument("--export", action="store_true", help="export the trained model")
     _export_flags(p)
@@ -529,6 +566,13 @@ def _train_flags(p) -> None:
     p.add_argument("--verbose", type=int, choices=[0, 1, 2],
                    help="Keras fit verbosity (default: progress bars on a terminal, one line "
                         "per epoch when the output is piped)")
+
+
+def _runs_flags(p) -> None:
+    from zoo.runtime.names import RUNS_ROOT
+
+    p.add_argument("root", nargs="?", default=RUNS_ROOT, help="folder searched for run folders")
+    p.add_argument("--json", action="store_true", help="print the runs as JSON")
 
 
 def _launch_flags(p) -> None:
@@ -576,7 +620,8 @@ def _tune_flags(p) -> None:
 def _export_command_flags(p) -> None:
     from zoo.runtime.run import CHECKPOINTS
 
-    p.add_argument("run_dir", help="a run folder written by `zoo train`")
+    p.add_argument("run_dir", help="a run folder written by `zoo train` (a group "
+                   "runs/<model>-<dataset>: its newest completed version)")
     p.add_argument("--version", type=int, help="explicit version (refused if it exists)")
     p.add_argument("--checkpoint", choices=list(CHECKPOINTS), default="best",
                    help="which model of the run folder")
@@ -614,7 +659,8 @@ def _predict_flags(p) -> None:
 
 
 def _generate_flags(p) -> None:
-    p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")
+    p.add_argument("source", help="a run folder (runs/<model>-<dataset>: its newest completed "
+                   "version) or saved_models/<name>/<version>")
     p.add_argument("--prompt", default="", help="text the sample continues")
     p.add_argument("--length", type=int, default=300, help="tokens to generate")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
@@ -635,7 +681,8 @@ def _out_flag(p, filename: str, command: str) -> None:
 
 
 def _sample_flags(p) -> None:
-    p.add_argument("source", help="runs/<model>-<dataset> or saved_models/<name>/<version>")
+    p.add_argument("source", help="a run folder (runs/<model>-<dataset>: its newest completed "
+                   "version) or saved_models/<name>/<version>")
     p.add_argument("--count", type=int, default=64, help="images (seeds seed..seed+count-1)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
     _out_flag(p, "samples.png", "sample")
@@ -744,6 +791,8 @@ COMMANDS = (
     ("info", "show a model's spec, shapes and search space", _info_flags, cmd_info),
     ("datasets", "list built-in datasets", _no_flags, cmd_datasets),
     ("train", "train a model (resumable: rerun to resume)", _train_flags, cmd_train),
+    ("runs", "list the training runs under a folder: settings, status, best value",
+     _runs_flags, cmd_runs),
     ("launch", "run N local workers of a multi-worker command (TF_CONFIG on 127.0.0.1 ports)",
      _launch_flags, cmd_launch),
     ("tune", "hyperparameter search with Keras Tuner (resumable)", _tune_flags, cmd_tune),

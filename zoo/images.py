@@ -1,4 +1,5 @@
-"""Image grids as PNG files: autoencoder hidden units, GAN samples, style grids.
+"""Image grids as PNG files: autoencoder hidden units, GAN samples, style grids; and the
+training curves of a run (matplotlib).
 
 Images are NumPy arrays; this module only arranges and writes them (Pillow).
 """
@@ -100,3 +101,44 @@ def read_png(path: str | os.PathLike) -> np.ndarray:
 
     with Image.open(path) as image:
         return np.asarray(image)
+
+
+def save_curves(rows: list[dict], path: str | os.PathLike, title: str = "") -> Path:
+    """Plot a training history as PNG, atomically: one panel per quantity (loss, then each
+    metric) against epoch, the training value and its `val_` counterpart as two lines.
+
+    `rows` are history rows (`{"epoch": 0, "loss": ..., "val_loss": ...}`). matplotlib's
+    Agg canvas is used directly (no pyplot state, no display needed).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    keys = [k for row in rows for k in row if k != "epoch"]
+    names = list(dict.fromkeys(k[4:] if k.startswith("val_") else k for k in keys))
+    names.sort(key=lambda k: (k != "loss", k))  # loss first
+    if not names:
+        raise ValueError("No quantities to plot: the history has no rows with values.")
+    columns = min(len(names), 3)
+    panels = -(-len(names) // columns)
+    fig = Figure(figsize=(4.2 * columns, 3.2 * panels), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(panels, columns, squeeze=False).ravel()
+    for ax, name in zip(axes, names):
+        for key, label in ((name, "training"), (f"val_{name}", "validation")):
+            points = [(row["epoch"], row[key]) for row in rows if key in row]
+            if points:
+                epochs, values = zip(*points)
+                ax.plot(epochs, values, marker="o", markersize=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=72)
+    return Path(path)

@@ -331,14 +331,16 @@ OPTIMIZER_ALIASES = {
 }
 
 
-def make_optimizer(name: str, learning_rate, weight_decay: float | None = None):
+def make_optimizer(name: str, learning_rate, weight_decay: float | None = None,
+                   clipnorm: float | None = None):
     """A fresh optimizer: a Keras identifier ("adam", "sgd", "adamw", "rmsprop", ...)
     or "momentum", SGD with momentum 0.9 as in the AlexNet, VGG and ResNet papers,
     or "gan_adam", Adam with beta_1 0.5 as in DCGAN (Radford et al. 2015).
 
     `weight_decay` is Keras' decoupled decay (each step subtracts
     `learning_rate * weight_decay * w`), which for plain SGD equals an L2
-    penalty of `weight_decay / 2 * |w|^2`.
+    penalty of `weight_decay / 2 * |w|^2`. `clipnorm` clips each gradient to that
+    L2 norm before the update (Keras' own `clipnorm`).
     """
     import keras
 
@@ -352,6 +354,8 @@ def make_optimizer(name: str, learning_rate, weight_decay: float | None = None):
         ) from None
     if weight_decay is not None:
         extra = {**extra, "weight_decay": weight_decay}
+    if clipnorm is not None:
+        extra = {**extra, "clipnorm": clipnorm}
     return optimizer_class(learning_rate=learning_rate, **extra)
 
 

@@ -1,16 +1,20 @@
 """The run folder of `zoo train`: one `Run` object owns its files.
 
-    runs/<model>-<dataset>/
-        run.json          settings and status ("running" or "completed")
-        history.csv       one row per finished epoch (Keras CSVLogger)
-        logs/             TensorBoard event files
-        backup/           Keras BackupAndRestore state, deleted on completion
-        best.keras        the best epoch by the spec's monitor (val_loss)
-        model.keras       the final model
-        vocabulary.json   a token model's vocabulary (language models, word vectors)
+    runs/<model>-<dataset>/       the group: one version folder per set of settings
+        version_0/
+            run.json          settings and status ("running" or "completed")
+            history.csv       one row per finished epoch (Keras CSVLogger)
+            curves.png        loss and metrics against epoch, written when the run finishes
+            logs/             TensorBoard event files
+            backup/           Keras BackupAndRestore state, deleted on completion
+            best.keras        the best epoch by the spec's monitor (val_loss)
+            model.keras       the final model, with its optimizer state (extending the run
+                              starts from it)
+            vocabulary.json   a token model's vocabulary (language models, word vectors)
 
 Every reader of a run folder goes through `Run`: its settings and status, its
-history, its checkpoints, its vocabulary, its model and its data plan.
+history, its checkpoints, its vocabulary, its model and its data plan. A reader
+given a group folder reads its newest completed version (`resolve_run_folder`).
 """
 
 from __future__ import annotations
@@ -23,18 +27,22 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from zoo._common import write_text_atomic
-from zoo.registry import ModelSpec, get_spec
-from zoo.runtime.plan import DataPlan, plan_data
+from zoo._common import atomic_path, version_folders, write_text_atomic
+
+if TYPE_CHECKING:  # imported when a plan is made: `zoo runs` reads run.json files only
+    from zoo.registry import ModelSpec
+    from zoo.runtime.plan import DataPlan
 
 CHECKPOINTS = {"best": "best.keras", "final": "model.keras"}
 VOCABULARY_FILE = "vocabulary.json"
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.csv"
+CURVES_FILE = "curves.png"
 
-RUN_FOLDER = ("A run folder is what `zoo train` writes: runs/<model>-<dataset>, holding "
-              "run.json and best.keras.")
+RUN_FOLDER = ("A run folder is what `zoo train` writes: runs/<model>-<dataset>/version_<N>, "
+              "holding run.json and best.keras.")
 
 
 class RunFolderError(FileNotFoundError, ValueError):
@@ -71,22 +79,64 @@ def write_history(path: str | os.PathLike, rows: list[dict]) -> None:
     write_text_atomic(path, text.getvalue())
 
 
+def run_identity(settings: dict) -> dict:
+    """The settings that make a run a different run: all but `epochs`, which a rerun may
+    raise to extend a finished run. A cosine schedule decays to zero over its epochs, so
+    there `epochs` is part of the run (a longer cosine run is a new run)."""
+    if settings.get("lr_schedule") == "cosine":
+        return dict(settings)
+    return {k: v for k, v in settings.items() if k != "epochs"}
+
+
+def settings_differ(before: dict, settings: dict) -> list[str]:
+    """The settings by which `before` (a recorded run) is another run than `settings`."""
+    before, settings = run_identity(before or {}), run_identity(settings)
+    return sorted(k for k in set(settings) | set(before) if before.get(k) != settings.get(k))
+
+
+def _is_group(folder: Path) -> bool:
+    """Whether `folder` holds version folders of runs, and no run itself."""
+    return not (folder / RUN_FILE).is_file() and bool(version_folders(folder))
+
+
+def resolve_run_folder(folder: str | os.PathLike) -> tuple[Path, str | None]:
+    """The run folder to read for `folder`, and a note saying which one when it was a group.
+
+    A group folder (`runs/<model>-<dataset>`, holding `version_N` run folders) gives
+    its newest completed version (the highest N); any other folder is itself.
+    A group without a completed version is a `RunFolderError` naming its versions.
+    """
+    folder = Path(folder)
+    if not _is_group(folder):
+        return folder, None
+    versions = [v for v in version_folders(folder) if (v / RUN_FILE).is_file()]
+    names = ", ".join(v.name for v in versions)
+    held = f"{folder} holds {len(versions)} run{'s' if len(versions) != 1 else ''} ({names})"
+    completed = [v for v in versions if Run(v, resolve=False).status == "completed"]
+    if not completed:
+        raise RunFolderError(f"{held}, none completed. Name one version folder to read an "
+                             f"unfinished run, e.g. {versions[-1] if versions else folder}.")
+    return completed[-1], f"{held}; using {completed[-1].name}, the newest completed."
+
+
 class Run:
     """A `zoo train` run folder: its settings, status, history, checkpoints,
     vocabulary, model and data plan.
 
     Reading needs the folder to hold a run (`run.json`); `RunFolderError` says
-    why one that does not is no run folder.
+    why one that does not is no run folder. A group folder (`runs/<model>-<dataset>`)
+    stands for its newest completed version (`resolve_run_folder`; `note` says which),
+    unless `resolve` is False.
 
     Example:
         >>> run = Run("runs/mlp-digits")
-        >>> run.settings["epochs"], run.status
-        (10, 'completed')
+        >>> run.folder, run.settings["epochs"], run.status
+        (PosixPath('runs/mlp-digits/version_0'), 10, 'completed')
         >>> model = run.load("best")
     """
 
-    def __init__(self, folder: str | os.PathLike):
-        self.folder = Path(folder)
+    def __init__(self, folder: str | os.PathLike, resolve: bool = True):
+        self.folder, self.note = resolve_run_folder(folder) if resolve else (Path(folder), None)
 
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r})"
@@ -112,6 +162,10 @@ class Run:
     @property
     def logs_dir(self) -> Path:
         return self.folder / "logs"
+
+    @property
+    def curves_file(self) -> Path:
+        return self.folder / CURVES_FILE
 
     def exists(self) -> bool:
         """Whether the folder holds a run (a `run.json`)."""
@@ -174,6 +228,9 @@ class Run:
         A token model's plan uses the vocabulary saved in the run folder, so a
         changed corpus cannot silently change token ids.
         """
+        from zoo.registry import get_spec
+        from zoo.runtime.plan import plan_data
+
         settings = self.settings
         spec = get_spec(settings["model"])
 
@@ -197,27 +254,44 @@ class Run:
                 return 0
         return 0
 
-    def is_completed(self, settings: dict) -> bool:
-        """Whether the folder holds this run, completed; refuses a run with other settings."""
+    def check_settings(self, settings: dict) -> dict | None:
+        """The run.json of the run this folder holds (None: no run yet); refuses a run with
+        other settings (`epochs` may differ: a rerun resumes or extends)."""
         if not self.run_file.exists():
-            return False
+            return None
         record = self.record()
-        before = record.get("settings")
-        if before != settings:
-            before = before or {}
-            changed = sorted(k for k in set(settings) | set(before)
-                             if before.get(k) != settings.get(k))
+        changed = settings_differ(record.get("settings"), settings)
+        if changed:
             raise ValueError(
                 f"Run folder {self.folder} holds a run with other settings (differs in: "
                 f"{', '.join(changed)}). Use another --run-dir, or delete that folder."
             )
-        return record.get("status") == "completed" and (self.folder / CHECKPOINTS["final"]).exists()
+        return record
+
+    def is_completed(self) -> bool:
+        """Whether the run finished (status "completed" and its final model saved)."""
+        return self.status == "completed" and (self.folder / CHECKPOINTS["final"]).exists()
+
+    def restore_backup_from_final(self, epochs_done: int) -> None:
+        """Make the backup a completed run's final state, so that training continues from
+        it: the final model's weights and optimizer state (the `model.weights.h5` of
+        `model.keras`, the layout Keras' BackupAndRestore reads) after `epochs_done` epochs."""
+        import zipfile
+
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(self.folder / CHECKPOINTS["final"]) as archive, \
+                atomic_path(self.backup_dir / "latest.weights.h5") as tmp:
+            tmp.write_bytes(archive.read("model.weights.h5"))
+        write_text_atomic(self.backup_dir / "training_metadata.json",
+                          json.dumps({"epoch": epochs_done, "batch": 0}))
 
     # --- writing ---
 
-    def write_record(self, settings: dict, status: str, distribution: dict | None = None) -> None:
-        """Write run.json: the settings, the status and (when known) how it was distributed."""
-        record = {"settings": settings, "status": status}
+    def write_record(self, settings: dict, status: str, distribution: dict | None = None,
+                     **extra) -> None:
+        """Write run.json: the settings, the status, (when known) how it was distributed,
+        and `extra` facts of the finished run (epochs done, the epoch it stopped at)."""
+        record = {"settings": settings, "status": status, **extra}
         if distribution is not None:
             record["distribution"] = distribution
         write_text_atomic(self.run_file, json.dumps(record, indent=2, sort_keys=True))

@@ -7,10 +7,12 @@ for everything task-specific (builder arguments, callbacks, pre-training,
 fitting without gradients). `train` adds the run folder (`zoo.runtime.run.Run`)
 around them.
 
+Each set of settings gets its own run folder, `runs/<model>-<dataset>/version_N`.
 Rerunning the same `zoo.train` call after an interruption (even SIGKILL)
 resumes from the last finished epoch; rerunning a completed run returns it
-unchanged. Every setting, the model and its data are checked before the folder
-is written, and a new run that fails before its first epoch ends is removed again.
+unchanged, or, with more `epochs`, continues it from its final state. Every
+setting, the model and its data are checked before the folder is written, and a
+new run that fails before its first epoch ends is removed again.
 
 Distributed runs (`strategy`, see `zoo.runtime.distribute`) build, compile and read their
 data inside the strategy's scope; `batch_size` is the global batch. In a
@@ -35,11 +37,13 @@ from typing import Any, Callable, Mapping
 import keras
 
 import pipelines
-from zoo._common import atomic_path, check_finite_number, check_positive_int, jsonable, safe_folder_name
+from zoo._common import (atomic_path, check_finite_number, check_positive_int, jsonable,
+                         safe_folder_name, version_folders, versioned_folder)
 from zoo.registry import ModelSpec, get_spec, make_optimizer, repeat_targets
+from zoo.runtime.callbacks import plateau_callbacks
 from zoo.runtime.names import LR_SCHEDULES, RUNS_ROOT
 from zoo.runtime.plan import DataPlan, plan_data
-from zoo.runtime.run import CHECKPOINTS, Run, load_model, read_history
+from zoo.runtime.run import CHECKPOINTS, RUN_FILE, Run, load_model, read_history, settings_differ
 from zoo.tasks import compile_model, get_task
 
 
@@ -56,6 +60,9 @@ class TrainConfig:
     `optimizer` and `learning_rate` None mean the spec's defaults; `resolved`
     fills them in (`ModelSpec.default_learning_rate`, the one place that
     default is decided). `mixed_precision` is a Keras policy name or None.
+    `clipnorm` clips each gradient's norm; `early_stopping` and
+    `reduce_lr_on_plateau` are patiences in epochs (`zoo.runtime.callbacks`),
+    used by `zoo.train` (a search adds its own).
     """
 
     epochs: int = 10
@@ -67,6 +74,9 @@ class TrainConfig:
     seed: int = 0
     jit_compile: bool | str = "auto"
     mixed_precision: str | None = None
+    clipnorm: float | None = None
+    early_stopping: int | None = None
+    reduce_lr_on_plateau: int | None = None
 
     def resolved(self, spec: ModelSpec) -> "TrainConfig":
         """This config with the spec's optimizer and its learning rate where none is given."""
@@ -89,11 +99,22 @@ class TrainConfig:
         check_finite_number("learning_rate", self.learning_rate)
         if self.weight_decay is not None:
             check_finite_number("weight_decay", self.weight_decay, allow_zero=True)
+        if self.clipnorm is not None:
+            check_finite_number("clipnorm", self.clipnorm)
+        for patience in ("early_stopping", "reduce_lr_on_plateau"):
+            if getattr(self, patience) is not None:
+                check_positive_int(patience, getattr(self, patience))
         make_optimizer(self.optimizer, 0.0)  # an unknown name fails before the run folder exists
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(
                 f"`lr_schedule` must be one of {', '.join(map(repr, LR_SCHEDULES))}. "
                 f"Received: lr_schedule={self.lr_schedule!r}")
+        if self.reduce_lr_on_plateau is not None and self.lr_schedule != "constant":
+            raise ValueError(
+                f"`reduce_lr_on_plateau` lowers a constant learning rate; it cannot change the "
+                f"{self.lr_schedule!r} schedule. Use one or the other. Received: "
+                f"reduce_lr_on_plateau={self.reduce_lr_on_plateau}, "
+                f"lr_schedule={self.lr_schedule!r}")
         if self.jit_compile not in (True, False, "auto"):
             raise ValueError(f"`jit_compile` must be True, False or 'auto'. "
                              f"Received: jit_compile={self.jit_compile!r}")
@@ -108,12 +129,17 @@ class TrainConfig:
             "learning_rate": self.learning_rate, "lr_schedule": self.lr_schedule,
             "optimizer": self.optimizer, "weight_decay": self.weight_decay, "seed": self.seed,
         }
-        if self.mixed_precision:
-            # Only when set, so runs from before this option still resume. The strategy
-            # and replica count are not settings: a run may resume on other hardware with
-            # the same global batch (they are recorded under "distribution").
-            settings["mixed_precision"] = self.mixed_precision
+        # Only when set, so runs from before these options still resume. The strategy
+        # and replica count are not settings: a run may resume on other hardware with
+        # the same global batch (they are recorded under "distribution").
+        for name in ("mixed_precision", "clipnorm", "early_stopping", "reduce_lr_on_plateau"):
+            if getattr(self, name):
+                settings[name] = getattr(self, name)
         return settings
+
+    def callbacks(self, spec: ModelSpec) -> list:
+        """Early stopping and rate reduction on the spec's monitor, when asked for."""
+        return plateau_callbacks(spec.monitor, self.early_stopping, self.reduce_lr_on_plateau)
 
 
 # --- the one fit path: zoo.train and every search trial ---
@@ -141,7 +167,8 @@ def compile_for_training(model, spec: ModelSpec, config: TrainConfig, steps_per_
     if config.lr_schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, config.epochs * steps_per_epoch)
     return compile_model(model, spec, learning_rate=rate, optimizer=config.optimizer,
-                         weight_decay=config.weight_decay, jit_compile=config.jit_compile)
+                         weight_decay=config.weight_decay, clipnorm=config.clipnorm,
+                         jit_compile=config.jit_compile)
 
 
 def training_data(plan: DataPlan, config: TrainConfig, static_shapes: bool = False):
@@ -217,6 +244,7 @@ class _Training:
     distribution: dict
     verbose: int | str
     say: Callable
+    extend_from: int | None = None  # a completed run continued: its epochs done
 
     @property
     def chief(self) -> bool:
@@ -240,24 +268,29 @@ def train(
     run_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike = RUNS_ROOT,
     callbacks: list | None = None, verbose: int | str = "auto", strategy: str = "auto",
     cpu_replicas: int | None = None, mixed_precision: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = "auto", clipnorm: float | None = None,
+    early_stopping: int | None = None, reduce_lr_on_plateau: int | None = None,
 ) -> TrainResult:
     """Train a registered model on a dataset, resumably, in a run folder (`zoo.runtime.run`).
 
     Args:
         model_name: A registered model (`zoo.list_models()`).
         dataset: A dataset name (default: the spec's own).
-        epochs, batch_size, learning_rate, seed: Training settings.
+        epochs, batch_size, learning_rate, seed: Training settings. More epochs than a
+            completed run of these settings had continue it from its final state.
         optimizer: Optimizer name (default: the spec's; see `zoo.registry.make_optimizer`).
             Without `learning_rate`, the spec's default rate for that optimizer is used.
         weight_decay: Decoupled weight decay (e.g. 1e-4 for ResNet with SGD).
-        lr_schedule: "constant", or "cosine" to decay the learning rate to
-            zero over the run (Loshchilov & Hutter 2017, without restarts).
-        overrides: Builder arguments (e.g. `{"depth": 3}`).
-        data_options: Extra `pipelines.load` options (e.g. `{"gate": "xor"}`).
-        run_dir: The run folder; default `runs_root/<model>-<dataset>`, the dataset
-            made one plain folder name (`zoo._common.safe_folder_name`: a path such
-            as `../corpus/tiny.txt` becomes `corpus_tiny.txt-<hash>`).
+        lr_schedule: "constant", or "cosine" to decay the learning rate to zero over
+            the run (Loshchilov & Hutter 2017, without restarts).
+        clipnorm: Clip each gradient to this L2 norm (Keras' optimizer `clipnorm`).
+        early_stopping, reduce_lr_on_plateau: Patiences in epochs without a new best of
+            the spec's monitor: stop (the run is completed), or halve a constant rate.
+        overrides, data_options: Builder arguments (e.g. `{"depth": 3}`) and extra
+            `pipelines.load` options (e.g. `{"gate": "xor"}`).
+        run_dir: The run folder; default `runs_root/<model>-<dataset>/version_N`, the
+            version holding these settings, else a new one (`_run_folder`); the dataset
+            made one plain folder name (`zoo._common.safe_folder_name`).
         callbacks: Extra Keras callbacks.
         strategy: "auto", "default", "mirrored", "multiworker" or "tpu" (see
             `zoo.runtime.distribute`); the choice is printed. `batch_size` is the
@@ -265,8 +298,8 @@ def train(
         cpu_replicas: Split the CPU into this many logical devices first (for
             "mirrored" on a CPU-only machine; default $ZOO_CPU_REPLICAS or 1).
             Only possible before TensorFlow's first operation in the process.
-        mixed_precision: Train under the "mixed_bfloat16" Keras policy
-            ("mixed_float16" on GPU), outputs and losses kept float32.
+        mixed_precision: Train under the "mixed_bfloat16" Keras policy ("mixed_float16"
+            on GPU), outputs and losses kept float32.
         jit_compile: XLA-compile the training step (True/False; "auto" is
             Keras' choice: XLA on GPU/TPU without tf.distribute).
 
@@ -280,35 +313,95 @@ def train(
     """
     from zoo.runtime import distribute, precision
 
-    say = print if verbose else _silent
-    # First: multi-worker collectives and logical CPU devices must be set up before
-    # TensorFlow's first operation.
+    say = print if verbose else _silent  # the strategy first: before TF's first operation
     dist = distribute.make_strategy(strategy, cpu_replicas=cpu_replicas, say=say)
     spec = get_spec(model_name)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                          learning_rate=learning_rate, weight_decay=weight_decay,
-                         lr_schedule=lr_schedule, seed=seed, jit_compile=jit_compile
-                         ).resolved(spec)
+                         lr_schedule=lr_schedule, seed=seed, jit_compile=jit_compile,
+                         clipnorm=clipnorm, early_stopping=early_stopping,
+                         reduce_lr_on_plateau=reduce_lr_on_plateau).resolved(spec)
     config.check(dist.replicas, dist.name)
     plan = plan_data(spec, dataset, overrides, data_options)
     if mixed_precision:
         config = dataclasses.replace(config, mixed_precision=precision.mixed_policy_name())
-    # The dataset may be a path (../corpus/tiny.txt): the folder name is made safe.
-    run = Run(run_dir or Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}")
     settings = config.settings(spec, plan)
-    if run.is_completed(settings):
-        say(f"Run {run.folder} is already complete; loading its model.")
-        model = load_model(run.folder / CHECKPOINTS["final"])
-        return TrainResult(model, run.history(), run.folder, spec, plan, epochs)
+    run = _run_folder(run_dir, Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}",
+                      settings, dist.name)
+    completed, extend_from = _completed_run(run, run.check_settings(settings), epochs, say)
+    if completed is not None:
+        return TrainResult(completed, run.history(), run.folder, spec, plan, extend_from)
     # Only the chief writes the run folder; other workers write into a temporary one.
     write_dir = run.folder if dist.is_chief else Path(
         tempfile.mkdtemp(prefix=f"zoo-{dist.task_type}{dist.task_id}-"))
     job = _Training(spec, plan, config, dist, run, write_dir, settings,
-                    {**dist.describe(), "jit_compile": jit_compile}, verbose, say)
+                    {**dist.describe(), "jit_compile": jit_compile}, verbose, say, extend_from)
     with contextlib.ExitStack() as cleanup:
         if not job.chief:
             cleanup.callback(shutil.rmtree, write_dir, ignore_errors=True)
         return _train_run(job, list(callbacks or []))
+
+
+def _run_folder(run_dir, group: Path, settings: dict, strategy: str) -> Run:
+    """The run folder of these settings: `run_dir` when given (which must not be a group of
+    version folders), else the version folder of `group` holding them (`versioned_folder`).
+
+    A version matches when its settings do (`epochs` may differ: the run resumes or
+    continues); a completed version must also have been trained under this strategy, as
+    a new experiment, while an unfinished one resumes on whatever hardware is here. A
+    `group` folder that is itself a run (written before version folders) is used when its
+    settings match.
+    """
+    if run_dir is not None:
+        folder = Path(run_dir)
+        versions = version_folders(folder)
+        if versions and not (folder / RUN_FILE).is_file():
+            names = ", ".join(v.name for v in versions)
+            raise ValueError(
+                f"Run folder {folder} holds versioned runs ({names}), not one run. Give "
+                f"--run-dir one version folder (e.g. {versions[-1]}) or a new folder, or "
+                f"leave it out to get the version of these settings.")
+        return Run(folder, resolve=False)
+    legacy = Run(group, resolve=False)
+    if legacy.exists() and not settings_differ(legacy.settings, settings):
+        return legacy
+
+    def holds_same(folder: Path) -> bool:
+        run = Run(folder, resolve=False)
+        if not run.exists() or settings_differ(run.settings, settings):
+            return False
+        trained = run.record().get("distribution", {}).get("strategy", strategy)
+        return not run.is_completed() or trained == strategy
+
+    return Run(versioned_folder(group, holds_same), resolve=False)
+
+
+def _completed_run(run: Run, record: dict | None, epochs: int, say) -> tuple[Any, int | None]:
+    """For a completed run: its final model when `epochs` asks for no more than it had
+    (or it was fitted without gradients), else None; and its epochs done. For any other
+    run: (None, None)."""
+    if record is None or not run.is_completed():
+        return None, None
+    done = record.get("epochs_done", len(run.history()))
+    if epochs > record["settings"]["epochs"] and not record.get("without_gradients"):
+        return None, done  # to be continued
+    say(f"Run {run.folder} is already complete ({_epochs(done)}{_trained_under(record)}); "
+        "loading its model.")
+    return load_model(run.folder / CHECKPOINTS["final"]), done
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'s' if count != 1 else ''}"
+
+
+def _trained_under(record: dict) -> str:
+    """", trained under the mirrored strategy (2 replicas)" from a run.json ("" if unknown)."""
+    dist = record.get("distribution")
+    if not dist:
+        return ""
+    replicas = dist.get("replicas", 1)
+    return (f", trained under the {dist.get('strategy')} strategy "
+            f"({replicas} replica{'s' if replicas != 1 else ''})")
 
 
 def _train_run(job: _Training, callbacks: list) -> TrainResult:
@@ -324,8 +417,11 @@ def _train_run(job: _Training, callbacks: list) -> TrainResult:
     model, train_ds, val_ds = _prepare_model(job)
     with run.removed_unless_an_epoch_finishes(new_run):
         run.folder.mkdir(parents=True, exist_ok=True)
+        before = run.record() if run.exists() else {}
         if job.chief:
-            run.write_record(job.settings, "running", job.distribution)
+            if job.extend_from is not None:
+                run.restore_backup_from_final(job.extend_from)
+            run.write_record(job.settings, "running", job.distribution, monitor=spec.monitor)
             get_task(spec).run_files(spec, plan, run)
         resumed_from = run.finished_epochs()
         prior_rows = run.history()
@@ -333,11 +429,12 @@ def _train_run(job: _Training, callbacks: list) -> TrainResult:
         if job.chief and len(prior_rows) > resumed_from:
             run.write_history(prior_rows[:resumed_from])
         prior_rows = prior_rows[:resumed_from]
-        job.say(f"Run folder: {run.folder} "
-                + (f"(resuming after epoch {resumed_from})" if resumed_from else "(new run)"))
+        job.say(f"Run folder: {run.folder} ({_progress_note(job, resumed_from, before)})")
         run_callbacks = _run_callbacks(job, prior_rows)
+        # Before the backup, so that a lowered rate or a stop is in the epoch's backup.
+        plateau = job.config.callbacks(spec)
         outcome = fit(model, spec, plan, job.config, train_ds, val_ds,
-                      callbacks=[*run_callbacks, *callbacks],
+                      callbacks=[*plateau, *run_callbacks, *callbacks],
                       write_dir=job.write_dir, pretrain=not resumed_from, scope=job.scope,
                       say=job.say, verbose=job.verbose)
         if isinstance(outcome, dict):
@@ -345,7 +442,30 @@ def _train_run(job: _Training, callbacks: list) -> TrainResult:
         # Without callbacks of the caller's (which may change the weights when training
         # ends), the final model is the last epoch's backup.
         checkpoint = run_callbacks[1] if not callbacks else None
-        return _finish(job, model, prior_rows, checkpoint)
+        return _finish(job, model, prior_rows, checkpoint, _stopped_epoch(plateau))
+
+
+def _progress_note(job: _Training, resumed_from: int, before: dict) -> str:
+    """"new run", "resuming after epoch 3 ...", or "continuing the completed run ..."."""
+    if job.extend_from is not None:
+        return (f"continuing the completed run of {_epochs(job.extend_from)} to "
+                f"{_epochs(job.config.epochs)}")
+    if not resumed_from:
+        return "new run"
+    note = f"resuming after epoch {resumed_from}"
+    trained = before.get("distribution", {})
+    if trained and trained.get("strategy") != job.dist.name:
+        note += (f"; started under the {trained.get('strategy')} strategy, now under "
+                 f"{job.dist.name} with the same global batch")
+    return note
+
+
+def _stopped_epoch(callbacks: list) -> int | None:
+    """The epoch an EarlyStopping among `callbacks` stopped training at (None: it did not)."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.EarlyStopping) and callback.stopped_epoch:
+            return int(callback.stopped_epoch)
+    return None
 
 
 def _prepare_model(job: _Training):
@@ -461,16 +581,22 @@ _KERAS_FILE = ("metadata.json", "config.json", "model.weights.h5")
 
 
 def _finish(job: _Training, model, prior_rows: list[dict],
-            checkpoint: BestCheckpoint | None) -> TrainResult:
-    """Save the final model (from the last backup when `checkpoint` can), delete the
-    backup and mark the run completed; the history it wrote."""
+            checkpoint: BestCheckpoint | None, stopped_epoch: int | None = None) -> TrainResult:
+    """Save the final model (from the last backup when `checkpoint` can; it holds the
+    optimizer state a longer rerun continues from), delete the backup, mark the run
+    completed (with its epochs done and the epoch early stopping stopped at) and plot
+    its curves; the history it wrote."""
     final = job.write_dir / CHECKPOINTS["final"]  # every worker saves; the chief's is kept
     if checkpoint is None or not checkpoint.save_from_backup(final):
         model.save(final)
     shutil.rmtree(job.write_dir / "backup", ignore_errors=True)
     if job.chief:
-        job.run.write_record(job.settings, "completed", job.distribution)
         history = job.run.history()
+        extra = {"epochs_done": len(history), "monitor": job.spec.monitor}
+        if stopped_epoch is not None:
+            extra["stopped_epoch"] = stopped_epoch
+        job.run.write_record(job.settings, "completed", job.distribution, **extra)
+        _plot(job, history)
     else:  # the chief may still be writing its history: this worker's own rows
         history = prior_rows + read_history(job.write_dir / "history.csv")
     return TrainResult(model, history, job.run.folder, job.spec, job.plan, len(prior_rows))
@@ -483,8 +609,18 @@ def _record_fit_without_gradients(job: _Training, model, outcome: dict) -> Train
         job.run.write_history([row])
         model.save(job.run.folder / CHECKPOINTS["best"])
         model.save(job.run.folder / CHECKPOINTS["final"])
-        job.run.write_record(job.settings, "completed")
+        job.run.write_record(job.settings, "completed", epochs_done=1, without_gradients=True,
+                             monitor=job.spec.monitor)
+        _plot(job, [row])
     return TrainResult(model, [row], job.run.folder, job.spec, job.plan)
+
+
+def _plot(job: _Training, history: list[dict]) -> None:
+    """The run's curves.png: loss and metrics against epoch, training and validation."""
+    from zoo.images import save_curves
+
+    if history:
+        save_curves(history, job.run.curves_file, f"{job.spec.name} on {job.plan.dataset}")
 
 
 def _steps_per_epoch(ds) -> int:

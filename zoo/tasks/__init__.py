@@ -59,6 +59,7 @@ def compile_model(
     learning_rate=None,
     optimizer: str | None = None,
     weight_decay: float | None = None,
+    clipnorm: float | None = None,
     jit_compile: Any = "auto",
 ):
     """Compile `model` with the spec's default optimizer and its task's loss and metrics
@@ -66,12 +67,13 @@ def compile_model(
 
     `optimizer` overrides the spec's (see `make_optimizer`); without a
     `learning_rate`, the spec's default for that optimizer is used.
-    `learning_rate` may be a float or a `keras.optimizers.schedules` schedule.
+    `learning_rate` may be a float or a `keras.optimizers.schedules` schedule;
+    `clipnorm` clips each gradient to that norm.
     """
     name = spec.optimizer if optimizer is None else optimizer
     if learning_rate is None:
         learning_rate = spec.default_learning_rate(name)
-    opt = make_optimizer(name, learning_rate, weight_decay)
+    opt = make_optimizer(name, learning_rate, weight_decay, clipnorm)
     task = get_task(spec)
     loss, metrics, loss_weights = task.loss_for(spec), list(task.metrics_for(spec)), None
     n_outputs = len(model.outputs)
