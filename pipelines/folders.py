@@ -96,6 +96,7 @@ def _stamp(path: Path):
 
 
 class _FolderSource(Source):
+    own = True
     suffixes: tuple = ()
     folder_kind: str = ""
 

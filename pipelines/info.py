@@ -71,6 +71,13 @@ class DatasetInfo:
     target_mean: tuple | None = None
     target_std: tuple | None = None
 
+    def signature(self) -> dict:
+        """What a model trained on this data depends on: the feature shape, the classes and
+        a table's columns (recorded with a run of own data, so other data is refused)."""
+        return {"feature_shape": list(self.feature_shape),
+                "classes": None if self.class_names is None else list(self.class_names),
+                "columns": None if self.columns is None else [list(c) for c in self.columns]}
+
     @property
     def is_image(self) -> bool:
         return len(self.feature_shape) == 3 and self.feature_dtype == "uint8"

@@ -242,6 +242,7 @@ def read_npz(path: Path) -> ArraySplits:
 class OwnArraySource(Source):
     """Own NumPy data, given as arrays in this process or as a `.npz` file."""
 
+    own = True
     kind = "arrays"
     in_memory = True
 

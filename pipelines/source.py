@@ -43,10 +43,13 @@ class Source:
         kind: The name of the kind, recorded as `DatasetInfo.source`.
         in_memory: Whether the splits are NumPy arrays in memory, read by
             `pipelines.load_arrays` (and split among workers by element).
+        own: Whether the data is the user's own (arrays, tables, folders, tf.data),
+            whose content a name does not fix: a run records its `DatasetInfo.signature()`.
     """
 
     kind: str = ""
     in_memory: bool = False
+    own: bool = False  # the user's own data (pipelines.own): its shape is recorded with a run
 
     def names(self) -> tuple[str, ...]:
         """The dataset names this source lists in `pipelines.list_datasets()`."""

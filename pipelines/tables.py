@@ -448,6 +448,7 @@ def _parquet_rows(table: Table, stats: TableStats, mask, target_numeric: bool):
 class TableSource(Source):
     """DataFrames (in this process) and CSV or Parquet files, with a target column."""
 
+    own = True
     kind = "table"
 
     def matches(self, name, data_dir, options: dict) -> bool:

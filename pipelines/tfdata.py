@@ -83,6 +83,7 @@ def _labels(name: str, task, where: str):
 class TfDataSource(Source):
     """`tf.data.Dataset`s given in this process."""
 
+    own = True
     kind = "tf_data"
 
     def matches(self, name, data_dir, options: dict) -> bool:

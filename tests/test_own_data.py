@@ -316,3 +316,75 @@ def test_a_run_of_python_arrays_in_another_process_asks_for_the_data_again():
         "or save it as a file (.npz, .csv, .parquet, a folder) and give its path.")
     with pytest.raises(DataError, match=r"^Dataset 'arrays-0123456789ab' was given as Python"):
         pipelines.get_info("arrays-0123456789ab")
+
+
+# --- the experiment loop on own data ---
+
+def test_a_csv_run_resumes_after_sigkill_and_refuses_changed_data(tmp_path):
+    import subprocess
+
+    from conftest import sigkill_after_epochs, zoo_env
+    from zoo.runtime.run import read_history
+
+    frame = _wine_frame()
+    csv = tmp_path / "wine.csv"
+    frame.to_csv(csv, index=False)
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "zoo.cli", "train", "mlp", "--data", str(csv), "--target",
+           "target", "--epochs", "40", "--batch-size", "4", "--run-dir", str(run_dir)]
+    env = zoo_env()
+    seen = sigkill_after_epochs(cmd, run_dir, 3, cwd=tmp_path, env=env, timeout=120)
+    assert seen >= 3
+    rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert int(rerun.stdout.split("resuming after epoch ")[1].split(")")[0]) >= seen
+    assert [r["epoch"] for r in read_history(run_dir / "history.csv")] == list(range(40))
+    settings = json.loads((run_dir / "run.json").read_text())["settings"]
+    assert settings["data"]["classes"] == ["0", "1", "2"]
+    assert ["colour", "string"] in settings["data"]["columns"]
+    # The same file name holding other columns is other data: refused in this run folder.
+    frame.drop(columns="colour").to_csv(csv, index=False)
+    changed = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert changed.returncode != 0
+    assert "holds a run with other settings (differs in: builder_args, data)" in changed.stderr
+
+
+def test_evaluate_and_predict_rows_of_a_table_run(tmp_path):
+    import zoo
+    from zoo.runtime.exporter import export_trained
+    from zoo.runtime.predict import predict_file
+
+    frame = _wine_frame()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(frame))
+    splits = {"train": frame.iloc[order[:120]], "validation": frame.iloc[order[120:148]],
+              "test": frame.iloc[order[148:]]}
+    result = zoo.train("mlp", splits, epochs=15, learning_rate=3e-3, verbose=0,
+                       data_options={"target": "target"}, runs_root=tmp_path / "runs")
+    report = zoo.evaluate(result.run_dir, split="test", out=tmp_path / "eval").report
+    evaluated = result.model.evaluate(result.plan.load("test", 64), verbose=0,
+                                      return_dict=True)
+    assert report["examples"] == 30
+    assert abs(report["metrics"]["accuracy"] - evaluated["accuracy"]) < 1e-6
+    assert np.sum(report["figures"]["confusion_matrix"]) == 30
+    assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
+    # Other data with other columns is refused, naming the difference.
+    other = {k: v.drop(columns="colour") for k, v in splits.items()}
+    with pytest.raises(ValueError, match=r"has features of shape \(13,\); the model was "
+                                         r"trained on 'table-[0-9a-f]{12}', with features of "
+                                         r"shape \(16,\)\.$"):
+        zoo.evaluate(result.run_dir, split="test", data=other, out=tmp_path / "eval2")
+    exported = export_trained(result.model, result.spec, result.plan, "wine_rows",
+                              base_dir=tmp_path / "saved")
+    rows = tmp_path / "rows.csv"
+    splits["test"].iloc[:3].to_csv(rows, index=False)  # the target column is ignored
+    lines = list(predict_file(exported.path, rows, top=1))
+    assert len(lines) == 3 and all(re.fullmatch(r"\[\d\] [012]: \d\.\d{4}", ln) for ln in lines)
+    bad = splits["test"].iloc[:3].copy()
+    bad["hue"] = ["0.5", "high", "0.7"]
+    bad.to_csv(rows, index=False)
+    with pytest.raises(ValueError, match=re.escape(f"{rows}: column 'hue', row 1, is 'high'; "
+                                                   "the export takes finite numbers there.")):
+        list(predict_file(exported.path, rows))

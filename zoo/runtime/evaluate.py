@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+import pipelines
 from zoo._common import check_positive_int, jsonable, safe_folder_name, write_text_atomic
 from zoo.registry import get_spec
-from zoo.runtime.plan import DataPlan, plan_data
+from zoo.runtime.plan import OWN_DATA_OPTIONS, DataPlan, check_same_data, plan_data
 from zoo.runtime.run import Run
 from zoo.tasks import get_task
 
@@ -157,15 +158,18 @@ def _evaluate_export(folder: Path, split: str, data, batch_size: int):
     return report, evaluator, out
 
 
-def _other_data(spec, plan: DataPlan, data: str | None) -> DataPlan:
-    """The plan on another dataset of the same shape, the model's builder arguments kept."""
-    if data is None or data == plan.dataset:
+def _other_data(spec, plan: DataPlan, data) -> DataPlan:
+    """The plan on other data of the same shape, classes and columns (a dataset name or
+    path, or own data: arrays, a DataFrame...), the model's builder arguments and own-data
+    options (target column, task) kept."""
+    if data is None:
         return plan
-    other = plan_data(spec, data, overrides=plan.builder_args)
-    if tuple(other.info.feature_shape) != tuple(plan.info.feature_shape):
-        raise ValueError(f"Dataset {data!r} has features of shape {tuple(other.info.feature_shape)}"
-                         f"; the model was trained on {plan.dataset!r}, of shape "
-                         f"{tuple(plan.info.feature_shape)}.")
+    data = pipelines.dataset_name(data)
+    if data == plan.dataset:
+        return plan
+    options = {k: v for k, v in plan.data_options.items() if k in OWN_DATA_OPTIONS}
+    other = plan_data(spec, data, overrides=plan.builder_args, data_options=options)
+    check_same_data(plan, other)
     return other
 
 

@@ -105,3 +105,26 @@ def plan_data(
         train_split, val_split = "train[:90%]", "train[90%:]"
     test_split = "test" if "test" in splits else None
     return DataPlan(dataset, info, args, options, train_split, val_split, test_split, task.targets)
+
+
+# Options of own data that say what the data means (`pipelines.own.OPTIONS`).
+OWN_DATA_OPTIONS = ("target", "task", "validation_split", "split_seed")
+
+
+def check_same_data(plan: DataPlan, other: DataPlan) -> None:
+    """Refuse data whose features, classes or columns differ from what `plan`'s model was
+    trained on, naming the difference."""
+    before, now = plan.info, other.info
+    for what, old, new in (("features of shape", tuple(before.feature_shape),
+                            tuple(now.feature_shape)),
+                           ("classes", before.class_names, now.class_names),
+                           ("columns", before.columns, now.columns)):
+        if old != new:
+            raise ValueError(f"Dataset {other.dataset!r} has {what} {_listed(new)}; the model "
+                             f"was trained on {plan.dataset!r}, with {what} {_listed(old)}.")
+
+
+def _listed(value) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], (tuple, str)):
+        return "(" + ", ".join(v if isinstance(v, str) else f"{v[0]}: {v[1]}" for v in value) + ")"
+    return str(value)

@@ -294,12 +294,22 @@ def predict_file(saved_model_dir: str | os.PathLike, input_path: str | os.PathLi
     At most `PRINT_LIMIT` examples; `predict_to_file` writes any number.
     """
     check_positive_int("top", top)
+    table = _table_manifest(saved_model_dir)
+    if table is not None:
+        yield from _lines(table, _served_rows(saved_model_dir, table, input_path, batch_size),
+                          top)
+        return
     job = prepare(saved_model_dir, input_path, batch_size, scale, max_rows=PRINT_LIMIT)
-    names = job.manifest.get("class_names")
-    (output_name, _), = job.manifest["outputs"].items()
-    for start, outputs in served(job):
+    yield from _lines(job.manifest, served(job), top)
+
+
+def _lines(manifest: dict, batches, top: int) -> Iterator[str]:
+    """Printable lines of served (first row, outputs) batches: top classes, or values."""
+    names = manifest.get("class_names")
+    (output_name, _), = manifest["outputs"].items()
+    for start, outputs in batches:
         for i, row in enumerate(outputs.reshape(len(outputs), -1), start):
-            kind = _classes(job.manifest, len(row))
+            kind = _classes(manifest, len(row))
             if kind == "multi":
                 order = np.argsort(row)[::-1][:top]
                 yield f"[{i}] " + ", ".join(f"{names[j]}: {row[j]:.4f}" for j in order)
@@ -371,3 +381,60 @@ def _write_csv(tmp: Path, job: Job) -> None:
                          else [names[int(row[0] > 0.5)]] if kind == "binary" else [])
                 writer.writerow([i, *label, *(f"{v:.9g}" for v in row)])
             f.flush()
+
+
+# --- tables: a CSV of rows for an export taking one input per column ---
+
+def _table_manifest(saved_model_dir) -> dict | None:
+    """The manifest of an export of a table model (one input per column), else None."""
+    path = Path(saved_model_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # read_manifest says what is wrong
+    return manifest if isinstance(manifest, dict) and manifest.get("columns") else None
+
+
+def _served_rows(saved_model_dir, manifest: dict, input_path, batch_size=None):
+    """(first row, outputs) for the rows of a CSV file, read in batches (pandas), each
+    column given to the export's input of that name; a missing column, or a value that
+    is no number in a numeric column, is refused naming the column and row."""
+    import pandas as pd
+    import tensorflow as tf
+
+    from pipelines.tables import input_name
+
+    path = Path(input_path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        raise ValueError(f"{saved_model_dir} serves table rows: give a .csv file with the "
+                         f"columns {', '.join(c for c, _ in manifest['columns'])}. "
+                         f"Received: {path}")
+    kinds = dict(manifest["columns"])
+    loaded = tf.saved_model.load(str(saved_model_dir))
+    serve = loaded.signatures[manifest.get("signature", "serving_default")]
+    (output_name, _), = manifest["outputs"].items()
+    start = 0
+    for chunk in pd.read_csv(path, chunksize=batch_size or DEFAULT_BATCH_SIZE, dtype=str,
+                             keep_default_na=False):
+        named = {input_name(str(c)): chunk[c] for c in chunk.columns}
+        missing = [c for c in kinds if c not in named]
+        if missing:
+            raise ValueError(f"{path} lacks the column(s) {', '.join(missing)} that the "
+                             f"export takes (columns: {', '.join(kinds)}).")
+        inputs = {}
+        for name, kind in kinds.items():
+            values = named[name]
+            if kind == "string":
+                inputs[name] = tf.constant(values.to_numpy().astype(str))
+                continue
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+            bad = ~np.isfinite(numbers)
+            if bad.any():
+                row = start + int(np.argmax(bad))
+                raise ValueError(f"{path}: column {name!r}, row {row}, is "
+                                 f"{values.iloc[row - start]!r}; the export takes finite "
+                                 "numbers there.")
+            inputs[name] = tf.constant(numbers.astype(np.float32))
+        outputs = serve(**inputs)[output_name].numpy()
+        yield start, outputs
+        start += len(chunk)

@@ -135,6 +135,9 @@ class TrainConfig:
         for name in ("mixed_precision", "clipnorm", "early_stopping", "reduce_lr_on_plateau"):
             if getattr(self, name):
                 settings[name] = getattr(self, name)
+        if pipelines.get_source(plan.info.source).own:
+            # A file or folder may change under its name: other data is another run.
+            settings["data"] = plan.info.signature()
         return settings
 
     def callbacks(self, spec: ModelSpec) -> list:
