@@ -16,15 +16,17 @@ from pipelines import DataError
 pd = pytest.importorskip("pandas")
 
 
-def _tf_call(export_dir, inputs: dict) -> dict:
-    """Call `serving_default` in a fresh process importing TensorFlow only (as TF Serving
+def _tf_call(export_dir, inputs: dict, signature: str = "serving_default") -> dict:
+    """Call a signature in a fresh process importing TensorFlow only (as TF Serving
     would): `inputs` is a JSON-like dict of lists, by input name."""
     code = (
         "import json, sys, tensorflow as tf\n"
-        "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+        f"f = tf.saved_model.load(sys.argv[1]).signatures[{signature!r}]\n"
         "spec = f.structured_input_signature[1]\n"
         "inputs = {k: tf.constant(v, spec[k].dtype) for k, v in json.loads(sys.argv[2]).items()}\n"
-        "print(json.dumps({k: v.numpy().tolist() for k, v in f(**inputs).items()}))\n"
+        "out = {k: v.numpy().tolist() for k, v in f(**inputs).items()}\n"
+        "print(json.dumps({k: [x.decode() if isinstance(x, bytes) else x for x in v] "
+        "for k, v in out.items()}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(export_dir), json.dumps(inputs)],
                          capture_output=True, text=True, timeout=300,
@@ -80,6 +82,10 @@ def test_wine_csv_trains_searches_and_exports_a_json_row_signature(tmp_path):
     served = np.array(_tf_call(exported.path, request)["probabilities"])
     assert served.shape == (3, 3) and np.allclose(served.sum(axis=1), 1, atol=1e-5)
     assert list(served.argmax(axis=1)) == [0, 1, 2]  # the rows' classes
+    # `classify` returns the class names beside the probabilities.
+    classified = _tf_call(exported.path, request, "classify")
+    assert classified["class_name"] == ["0", "1", "2"]
+    np.testing.assert_allclose(classified["probabilities"], served, atol=1e-6)
 
 
 def test_breast_cancer_dataframe_and_parquet_agree(tmp_path):

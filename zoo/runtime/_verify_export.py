@@ -59,9 +59,16 @@ def main(export_dir: str, check_path: str, plan_path: str) -> None:
         else:
             inputs = {entry["input_name"]: tf.constant(data[f"inputs{i}"])}
         expected = data[f"expected{i}"]
-        outputs = serve(**inputs)[entry["output_name"]].numpy()
+        served = serve(**inputs)
+        outputs = served[entry["output_name"]].numpy()
         diff = _max_abs_diff(outputs, expected)
         figures = {"max_abs_diff": diff}
+        if entry.get("class_names"):  # `classify`: the likeliest class, by name
+            names = entry["class_names"]
+            index = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[-1] == 1 else (
+                outputs.argmax(axis=-1))
+            got = [v.decode() for v in served["class_name"].numpy()]
+            figures["class_names_match"] = got == [names[j] for j in index]
         result["max_abs_diff"] = max(result["max_abs_diff"], diff)
         if name == "serving_default":
             result["input_names"] = sorted(serve.structured_input_signature[1])

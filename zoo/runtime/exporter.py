@@ -166,7 +166,11 @@ def export(
         raw_shape, raw_dtype: The raw input per example (default: the model's
             input shape, float32).
         input_name, output_name: Tensor names in the `serving_default` signature.
-        class_names: Written to the manifest for `zoo predict`.
+        class_names: Written to the manifest for `zoo predict`. For a classifier
+            (one output per class, or one sigmoid for two names) they also go into
+            the graph: the `classify` signature takes what `serving_default` takes
+            and returns the probabilities and `class_name`, each example's likeliest
+            class by name.
         metadata: Extra manifest entries (builder arguments, dataset, metrics).
         base_dir: Root of the TF Serving layout.
         version: Explicit version; an existing one is refused, never overwritten.
@@ -207,6 +211,10 @@ def export(
                                               size_multiple=size_multiple,
                                               columns=dict(columns) if columns else None),
                   **dict(endpoints or {})}
+    names = _served_class_names(serving, class_names)
+    if names is not None and "classify" not in signatures:
+        default = signatures["serving_default"]
+        signatures["classify"] = dataclasses.replace(default, xla=False, class_names=names)
     checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
     tmp = _make_temp(model_dir)
     try:
@@ -283,7 +291,9 @@ def _manifest(name, signatures: Mapping[str, Endpoint], static_batch, preprocess
         "signatures": {
             sig: {
                 "inputs": _inputs_manifest(e, static_batch),
-                "outputs": {e.output_name: {"shape": [static_batch, *e.model.output_shape[1:]]}},
+                "outputs": {e.output_name: {"shape": [static_batch, *e.model.output_shape[1:]]},
+                            **({"class_name": {"shape": [static_batch], "dtype": "string"}}
+                               if e.class_names else {})},
                 "xla": e.xla,
             }
             for sig, e in signatures.items()
@@ -327,16 +337,44 @@ def _serve_function(endpoint: Endpoint, shape):
         def serve_columns(inputs):
             rows = checked_columns(inputs, shape)
             with _input_names_differ():
-                return {endpoint.output_name: endpoint.model(rows, training=False)}
+                return _named(endpoint, endpoint.model(rows, training=False))
 
         return serve_columns
 
     def serve(inputs):
         inputs = checked(inputs, endpoint.input_name, shape, endpoint.value_range,
                          endpoint.size_multiple)
-        return {endpoint.output_name: endpoint.model(inputs, training=False)}
+        return _named(endpoint, endpoint.model(inputs, training=False))
 
     return serve
+
+
+def _named(endpoint: Endpoint, outputs) -> dict:
+    """A signature's outputs by name: the model's, and `class_name` for `classify`."""
+    import tensorflow as tf
+
+    named = {endpoint.output_name: outputs}
+    if endpoint.class_names:
+        if outputs.shape[-1] == 1:  # one sigmoid: class 1 above 0.5
+            index = tf.cast(outputs[:, 0] > 0.5, tf.int64)
+        else:
+            index = tf.argmax(outputs, axis=-1)
+        named["class_name"] = tf.gather(tf.constant(list(endpoint.class_names)), index)
+    return named
+
+
+def _served_class_names(serving, class_names) -> tuple | None:
+    """The class names a classifier's outputs index (one output per name, or one sigmoid
+    for two names), else None: `classify` is exported for those."""
+    if not class_names or not isinstance(serving.output_shape, tuple):
+        return None
+    shape = serving.output_shape
+    if len(shape) != 2:
+        return None
+    names = tuple(str(c) for c in class_names)
+    if (shape[1] == len(names) and len(names) > 1) or (shape[1] == 1 and len(names) == 2):
+        return names
+    return None
 
 
 def _inputs_manifest(endpoint: Endpoint, static_batch: int | None) -> dict:
@@ -387,7 +425,8 @@ def _check_inputs(endpoint: Endpoint, static_batch: int | None) -> dict:
         sample = sample[:static_batch]
     expected = keras.ops.convert_to_numpy(endpoint.model(sample, training=False))
     return {"input_name": endpoint.input_name, "output_name": endpoint.output_name,
-            "inputs": sample, "expected": expected, "xla": endpoint.xla}
+            "inputs": sample, "expected": expected, "xla": endpoint.xla,
+            "class_names": list(endpoint.class_names) if endpoint.class_names else None}
 
 
 @contextlib.contextmanager
@@ -413,7 +452,8 @@ def _check_columns(endpoint: Endpoint, static_batch: int | None) -> dict:
         expected = keras.ops.convert_to_numpy(
             endpoint.model({c: sample[c][:, None] for c in sorted(sample)}, training=False))
     return {"input_name": endpoint.input_name, "output_name": endpoint.output_name,
-            "inputs": sample, "expected": expected, "xla": endpoint.xla}
+            "inputs": sample, "expected": expected, "xla": endpoint.xla,
+            "class_names": list(endpoint.class_names) if endpoint.class_names else None}
 
 
 def verify_export(export_dir, checks: Mapping[str, dict], labels=None, work_dir=None) -> dict:
@@ -437,7 +477,8 @@ def verify_export(export_dir, checks: Mapping[str, dict], labels=None, work_dir=
         for i, (sig, c) in enumerate(checks.items()):
             arrays[f"expected{i}"] = c["expected"]
             entry = {"signature": sig, "input_name": c["input_name"],
-                     "output_name": c["output_name"], "xla": c["xla"], "index": i}
+                     "output_name": c["output_name"], "xla": c["xla"], "index": i,
+                     "class_names": c.get("class_names")}
             if isinstance(c["inputs"], dict):  # a table: one array per column
                 entry["columns"] = list(c["inputs"])
                 arrays.update({f"inputs{i}__{col}": v for col, v in c["inputs"].items()})
@@ -462,6 +503,11 @@ def verify_export(export_dir, checks: Mapping[str, dict], labels=None, work_dir=
     result = json.loads(lines[-1][len("VERIFY_RESULT "):])
     if result["zoo_imported"]:
         raise ExportError("The reloaded export imported zoo; it must need TensorFlow only.")
+    wrong = [sig for sig, figures in result["signatures"].items()
+             if figures.get("class_names_match") is False]
+    if wrong:
+        raise ExportError(f"The reloaded export's `class_name` of {', '.join(wrong)} does not "
+                          "name the likeliest class.")
     if result["xla_error"] is not None:
         raise ExportError(f"The serving function does not compile with XLA: {result['xla_error']}")
     for sig, c in checks.items():

@@ -35,6 +35,9 @@ class Endpoint:
     # A table's signature: one (batch,) input per column, name -> dtype, given to `model`
     # as (batch, 1) tensors by name; `sample` is then a dict of columns.
     columns: dict | None = None
+    # A classifier's class names: the signature also returns `class_name`, the name of the
+    # likeliest class of each example (strings: no XLA).
+    class_names: tuple | None = None
 
 
 def serving_model(model, preprocessor=None, raw_shape=None, raw_dtype="float32",
