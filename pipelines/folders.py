@@ -44,6 +44,8 @@ def folder_kind(path: Path) -> str | None:
     """"images" or "texts" for a class-per-folder tree, else None (not such a folder)."""
     if not path.is_dir():
         return None
+    if not any(_visible(p) for p in path.iterdir()):
+        return "images"  # an empty folder: refused with the image folder's message
     root = path / "train" if (path / "train").is_dir() else path
     subfolders = [p for p in root.iterdir() if _visible(p) and p.is_dir()]
     if not subfolders or any(p.is_file() and _visible(p) for p in root.iterdir()):

@@ -88,6 +88,32 @@ def test_wine_csv_trains_searches_and_exports_a_json_row_signature(tmp_path):
     np.testing.assert_allclose(classified["probabilities"], served, atol=1e-6)
 
 
+def test_breast_cancer_dataframe_trains_searches_and_exports_from_its_run(tmp_path):
+    import tuning
+    import zoo
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    options = {"target": "target"}
+    result = zoo.train("mlp", frame, epochs=5, data_options=options, verbose=0,
+                       runs_root=tmp_path / "runs")
+    assert result.history[-1]["val_accuracy"] >= 0.9
+    search = tuning.search("mlp", frame, tuner="random", max_trials=2, epochs=1,
+                           data_options=options, directory=tmp_path / "tune", verbose=0)
+    assert [r["status"] for r in search.rows] == ["COMPLETED", "COMPLETED"]
+    with pytest.raises(ValueError, match=r"^The data given is 'table-[0-9a-f]{12}', but .* "
+                                         r"was trained on 'table-[0-9a-f]{12}'\. Give the same "
+                                         r"data \(the same content\), or none\.$"):
+        zoo.export_run(result.run_dir, "cancer", data=frame.iloc[:300],
+                       base_dir=tmp_path / "saved")
+    exported = zoo.export_run(result.run_dir, "cancer", data=frame.copy(),
+                              base_dir=tmp_path / "saved")
+    row = frame.drop(columns="target").iloc[0].to_dict()  # a JSON row: column -> value
+    request = {name.replace(" ", "_"): [value] for name, value in row.items()}
+    served = _tf_call(exported.path, request, "classify")
+    assert served["class_name"] == [str(frame["target"].iloc[0])]
+
+
 def test_breast_cancer_dataframe_and_parquet_agree(tmp_path):
     from sklearn.datasets import load_breast_cancer
 
@@ -285,6 +311,10 @@ def test_bad_folders_are_refused_naming_the_file(tmp_path):
     message = _error(str(tmp_path / "digits"))
     assert message.startswith(f"{tmp_path / 'digits' / '4' / 'broken.png'} is not a readable "
                               "image (")
+    (tmp_path / "nothing").mkdir()
+    assert _error(str(tmp_path / "nothing")) == (
+        f"{tmp_path / 'nothing'} holds no class folders; put each class's files in a "
+        "subfolder named after the class.")
     (tmp_path / "empty" / "a").mkdir(parents=True)
     (tmp_path / "empty" / "b").mkdir(parents=True)
     (tmp_path / "empty" / "a" / "x.png").write_bytes(b"")

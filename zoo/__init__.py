@@ -31,6 +31,7 @@ __all__ = [
     "list_models",
     "register_model",
     "export",
+    "export_run",
     "load_model",
     "train",
 ]
@@ -47,6 +48,10 @@ def __getattr__(name):
         from zoo.runtime.evaluate import evaluate
 
         return evaluate
+    if name == "export_run":
+        from zoo.runtime.exporter import export_run
+
+        return export_run
     if name == "train":
         from zoo.runtime.training import train
 

@@ -563,6 +563,34 @@ def export_trained(
     return export(model, name, **{**arguments, **kwargs})
 
 
+def export_run(run_dir: str | os.PathLike, name: str | None = None, *, data=None,
+               checkpoint: str = "best", **kwargs) -> ExportResult:
+    """Export a `zoo train` run folder (a group folder: its newest completed version), as
+    `zoo export` does.
+
+    `data` is the run's data given again when it was Python objects (arrays, a DataFrame,
+    a `tf.data.Dataset`): they live in the process that trained, and the export needs them
+    for its statistics and verification sample. It must be the same content (the same
+    `pipelines.dataset_name`); `kwargs` go to `export`.
+
+    Example:
+        >>> zoo.export_run(result.run_dir, "wine", data=(x, y))
+    """
+    import pipelines
+    from zoo.runtime.run import Run
+
+    if name is not None:
+        check_folder_name("name", name)
+    run = Run(run_dir)
+    if data is not None:
+        given, recorded = pipelines.dataset_name(data), run.settings["dataset"]
+        if given != recorded:
+            raise ValueError(f"The data given is {given!r}, but {run.folder} was trained on "
+                             f"{recorded!r}. Give the same data (the same content), or none.")
+    spec, plan = run.plan()
+    return export_trained(run.load(checkpoint), spec, plan, name, **kwargs)
+
+
 def _metadata(spec, plan, metrics=None, hyperparameters=None) -> dict:
     """Manifest entries saying what was trained, on what, how well."""
     metadata = {"model": spec.name, "family": spec.family, "task": spec.task,
