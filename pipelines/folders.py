@@ -54,7 +54,9 @@ def folder_kind(path: Path) -> str | None:
     if suffixes & set(IMAGE_SUFFIXES):
         return "images"
     if suffixes & set(TEXT_SUFFIXES):
-        return "texts"
+        # One subfolder of .txt files is more likely a corpus folder (ptb/ptb.train.txt)
+        # one level too high than a one-class tree: the corpus error says what to give.
+        return "texts" if len(subfolders) > 1 else None
     return "images"  # empty class folders: refused with the image folder's message
 
 

@@ -87,13 +87,13 @@ def train_best(
         >>> best.model.output_shape
         (None, 3)
     """
-    check_plateau_schedule(lr_schedule, result.reduce_lr_on_plateau)
     if export:  # a bad name or base folder fails now, not after training
         from zoo.runtime.exporter import check_export_target
 
         options = dict(export_options or {})
         check_export_target(options.get("base_dir", EXPORT_BASE_DIR), export_name,
                             options.get("static_batch"))
+    check_plateau_schedule(lr_schedule, result.reduce_lr_on_plateau)
     if result.best_trial_id is None:
         raise ValueError(
             f"The search in {result.project_dir} has no completed trial; "

@@ -39,6 +39,7 @@ from typing import Any, Mapping
 
 import keras_tuner
 
+import pipelines
 from tuning import best, distributed
 from tuning.budget import TimeBudget
 from tuning.hypermodel import ZooHyperModel, check_search_space
@@ -180,18 +181,13 @@ def search(
         callbacks, early_stopping, reduce_lr_on_plateau: Keras callbacks for every trial
             (each gets a deep copy); patiences of plateau callbacks on the objective.
 
-    Returns:
-        A `SearchResult`: the results table, the best trial, the paths and the tuner.
-
-    Raises:
-        ValueError, DatasetUnavailableError, OptionError: before any trial (bad arguments,
-            data or space; a damaged project). TimeoutError: past a distributed `timeout`.
-        SearchFailedError: no trial completed (raised after the table is written).
+    Returns a `SearchResult` (the results table, the best trial, the paths, the tuner).
+    Raises ValueError, DatasetUnavailableError or OptionError before any trial (bad
+    arguments, data or space; a damaged project), TimeoutError past a distributed
+    `timeout`, SearchFailedError when no trial completed (after the table is written).
     """
-    if dataset is not None:  # own data (arrays, a DataFrame, tf.data) gets its name here
-        import pipelines
-
-        dataset = pipelines.dataset_name(dataset)
+    # Own data (arrays, a DataFrame, tf.data) gets its name here: workers receive the name.
+    dataset = None if dataset is None else pipelines.dataset_name(dataset)
     # What a worker needs to run the same search (the chief trains and exports the best).
     search_args = {name: value for name, value in locals().items() if name in WORKER_ARGS}
     search_args["directory"] = str(Path(directory).resolve())

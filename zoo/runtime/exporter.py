@@ -145,14 +145,11 @@ def export(
     metadata: Mapping[str, Any] | None = None,
     base_dir: str | os.PathLike = EXPORT_BASE_DIR,
     version: int | None = None,
-    sample=None,
-    labels=None,
+    sample=None, labels=None,
     static_batch: int | None = None,
     verify: bool = True,
-    serving=None,
-    endpoints: Mapping[str, Endpoint] | None = None,
-    value_range: tuple[int, int] | None = None,
-    size_multiple: int = 1,
+    serving=None, endpoints: Mapping[str, Endpoint] | None = None,
+    value_range: tuple[int, int] | None = None, size_multiple: int = 1,
     columns: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Export `model` (with its preprocessing) as a versioned SavedModel.
@@ -166,11 +163,8 @@ def export(
         raw_shape, raw_dtype: The raw input per example (default: the model's
             input shape, float32).
         input_name, output_name: Tensor names in the `serving_default` signature.
-        class_names: Written to the manifest for `zoo predict`. For a classifier
-            (one output per class, or one sigmoid for two names) they also go into
-            the graph: the `classify` signature takes what `serving_default` takes
-            and returns the probabilities and `class_name`, each example's likeliest
-            class by name.
+        class_names: Written to the manifest for `zoo predict`; a classifier's also
+            make a `classify` signature (see `_served_class_names`).
         metadata: Extra manifest entries (builder arguments, dataset, metrics).
         base_dir: Root of the TF Serving layout.
         version: Explicit version; an existing one is refused, never overwritten.
@@ -188,10 +182,8 @@ def export(
         value_range, size_multiple: What `serving_default` accepts beyond its
             shape and dtype (see `Endpoint`): integer inputs in [low, high),
             open sizes that are multiples of `size_multiple`.
-        columns: A table's columns, name -> dtype ("float32" or "string"):
-            `serving_default` then takes one (batch,) input per column, by name
-            (a served request is a JSON row), and `serving` maps them, each
-            (batch, 1), to the output; `sample` is a dict of columns.
+        columns: A table's columns, name -> dtype ("float32" or "string"): one
+            (batch,) input each, by name (see `_default_endpoint`).
 
     Returns an `ExportResult` (the version folder, its number, the manifest). Raises
     ValueError for a bad `name`, `version`, `static_batch` or unwritable `base_dir` (before
@@ -203,17 +195,11 @@ def export(
         serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
     if labels is not None and static_batch is not None:
         labels = np.asarray(labels)[:static_batch]
-    dtype = str(serving.inputs[0].dtype)
-    if columns:
-        dtype = "string" if "string" in dict(columns).values() else "float32"
-    signatures = {"serving_default": Endpoint(serving, input_name, output_name, dtype, sample,
-                                              xla=dtype != "string", value_range=value_range,
-                                              size_multiple=size_multiple,
-                                              columns=dict(columns) if columns else None),
-                  **dict(endpoints or {})}
+    default = _default_endpoint(serving, input_name, output_name, sample, value_range,
+                                size_multiple, columns)
+    signatures = {"serving_default": default, **dict(endpoints or {})}
     names = _served_class_names(serving, class_names)
     if names is not None and "classify" not in signatures:
-        default = signatures["serving_default"]
         signatures["classify"] = dataclasses.replace(default, xla=False, class_names=names)
     checks = {sig: _check_inputs(e, static_batch) for sig, e in signatures.items()}
     tmp = _make_temp(model_dir)
@@ -363,9 +349,24 @@ def _named(endpoint: Endpoint, outputs) -> dict:
     return named
 
 
+def _default_endpoint(serving, input_name, output_name, sample, value_range, size_multiple,
+                      columns) -> Endpoint:
+    """`serving_default`: the serving model's input, or for a table (`columns`, name ->
+    "float32" or "string") one (batch,) input per column by name, so a served request is
+    a JSON row; `serving` then takes them as (batch, 1) tensors and `sample` is a dict."""
+    dtype = str(serving.inputs[0].dtype)
+    if columns:
+        dtype = "string" if "string" in dict(columns).values() else "float32"
+    return Endpoint(serving, input_name, output_name, dtype, sample, xla=dtype != "string",
+                    value_range=value_range, size_multiple=size_multiple,
+                    columns=dict(columns) if columns else None)
+
+
 def _served_class_names(serving, class_names) -> tuple | None:
     """The class names a classifier's outputs index (one output per name, or one sigmoid
-    for two names), else None: `classify` is exported for those."""
+    for two names), else None. For those, the `classify` signature takes what
+    `serving_default` takes and returns the probabilities and `class_name`, each
+    example's likeliest class by name (strings: not compiled with XLA)."""
     if not class_names or not isinstance(serving.output_shape, tuple):
         return None
     shape = serving.output_shape
