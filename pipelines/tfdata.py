@@ -54,7 +54,8 @@ def register(splits: dict) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _labels(name: str, task, where: str):
-    """One pass over the training dataset: its labels, size and finite features."""
+    """One pass over the training dataset: its `Labels` and the examples per class (one
+    count for regression); refuses NaN or inf features, naming the element."""
     import tensorflow as tf
 
     ds = MEMORY[name]["train"]
@@ -77,7 +78,25 @@ def _labels(name: str, task, where: str):
     y = np.concatenate(labels)
     if y.dtype == object:
         y = y.astype(str)
-    return infer_labels(y, task, where), seen
+    inferred = infer_labels(y, task, where)
+    if inferred.classes is None:
+        return inferred, np.array([seen])
+    ids = inferred.encode(y, where).reshape(-1).astype(np.int64)
+    return inferred, np.bincount(ids, minlength=len(inferred.classes))
+
+
+def _offsets(classes: int, opts: dict) -> list[int]:
+    """Each class's seeded offset into the every-k-th rule of `_held_out`."""
+    k = max(2, round(1 / opts["validation_split"]))
+    return [int(hashlib.sha256(f"{opts['split_seed']}:{c}".encode()).hexdigest(), 16) % k
+            for c in range(classes)]
+
+
+def _held_count(counts, opts: dict) -> int:
+    """How many elements `_held_out` holds out of classes of these sizes."""
+    k = max(2, round(1 / opts["validation_split"]))
+    first = [(-o) % k for o in _offsets(len(counts), opts)]
+    return sum(0 if j >= n else (n - 1 - j) // k + 1 for j, n in zip(first, counts.tolist()))
 
 
 class TfDataSource(Source):
@@ -98,12 +117,12 @@ class TfDataSource(Source):
              offline=None) -> DatasetInfo:
         opts = check_options("tf.data datasets", options)
         splits = self._splits(name)
-        labels, n = _labels(name, opts["task"], "the tf.data dataset")
+        labels, counts = _labels(name, opts["task"], "the tf.data dataset")
         x_spec = splits["train"].element_spec[0]
         task, classes = info_task(labels)
-        k = max(2, round(1 / opts["validation_split"]))
-        sizes = {"train": n} if "validation" in splits else {"train": n - n // k,
-                                                              "validation": n // k}
+        n, held = int(counts.sum()), _held_count(counts, opts)
+        sizes = {"train": n} if "validation" in splits else {"train": n - held,
+                                                              "validation": held}
         for split in splits:
             if split != "train":
                 sizes[split] = int(splits[split].cardinality())
@@ -112,8 +131,7 @@ class TfDataSource(Source):
             name=name, task=task, feature_shape=tuple(x_spec.shape),
             feature_dtype="uint8" if image else "float32", num_classes=classes,
             class_names=labels.class_names, target_shape=labels.target_shape, splits=sizes,
-            source=self.kind, description="Own tf.data dataset (sizes of held-out splits are "
-            "approximate when unknown).",
+            source=self.kind, description="Own tf.data dataset.",
         )
 
     def _encoded(self, name, split: str, options: dict):
@@ -173,8 +191,7 @@ def _held_out(ds, classes: int, opts: dict, keep: bool, classify: bool):
     import tensorflow as tf
 
     k = max(2, round(1 / opts["validation_split"]))
-    offsets = tf.constant([int(hashlib.sha256(f"{opts['split_seed']}:{c}".encode()).hexdigest(),
-                               16) % k for c in range(classes)], tf.int64)
+    offsets = tf.constant(_offsets(classes, opts), tf.int64)
 
     def step(counts, element):
         x, y = element

@@ -166,8 +166,12 @@ def test_numpy_arrays_and_tf_data_through_a_search(tmp_path):
     # Stratified: 5 of each class held out.
     _, y_val = pipelines.load_arrays(pipelines.dataset_name((x, names)), "validation")
     assert np.bincount(y_val).tolist() == [5, 5, 5]
-    tf_info = pipelines.get_info(pipelines.dataset_name(dataset))
+    tf_name = pipelines.dataset_name(dataset)
+    tf_info = pipelines.get_info(tf_name)
     assert tf_info.feature_shape == (4,) and tf_info.num_classes == 3
+    held = np.concatenate([y for _, y in pipelines.load(tf_name, "validation", batch_size=64)])
+    assert tf_info.splits == {"train": 150 - len(held), "validation": len(held)}
+    assert np.bincount(held).tolist() == [5, 5, 5]  # every 10th of each class
 
 
 def test_a_dict_of_splits_keeps_its_test_split_and_npz_files_read_the_same(tmp_path):
