@@ -13,7 +13,6 @@ import pytest
 import pipelines
 from pipelines import DataError
 
-pd = pytest.importorskip("pandas")
 
 
 def _tf_call(export_dir, inputs: dict, signature: str = "serving_default") -> dict:
