@@ -130,15 +130,19 @@ def infer_labels(y: np.ndarray, task: str | None, where: str) -> Labels:
                         f"is {y[row]!r}. Leave `task` unset for regression.")
     if kind == "f":
         y = y.astype(np.int64)
-    classes = tuple(np.unique(y).tolist())
+    return class_labels(tuple(np.unique(y).tolist()), task, where)
+
+
+def class_labels(classes: tuple, task: str, where: str) -> Labels:
+    """The `Labels` of a classifier's distinct labels (sorted): at least two, and exactly
+    two for binary classification (one sigmoid target per example)."""
     if len(classes) < 2:
         raise DataError(f"{where}: every label is {classes[0]!r}; a classifier needs at least "
                         "two classes.")
     if task == "binary_classification" and len(classes) != 2:
         raise DataError(f"{where}: task 'binary_classification' needs two classes; the labels "
                         f"have {len(classes)}.")
-    shape = (1,) if task == "binary_classification" else ()
-    return Labels(task, classes, shape)
+    return Labels(task, classes, (1,) if task == "binary_classification" else ())
 
 
 def label_ids(classes: tuple):

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.info import DatasetInfo
-from pipelines.own import (MEMORY, DataError, Labels, check_options, content_name, info_task,
-                           label_ids, unknown_memory_name)
+from pipelines.own import (MEMORY, DataError, Labels, check_options, class_labels, content_name,
+                           info_task, label_ids, unknown_memory_name)
 from pipelines.source import LoadRequest, Source
 
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -268,14 +268,7 @@ def _labels(classes: set, task: str, where: str) -> Labels:
     if len(types) > 1 and not set(types) <= {"int", "float", "bool"}:
         raise DataError(f"{where}: labels of mixed types ({', '.join(types)}). "
                         "Use one type: all strings, all integers or all floats.")
-    ordered = tuple(sorted(classes))
-    if len(ordered) < 2:
-        raise DataError(f"{where}: every label is {ordered[0]!r}; a classifier needs at least "
-                        "two classes.")
-    if task == "binary_classification" and len(ordered) != 2:
-        raise DataError(f"{where}: task 'binary_classification' needs two classes; the labels "
-                        f"have {len(ordered)}.")
-    return Labels(task, ordered, (1,) if task == "binary_classification" else ())
+    return class_labels(tuple(sorted(classes)), task, where)
 
 
 # --- FeatureSpace ---
