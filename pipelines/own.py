@@ -16,6 +16,7 @@ default), stratified for classification; test data is never used to choose.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -243,6 +244,12 @@ def read_npz(path: Path) -> ArraySplits:
     return ArraySplits(splits, str(path))
 
 
+@functools.lru_cache(maxsize=4)
+def _read_npz_once(path: str, mtime: int, size: int) -> ArraySplits:
+    """`read_npz`, once per file content (its time and size)."""
+    return read_npz(Path(path))
+
+
 class OwnArraySource(Source):
     """Own NumPy data, given as arrays in this process or as a `.npz` file."""
 
@@ -260,7 +267,8 @@ class OwnArraySource(Source):
             path = Path(os.path.expanduser(text))
             if not path.is_file():
                 raise FileNotFoundError(f"{path} does not exist.")
-            return read_npz(path)
+            stat = path.stat()
+            return _read_npz_once(str(path), stat.st_mtime_ns, stat.st_size)
         if text not in MEMORY:
             raise unknown_memory_name(text)
         return MEMORY[text]
@@ -336,6 +344,8 @@ def _prepare_arrays(raw: ArraySplits, task, validation_split, seed):
         standardize=x.dtype != np.uint8,
     )
     result = (splits, info)
+    if len(_PREPARED) >= 8:  # bounded: the oldest preparation goes first
+        _PREPARED.pop(next(iter(_PREPARED)))
     _PREPARED[key] = (raw, result)
     return result
 
