@@ -23,7 +23,7 @@ of the per-round ratios zoo / hand-written. Peak RSS (VmHWM) is measured for eac
 pipeline in a fresh subprocess at each size of `--rss-rows` and `--rss-images`, beside
 the peak after the imports alone, to show whether it grows with the file.
 
-    python benchmarks/own_data.py [--rows 1000000] [--images 20000] [--repeats 3]
+    python benchmarks/own_data.py [--rows 1000000] [--images 20000] [--repeats 5]
                                   [--rss-rows 100000 1000000] [--rss-images 2000 20000]
                                   [--workdir DIR] [--json out.json]
 
@@ -323,7 +323,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rss-rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--rss-images", type=int, nargs="*", default=[2_000, 20_000])
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses")
