@@ -36,6 +36,7 @@ from pipelines.source import LoadRequest, Source
 SUFFIXES = (".csv", ".parquet", ".pq")
 CHUNK_ROWS = 65_536  # rows per chunk of the statistics pass and of the CSV parse
 SNIFF_ROWS = 1_000  # rows read to decide each CSV column's type
+LINE_BLOCK = 8_192  # CSV lines per block when the validation rows are masked out
 NUMERIC, STRING = "float32", "string"
 
 
@@ -389,7 +390,7 @@ def _csv_rows(path: Path, stats: TableStats, mask, encode):
 
 def _csv_lines(path: Path, mask):
     """The unparsed lines of a split's rows, in file order: the row mask applied to blocks
-    of `CHUNK_ROWS` lines. Shuffling and batching lines (one string per row) before
+    of `LINE_BLOCK` lines. Shuffling and batching lines (one string per row) before
     parsing them costs a fraction of doing so on parsed rows (one tensor per column)."""
     import tensorflow as tf
 
@@ -399,10 +400,11 @@ def _csv_lines(path: Path, mask):
     mask_t = tf.constant(mask)
 
     def keep(block_index, block):
-        start = block_index * CHUNK_ROWS
+        start = block_index * LINE_BLOCK
         return tf.boolean_mask(block, mask_t[start:start + tf.shape(block, out_type=tf.int64)[0]])
 
-    return (lines.batch(CHUNK_ROWS).enumerate()
+    # Small blocks: the few tf.data holds in flight stay a few MiB, whatever the file's size.
+    return (lines.batch(LINE_BLOCK).enumerate()
             .map(keep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch())
 
 
