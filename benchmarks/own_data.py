@@ -21,9 +21,10 @@ rounds, one epoch of each:
 
 Rows/s and images/s count the examples each epoch delivers; the figures are the medians
 of the per-round ratios zoo / hand-written, of examples per wall second and per CPU
-second of the process (less sensitive to other load on the machine). Peak RSS (VmHWM) is measured for each
-pipeline in a fresh subprocess at each size of `--rss-rows` and `--rss-images`, beside
-the peak after the imports alone, to show whether it grows with the file.
+second of the process (less sensitive to other load on the machine). Peak RSS (VmHWM)
+is measured for each pipeline in a fresh subprocess at each size of `--rss-rows` and
+`--rss-images`, beside the peak after the imports alone, to show whether it grows with
+the file.
 
     python benchmarks/own_data.py [--rows 1000000] [--images 20000] [--repeats 5]
                                   [--rss-rows 100000 1000000] [--rss-images 2000 20000]
@@ -285,7 +286,8 @@ def measure(args, work: Path) -> dict:
 
     return {
         "rows": args.rows, "columns": FLOATS + STRINGS + 1, "images": args.images,
-        "batch_size": BATCH, "repeats": args.repeats, "csv_mib": round(csv.stat().st_size / 2**20, 1),
+        "batch_size": BATCH, "repeats": args.repeats,
+        "csv_mib": round(csv.stat().st_size / 2**20, 1),
         "train_rows": info.splits["train"], "train_images": runs["zoo_images"][0]["examples"],
         "hand_csv_rows": runs["hand_csv"][0]["examples"],
         "stats_rows_per_s": median("stats"), "stats_seconds": median("stats", "seconds"),

@@ -526,7 +526,9 @@ class TableSource(Source):
             parse = _csv_parser(table.path, stats, _target_encoder(stats))
             if request.batch_size is None:  # one line: parsed as a block of one
                 block = parse
-                parse = lambda line: tf.nest.map_structure(lambda t: t[0], block(line[None]))  # noqa: E731
+
+                def parse(line):
+                    return tf.nest.map_structure(lambda t: t[0], block(line[None]))
         else:
             ds = raw_dataset(table, stats, split)
         if request.cache and table.frames is not None:
