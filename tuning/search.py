@@ -250,6 +250,9 @@ def _set_up(role: str, args: dict) -> tuple[Any, dict, dict]:
         "fixed": dict(args["fixed"] or {}),
         # Only when set, so that projects written before these options still resume.
         **{k: args[k] for k in ("early_stopping", "reduce_lr_on_plateau") if args[k]},
+        # Own data may change under its path: other data is another search (as in a run).
+        **({"data": plan.info.signature()}
+           if pipelines.get_source(plan.info.source).own else {}),
     })
     if args["project_name"]:
         directory, project_name = Path(args["directory"]), args["project_name"]
