@@ -110,3 +110,20 @@ def tiny_shakespeare_prepared():
         fcntl.flock(lock, fcntl.LOCK_EX)
         tfds_source.ensure_prepared("tiny_shakespeare", manual_dir=TINY_SHAKESPEARE_DIR,
                                     offline=True)
+
+
+@pytest.fixture
+def count_fits(monkeypatch):
+    """Counts search trials that really train (reloaded trials do not): each call's
+    hyperparameter values."""
+    from tuning.hypermodel import ZooHyperModel
+
+    calls = []
+    original = ZooHyperModel.fit
+
+    def fit(self, hp, model, *args, **kwargs):
+        calls.append(dict(hp.values))
+        return original(self, hp, model, *args, **kwargs)
+
+    monkeypatch.setattr(ZooHyperModel, "fit", fit)
+    return calls

@@ -9,7 +9,6 @@ import keras
 import pytest
 
 import tuning
-from tuning.hypermodel import ZooHyperModel
 from zoo import cli
 
 GROUP = "softmax_regression-blobs_4d3c-random"
@@ -18,20 +17,6 @@ GROUP = "softmax_regression-blobs_4d3c-random"
 def _search(tmp_path, **kwargs):
     options = dict(tuner="random", epochs=1, verbose=0, directory=tmp_path / "tuning_runs")
     return tuning.search("softmax_regression", "blobs_4d3c", **{**options, **kwargs})
-
-
-@pytest.fixture
-def count_fits(monkeypatch):
-    """Counts trials that really train."""
-    calls = []
-    original = ZooHyperModel.fit
-
-    def fit(self, hp, model, *args, **kwargs):
-        calls.append(dict(hp.values))
-        return original(self, hp, model, *args, **kwargs)
-
-    monkeypatch.setattr(ZooHyperModel, "fit", fit)
-    return calls
 
 
 def test_max_time_stops_starting_trials_and_a_resumed_search_honours_what_is_left(

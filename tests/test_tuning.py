@@ -26,20 +26,6 @@ def _search(tmp_path, model="softmax_regression", dataset="blobs_4d3c", **kwargs
     return tuning.search(model, dataset, **options)
 
 
-@pytest.fixture
-def count_fits(monkeypatch):
-    """Counts trials that really train (reloaded trials do not)."""
-    calls = []
-    original = ZooHyperModel.fit
-
-    def fit(self, hp, model, *args, **kwargs):
-        calls.append(dict(hp.values))
-        return original(self, hp, model, *args, **kwargs)
-
-    monkeypatch.setattr(ZooHyperModel, "fit", fit)
-    return calls
-
-
 def _register_variant(monkeypatch, base: str, name: str, **changes) -> zoo.ModelSpec:
     """A throwaway registry entry, removed after the test."""
     spec = dataclasses.replace(zoo.get_spec(base), name=name, **changes)
