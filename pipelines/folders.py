@@ -11,8 +11,9 @@ pixels are decoded in parallel inside tf.data on every pass, so a folder of
 any size streams. Images of mixed sizes are resized (bilinear) to the most
 common size among them, and all get the channels of the colour images among
 them (3) or 1 when all are greyscale; the raw size is the export's input
-size. Texts must be UTF-8 (a file that is not is named); they are tokenized
-like labelled TFDS text (`pipelines.text_classification`): words, a
+size. Texts must be UTF-8 (each file is checked once; a file that is not is
+named) and are read inside tf.data on every pass, like images. They are
+tokenized like labelled TFDS text (`pipelines.text_classification`): words, a
 vocabulary from the training split, `seq_len` ids per text.
 """
 
@@ -219,27 +220,33 @@ class ImageFolderSource(_FolderSource):
 # --- texts ---
 
 @functools.lru_cache(maxsize=16)
-def _read_texts(files: tuple) -> tuple[str, ...]:
-    texts = []
+def _check_utf8(files: tuple) -> None:
+    """Refuse a file that is not UTF-8, naming it: each read once, none kept in memory."""
     for file in files:
         data = Path(file).read_bytes()
         try:
-            texts.append(data.decode("utf-8"))
+            data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DataError(f"{file} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
                             f"offset {exc.start}). Convert it to UTF-8.") from None
-    return tuple(texts)
+
+
+def _texts(files):
+    """The files' texts, read inside tf.data (streamed, never all in memory)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(list(files)).map(
+        tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 @functools.lru_cache(maxsize=16)
 def _text_vocabulary(files: tuple, level: str, max_tokens: int) -> tuple[str, ...]:
-    import tensorflow as tf
-
     from pipelines.text import vocabulary_from_tokens
     from pipelines.tokens import tokenize
 
-    texts = tf.data.Dataset.from_tensor_slices(list(_read_texts(files)))
-    return vocabulary_from_tokens(texts.map(lambda t: tokenize(t, level)).unbatch(), max_tokens)
+    _check_utf8(files)
+    tokens = _texts(files).map(lambda t: tokenize(t, level)).unbatch()
+    return vocabulary_from_tokens(tokens, max_tokens)
 
 
 class TextFolderSource(_FolderSource, TextSource):
@@ -263,7 +270,7 @@ class TextFolderSource(_FolderSource, TextSource):
         opts = self.options(options)
         splits, class_names = self.splits(name, options)
         for files, _ in splits.values():  # every file UTF-8, named if not
-            _read_texts(tuple(files.tolist()))
+            _check_utf8(tuple(files.tolist()))
         return DatasetInfo(
             name=str(name), task="classification", feature_shape=(opts["seq_len"],),
             feature_dtype="int32", num_classes=len(class_names), class_names=class_names,
@@ -281,10 +288,11 @@ class TextFolderSource(_FolderSource, TextSource):
         opts = self.options(options)
         info = self.info(name, options)
         files, labels = self.files(name, split, options)
-        texts = list(_read_texts(tuple(files.tolist())))
-        ds = tf.data.Dataset.from_tensor_slices((texts, labels))
-        if request.shuffle:
-            ds = ds.shuffle(max(len(texts), 1), seed=request.seed, reshuffle_each_iteration=True)
+        ds = tf.data.Dataset.from_tensor_slices((files, labels))
+        if request.shuffle:  # the file names (cheap); each text is read after, in parallel
+            ds = ds.shuffle(max(len(files), 1), seed=request.seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda path, y: (tf.io.read_file(path), y),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         to_ids = TextToIds(info.vocabulary, opts["level"], length=opts["seq_len"])
         if request.batch_size is None:
             ds = ds.map(lambda t, y: (to_ids(t[None])[0][0], y))
