@@ -196,6 +196,17 @@ def split_indices(n: int, labels: np.ndarray | None, fraction: float, seed: int)
     return np.sort(train), np.sort(val)
 
 
+def holdout_period(fraction: float) -> int:
+    """k of the streamed validation rule: every k-th example of a class is held out."""
+    return max(2, round(1 / fraction))
+
+
+def holdout_offset(seed: int, key, period: int) -> int:
+    """Where, within its period, a class (`key`: its label, or its index) starts being
+    held out: a seeded hash, the same in every process."""
+    return int(hashlib.sha256(f"{seed}:{key!r}".encode()).hexdigest(), 16) % period
+
+
 # --- NumPy arrays and .npz files ---
 
 @dataclasses.dataclass

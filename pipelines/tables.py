@@ -30,7 +30,8 @@ import numpy as np
 
 from pipelines.info import DatasetInfo
 from pipelines.own import (MEMORY, DataError, Labels, check_options, class_labels, content_name,
-                           info_task, label_ids, unknown_memory_name)
+                           holdout_offset, holdout_period, info_task, label_ids,
+                           unknown_memory_name)
 from pipelines.source import LoadRequest, Source
 
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -153,11 +154,11 @@ class _Split:
     """The streamed stratified rule: within each class, every k-th row is validation."""
 
     def __init__(self, fraction: float, seed: int):
-        self.k, self.seed = max(2, round(1 / fraction)), seed
+        self.k, self.seed = holdout_period(fraction), seed
         self.seen: collections.Counter = collections.Counter()
 
     def offset(self, value) -> int:
-        return int(hashlib.sha256(f"{self.seed}:{value!r}".encode()).hexdigest(), 16) % self.k
+        return holdout_offset(self.seed, value, self.k)
 
     def validation(self, groups: np.ndarray) -> np.ndarray:
         mask = np.zeros(len(groups), bool)

@@ -18,8 +18,9 @@ import hashlib
 import numpy as np
 
 from pipelines.info import DatasetInfo
-from pipelines.own import (MEMORY, DataError, check_options, content_name, infer_labels,
-                           info_task, label_ids, unknown_memory_name)
+from pipelines.own import (MEMORY, SPLITS, DataError, check_options, content_name,
+                           holdout_offset, holdout_period, infer_labels, info_task, label_ids,
+                           unknown_memory_name)
 from pipelines.source import LoadRequest, Source, feature_pipeline
 
 
@@ -87,14 +88,13 @@ def _labels(name: str, task, where: str):
 
 def _offsets(classes: int, opts: dict) -> list[int]:
     """Each class's seeded offset into the every-k-th rule of `_held_out`."""
-    k = max(2, round(1 / opts["validation_split"]))
-    return [int(hashlib.sha256(f"{opts['split_seed']}:{c}".encode()).hexdigest(), 16) % k
-            for c in range(classes)]
+    k = holdout_period(opts["validation_split"])
+    return [holdout_offset(opts["split_seed"], c, k) for c in range(classes)]
 
 
 def _held_count(counts, opts: dict) -> int:
     """How many elements `_held_out` holds out of classes of these sizes."""
-    k = max(2, round(1 / opts["validation_split"]))
+    k = holdout_period(opts["validation_split"])
     first = [(-o) % k for o in _offsets(len(counts), opts)]
     return sum(0 if j >= n else (n - 1 - j) // k + 1 for j, n in zip(first, counts.tolist()))
 
@@ -140,11 +140,12 @@ class TfDataSource(Source):
         opts = check_options("tf.data datasets", options)
         splits = self._splits(name)
         labels, _ = _labels(name, opts["task"], "the tf.data dataset")
-        source = splits["validation" if split == "validation" and "validation" in splits
-                        else "train" if split in ("train", "validation") else split]
-        if split not in ("train", "validation") and split not in splits:
+        available = ["train", "validation", *(k for k in splits if k not in SPLITS[:2])]
+        if split not in available:
             raise ValueError(f"Dataset {name!r} has no split {split!r}. "
-                             f"Available: {', '.join(['train', 'validation', *splits][:3])}.")
+                             f"Available: {', '.join(available)}.")
+        # Without its own validation split, both parts come from the training dataset.
+        source = splits[split if split in splits else "train"]
         x_dtype = source.element_spec[0].dtype
         lookup = label_ids(labels.classes) if labels.classes is not None else None
 
@@ -190,7 +191,7 @@ def _held_out(ds, classes: int, opts: dict, keep: bool, classify: bool):
     (`keep`) or the rest."""
     import tensorflow as tf
 
-    k = max(2, round(1 / opts["validation_split"]))
+    k = holdout_period(opts["validation_split"])
     offsets = tf.constant(_offsets(classes, opts), tf.int64)
 
     def step(counts, element):

@@ -171,6 +171,9 @@ def test_numpy_arrays_and_tf_data_through_a_search(tmp_path):
     held = np.concatenate([y for _, y in pipelines.load(tf_name, "validation", batch_size=64)])
     assert tf_info.splits == {"train": 150 - len(held), "validation": len(held)}
     assert np.bincount(held).tolist() == [5, 5, 5]  # every 10th of each class
+    with pytest.raises(ValueError, match=re.escape(
+            f"Dataset {tf_name!r} has no split 'test'. Available: train, validation.")):
+        pipelines.load(tf_name, "test")
 
 
 def test_a_dict_of_splits_keeps_its_test_split_and_npz_files_read_the_same(tmp_path):
