@@ -140,9 +140,10 @@ class _FolderSource(Source):
 # --- images ---
 
 @functools.lru_cache(maxsize=16)
-def _image_shape(files: tuple) -> tuple[int, int, int]:
-    """(height, width, channels) of the raw images: each header read once (PIL, lazily:
-    no pixels decoded); a file that is no image is named."""
+def _image_sizes(files: tuple) -> tuple[tuple, bool]:
+    """((width, height), count) of the raw images, most common first, and whether any is
+    in colour: each header read once (PIL, lazily: no pixels decoded); a file that is no
+    image is named."""
     from PIL import Image, UnidentifiedImageError
 
     sizes, colour = collections.Counter(), False
@@ -154,7 +155,13 @@ def _image_shape(files: tuple) -> tuple[int, int, int]:
         except (UnidentifiedImageError, OSError) as exc:
             raise DataError(f"{file} is not a readable image ({exc}). Remove or replace it."
                             ) from None
-    (width, height), _ = sizes.most_common(1)[0]
+    return tuple(sizes.most_common()), colour
+
+
+def _image_shape(files: tuple) -> tuple[int, int, int]:
+    """(height, width, channels): the most common size; colour if any image is."""
+    sizes, colour = _image_sizes(files)
+    (width, height), _ = sizes[0]
     return height, width, 3 if colour else 1
 
 
@@ -165,9 +172,12 @@ class ImageFolderSource(_FolderSource):
     suffixes = IMAGE_SUFFIXES
     folder_kind = "images"
 
-    def shape(self, name, options: dict):
+    def _all_files(self, name, options: dict) -> tuple:
         splits, _ = self.splits(name, options)
-        return _image_shape(tuple(f for files, _ in splits.values() for f in files.tolist()))
+        return tuple(f for files, _ in splits.values() for f in files.tolist())
+
+    def shape(self, name, options: dict):
+        return _image_shape(self._all_files(name, options))
 
     def info(self, name, options: dict, data_dir=None, manual_dir=None,
              offline=None) -> DatasetInfo:
@@ -188,11 +198,18 @@ class ImageFolderSource(_FolderSource):
         info = self.info(name, options)
         height, width, channels = info.feature_shape
 
+        mixed = len(_image_sizes(self._all_files(name, options))[0]) > 1
+
+        def resized(image):
+            image = tf.image.resize(image, (height, width), method="bilinear")
+            return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
         def decode(path, label):
             image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
                                        expand_animations=False)
-            image = tf.image.resize(image, (height, width), method="bilinear")
-            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+            if mixed:  # only the images of another size are resized
+                same = tf.reduce_all(tf.equal(tf.shape(image)[:2], (height, width)))
+                image = tf.cond(same, lambda: image, lambda: resized(image))
             return tf.ensure_shape(image, (height, width, channels)), label
 
         ds = tf.data.Dataset.from_tensor_slices((files, labels))

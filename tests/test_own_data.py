@@ -15,19 +15,25 @@ from pipelines import DataError
 
 
 
-def _tf_call(export_dir, inputs: dict, signature: str = "serving_default") -> dict:
-    """Call a signature in a fresh process importing TensorFlow only (as TF Serving
-    would): `inputs` is a JSON-like dict of lists, by input name."""
+def _tf_call(export_dir, inputs: dict, signatures=("serving_default",)) -> dict:
+    """Call signatures in one fresh process importing TensorFlow only (as TF Serving
+    would): `inputs` is a JSON-like dict of lists, by input name. Returns
+    {signature: {output: list}}."""
     code = (
         "import json, sys, tensorflow as tf\n"
-        f"f = tf.saved_model.load(sys.argv[1]).signatures[{signature!r}]\n"
-        "spec = f.structured_input_signature[1]\n"
-        "inputs = {k: tf.constant(v, spec[k].dtype) for k, v in json.loads(sys.argv[2]).items()}\n"
-        "out = {k: v.numpy().tolist() for k, v in f(**inputs).items()}\n"
-        "print(json.dumps({k: [x.decode() if isinstance(x, bytes) else x for x in v] "
-        "for k, v in out.items()}))\n"
+        "loaded = tf.saved_model.load(sys.argv[1])\n"
+        "result = {}\n"
+        "for name in json.loads(sys.argv[3]):\n"
+        "    f = loaded.signatures[name]\n"
+        "    spec = f.structured_input_signature[1]\n"
+        "    inputs = {k: tf.constant(v, spec[k].dtype) for k, v in json.loads(sys.argv[2]).items()}\n"
+        "    out = {k: v.numpy().tolist() for k, v in f(**inputs).items()}\n"
+        "    result[name] = {k: [x.decode() if isinstance(x, bytes) else x for x in v] "
+        "for k, v in out.items()}\n"
+        "print(json.dumps(result))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(export_dir), json.dumps(inputs)],
+    out = subprocess.run([sys.executable, "-c", code, str(export_dir), json.dumps(inputs),
+                          json.dumps(list(signatures))],
                          capture_output=True, text=True, timeout=300,
                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
@@ -45,78 +51,83 @@ def _wine_frame():
 
 # --- tables ---
 
-def test_wine_csv_trains_searches_and_exports_a_json_row_signature(tmp_path):
+def _cancer_frame():
+    from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(as_frame=True).frame
+
+
+# Each real table, as a DataFrame and as a CSV file, through train -> search (2 trials)
+# -> export from its run folder -> a plain-TF call with a JSON-like row dict. Wine has a
+# string column too; breast cancer has column names with spaces.
+# Its held-out rows: every 10th row of each class (the exact counts are pinned).
+TABLES = {"wine": (_wine_frame, {"epochs": 15, "learning_rate": 3e-3}, 0.85, [0, 100, 170],
+                   {"train": 159, "validation": 19}),
+          "breast_cancer": (_cancer_frame, {"epochs": 5}, 0.9, [0, 19, 300],
+                            {"train": 512, "validation": 57})}
+
+
+@pytest.mark.parametrize("form", ["dataframe", "csv"])
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_real_tables_train_search_export_and_serve_a_json_row(table, form, tmp_path):
+    import pandas as pd
     import tuning
     import zoo
     from pipelines.tables import input_name
-    from zoo.runtime.exporter import export_trained
 
-    frame = _wine_frame()
-    csv = tmp_path / "wine.csv"
-    frame.to_csv(csv, index=False)
+    make_frame, fit, min_accuracy, picked, splits = TABLES[table]
+    frame = make_frame()
+    data = frame
+    if form == "csv":
+        data = str(tmp_path / f"{table}.csv")
+        frame.to_csv(data, index=False)
     options = {"target": "target"}
-    info = pipelines.get_info(str(csv), **options)
-    assert info.task == "classification" and info.class_names == ("0", "1", "2")
-    assert info.splits == {"train": 159, "validation": 19}  # every 10th row of each class
-    assert ("colour", "string") in info.columns and ("od280_od315_of_diluted_wines",
-                                                     "float32") in info.columns
-    result = zoo.train("mlp", str(csv), epochs=15, data_options=options, learning_rate=3e-3,
-                       runs_root=tmp_path / "runs", verbose=0)
-    assert result.history[-1]["val_accuracy"] >= 0.85
+    classes = sorted(str(c) for c in frame["target"].unique())
+    info = pipelines.get_info(pipelines.dataset_name(data), **options)
+    assert info.task == "classification" and list(info.class_names) == classes
+    assert info.splits == splits
+    result = zoo.train("mlp", data, data_options=options, runs_root=tmp_path / "runs",
+                       verbose=0, **fit)
+    assert result.history[-1]["val_accuracy"] >= min_accuracy
     assert result.history[-1]["loss"] < result.history[0]["loss"]
 
-    search = tuning.search("mlp", str(csv), tuner="random", max_trials=2, epochs=2,
-                           data_options=options, directory=tmp_path / "tune", verbose=0)
-    assert len(search.rows) == 2 and all(r["status"] == "COMPLETED" for r in search.rows)
-
-    exported = export_trained(result.model, result.spec, result.plan, "wine",
-                              base_dir=tmp_path / "saved")
-    manifest = exported.manifest
-    assert manifest["inputs"]["colour"] == {"shape": [None], "dtype": "string"}
-    assert manifest["inputs"]["alcohol"] == {"shape": [None], "dtype": "float32"}
-    assert manifest["class_names"] == ["0", "1", "2"]
-    assert manifest["verification"]["max_abs_diff"] <= 1e-5
-    rows = frame.drop(columns="target").iloc[[0, 100, 170]].to_dict("records")
-    request = {input_name(k): [row[k] for row in rows] for k in rows[0]}
-    served = np.array(_tf_call(exported.path, request)["probabilities"])
-    assert served.shape == (3, 3) and np.allclose(served.sum(axis=1), 1, atol=1e-5)
-    assert list(served.argmax(axis=1)) == [0, 1, 2]  # the rows' classes
-    # `classify` returns the class names beside the probabilities.
-    classified = _tf_call(exported.path, request, "classify")
-    assert classified["class_name"] == ["0", "1", "2"]
-    np.testing.assert_allclose(classified["probabilities"], served, atol=1e-6)
-
-
-def test_breast_cancer_dataframe_trains_searches_and_exports_from_its_run(tmp_path):
-    import tuning
-    import zoo
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
-    options = {"target": "target"}
-    result = zoo.train("mlp", frame, epochs=5, data_options=options, verbose=0,
-                       runs_root=tmp_path / "runs")
-    assert result.history[-1]["val_accuracy"] >= 0.9
-    search = tuning.search("mlp", frame, tuner="random", max_trials=2, epochs=1,
+    search = tuning.search("mlp", data, tuner="random", max_trials=2, epochs=1,
                            data_options=options, directory=tmp_path / "tune", verbose=0)
     assert [r["status"] for r in search.rows] == ["COMPLETED", "COMPLETED"]
-    with pytest.raises(ValueError, match=r"^The data given is 'table-[0-9a-f]{12}', but .* "
-                                         r"was trained on 'table-[0-9a-f]{12}'\. Give the same "
-                                         r"data \(the same content\), or none\.$"):
-        zoo.export_run(result.run_dir, "cancer", data=frame.iloc[:300],
-                       base_dir=tmp_path / "saved")
-    exported = zoo.export_run(result.run_dir, "cancer", data=frame.copy(),
-                              base_dir=tmp_path / "saved")
-    row = frame.drop(columns="target").iloc[0].to_dict()  # a JSON row: column -> value
-    request = {name.replace(" ", "_"): [value] for name, value in row.items()}
-    served = _tf_call(exported.path, request, "classify")
-    assert served["class_name"] == [str(frame["target"].iloc[0])]
+
+    if form == "dataframe":  # Python data is given again to export from its run folder
+        with pytest.raises(ValueError, match=r"^The data given is 'table-[0-9a-f]{12}', but "
+                                             r".* was trained on 'table-[0-9a-f]{12}'\. Give "
+                                             r"the same data \(the same content\), or none\.$"):
+            zoo.export_run(result.run_dir, table, data=frame.iloc[:100],
+                           base_dir=tmp_path / "saved")
+    exported = zoo.export_run(result.run_dir, table, base_dir=tmp_path / "saved",
+                              data=frame.copy() if form == "dataframe" else None)
+    manifest = exported.manifest
+    features = [c for c in frame.columns if c != "target"]
+    assert sorted(manifest["inputs"]) == sorted(input_name(c) for c in features)
+    for column in features:
+        dtype = "float32" if pd.api.types.is_numeric_dtype(frame[column]) else "string"
+        assert manifest["inputs"][input_name(column)] == {"shape": [None], "dtype": dtype}
+    assert manifest["class_names"] == classes
+    assert manifest["verification"]["max_abs_diff"] <= 1e-5
+
+    rows = frame.drop(columns="target").iloc[picked].to_dict("records")  # JSON rows
+    request = {input_name(k): [row[k] for row in rows] for k in rows[0]}
+    served = _tf_call(exported.path, request, ("serving_default", "classify"))
+    probabilities = np.array(served["serving_default"]["probabilities"])
+    assert probabilities.shape == (3, len(classes))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    truth = [str(frame["target"].iloc[i]) for i in picked]
+    assert served["classify"]["class_name"] == truth
+    assert [classes[i] for i in probabilities.argmax(axis=1)] == truth
+    np.testing.assert_allclose(served["classify"]["probabilities"], probabilities, atol=1e-6)
+    if table == "wine":
+        assert ("colour", "string") in info.columns
 
 
 def test_breast_cancer_dataframe_and_parquet_agree(tmp_path):
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
+    frame = _cancer_frame()
     name = pipelines.dataset_name(frame)
     assert name == pipelines.dataset_name(frame.copy())  # the same content, the same name
     parquet = tmp_path / "cancer.parquet"
@@ -253,7 +264,7 @@ def test_a_text_folder_trains_a_classifier_that_serves_strings(tmp_path):
                               base_dir=tmp_path / "saved")
     served = np.array(_tf_call(exported.path, {"text": [
         "bread cheese soup salad pasta bake taste soup", "goal match team score league "
-        "player win goal"]})["probabilities"])
+        "player win goal"]})["serving_default"]["probabilities"])
     assert served.argmax(axis=1).tolist() == [0, 1]
 
 

@@ -24,7 +24,8 @@ def test_own_data_benchmark_reports_ratios_and_peak_rss(tmp_path, capsys):
     for key in ("csv_ratio", "images_ratio", "images_nocache_ratio", "images_epoch2_ratio",
                 "csv_cpu_ratio", "csv_per_line_ratio", "zoo_images_epoch2_per_s",
                 "stats_rows_per_s", "zoo_csv_rows_per_s", "hand_csv_rows_per_s",
-                "zoo_images_per_s", "hand_images_per_s"):
+                "zoo_images_per_s", "hand_images_per_s", "hand_images_cached_per_s",
+                "hand_images_epoch2_per_s"):
         assert figures[key] > 0, key
     assert figures["train_rows"] == 1800 and figures["hand_csv_rows"] == 2000
     assert figures["train_images"] == 45
