@@ -32,22 +32,22 @@ def history_values(result, key: str) -> list[float]:
 
 def affine_map(result) -> tuple[np.ndarray, np.ndarray]:
     """(W, b) of a one-layer model in the units of the raw inputs: the pre-activation of its
-    `<name>_dense` layer is z = x @ W + b, the data's standardization folded in.
+    `<name>_dense` layer (before its sigmoid or softmax) is z = x @ W + b, the data's
+    standardization folded in.
 
     The zoo standardizes numeric features inside the pipeline, so the layer's own
     kernel is in standardized units; probing the preprocessing and the layer with
     0 and the unit vectors gives the map the model applies to raw x.
     """
-    import keras
-
     model = result.model
-    dense = keras.Model(model.inputs, model.get_layer(f"{model.name}_dense").output)
-    features = int(model.input_shape[-1])
+    kernel, bias = (np.asarray(w, dtype=np.float64)
+                    for w in model.get_layer(f"{model.name}_dense").get_weights())
+    features = kernel.shape[0]
     probes = np.vstack([np.zeros((1, features)), np.eye(features)]).astype("float32")
     preprocess = result.plan.preprocessor()
     if preprocess is not None:
         probes = np.asarray(preprocess(probes))
-    z = np.asarray(dense.predict(probes, verbose=0), dtype=np.float64)
+    z = probes.astype(np.float64) @ kernel + bias  # (1 + features, outputs)
     return z[1:] - z[0], z[0]
 
 
