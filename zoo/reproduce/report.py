@@ -125,6 +125,8 @@ def _record_lines(claim, record: dict | None) -> list[str]:
              f"{effect_text(record)}; {claim.effect} by seed: {seeds}",
              f"- Time: {_seconds(record['seconds'])} on {record.get('cpus', '?')} CPU cores, at commit "
              f"`{record.get('commit') or 'unknown'}`"]
+    lines += [f"- Seed {r['seed']} fails: {'; '.join(r['failed'])}"
+              for r in record["runs"] if r["failed"]]
     if record.get("report"):
         lines += ["", "```text", *record["report"], "```"]
     return lines
