@@ -4,11 +4,14 @@ every claim's quick form, and docs/reproductions.md generated from the committed
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import zoo
+from conftest import zoo_env
 from zoo.reproduce import claim as claim_module
 from zoo.reproduce import (AtLeast, Budget, Claim, NotMeasured, Within, docs_page, get_claim,
                            list_claims, read_record, reproduce)
@@ -64,6 +67,15 @@ def test_list_shows_every_claim_its_sentence_source_and_last_record(zoo_main):
         verdict = record["verdict"] if record else "not measured: no full run recorded"
         assert verdict in row
         assert f"    {claim.sentence}" in out and f"    source: {claim.source}" in out
+
+
+def test_list_answers_without_tensorflow():
+    code = ("import sys, contextlib, io; from zoo.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): assert main(['reproduce', '--list']) == 0\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], env=zoo_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 # --- the runner, on a scratch claim --------------------------------------------------------
