@@ -146,10 +146,18 @@ def summarize(claim: Claim, runs: list[dict], quick: bool, seconds: float,
 
 
 def zoo_commit() -> str | None:
-    """The checkout's commit (`git describe --always --dirty`), None outside a git checkout."""
+    """The checkout's short commit, "-dirty" when tracked files other than the reproduction
+    records differ from it; None outside a git checkout."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10)
+
     try:
-        proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=10)
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode:
+            return None
+        changed = git("diff", "--quiet", "HEAD", "--", ".", ":(exclude)docs/reproductions",
+                      ":(exclude)docs/reproductions.md")
     except (OSError, subprocess.SubprocessError):
         return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    return head.stdout.strip() + ("-dirty" if changed.returncode else "")
