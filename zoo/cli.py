@@ -1,5 +1,5 @@
 """The `zoo` command: list, info, datasets, train, runs, launch, tune, export, predict, evaluate,
-generate, sample, vectors, stylize, train-style, tiles, codes, quickstart.
+generate, sample, vectors, stylize, train-style, tiles, codes, reproduce, quickstart.
 
 A thin layer: each command parses its flags and calls one library function (its
 Python API), printing what it returns. Choices and defaults come from the library's
@@ -435,6 +435,24 @@ def cmd_train_style(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from zoo.reproduce import format_list, reproduce
+
+    if args.list:
+        print(format_list())
+        return 0
+    if not args.claim:
+        raise CommandError("Give a claim id, or --list to see the claims.")
+    result = reproduce(args.claim, quick=args.quick, seeds=args.seeds, out=args.out)
+    for line in result.record.get("report", []):
+        print(line)
+    print(result.summary)
+    written = [result.folder / name for name in (result.record.get("figure"), "result.json")
+               if name]
+    print("Wrote " + ", ".join(map(str, written)))
+    return 0
+
+
 def cmd_quickstart(args) -> int:
     from zoo.quickstart import quickstart
 
@@ -769,6 +787,21 @@ def _train_style_flags(p) -> None:
     p.set_defaults(name="fast_style_network")
 
 
+def _reproduce_flags(p) -> None:
+    from zoo.reproduce.runner import FULL_SEEDS, QUICK_SEEDS
+
+    p.add_argument("claim", nargs="?", help="a claim id (see --list)")
+    p.add_argument("--list", action="store_true", help="list the claims: sentence, source, "
+                   "last measured effect, verdict and time")
+    p.add_argument("--quick", action="store_true", help="the claim's small budget (under 30 s "
+                   "a seed); writes under runs/reproduce unless --out is given")
+    p.add_argument("--seeds", type=int, help=f"seeds 0..N-1 (default {FULL_SEEDS}, at least "
+                   f"{FULL_SEEDS} for a full run; {QUICK_SEEDS} with --quick)")
+    p.add_argument("--out", metavar="DIR", help="folder of <claim>/figure.png and result.json "
+                   "(default: docs/reproductions for a full run, which also rewrites "
+                   "docs/reproductions.md)")
+
+
 def _quickstart_flags(p) -> None:
     from zoo.runtime.names import EXPORT_BASE_DIR, RUNS_ROOT
 
@@ -815,6 +848,8 @@ COMMANDS = (
      _tiles_flags, cmd_tiles),
     ("codes", "2-D autoencoder codes vs PCA, coloured by class (PNG + figures)", _codes_flags,
      cmd_codes),
+    ("reproduce", "rerun a claim from a paper or tutorial over seeds: verdict, figure, JSON",
+     _reproduce_flags, cmd_reproduce),
     ("quickstart", "offline demo: search, train, export, reload LeNet-5", _quickstart_flags,
      cmd_quickstart),
 )

@@ -291,7 +291,7 @@ def get_spec(name: str) -> ModelSpec:
 def unknown_model_error(name: str, registered: list[str]) -> UnknownModelError:
     """The error for an unregistered `name`: the closest of the `registered` names, or
     all of them (also used by `zoo.catalog`, which answers without the registry)."""
-    close = _closest(str(name), registered)
+    close = closest_names(str(name), registered)
     hint = (
         f"Did you mean: {', '.join(close)}?"
         if close
@@ -300,8 +300,9 @@ def unknown_model_error(name: str, registered: list[str]) -> UnknownModelError:
     return UnknownModelError(f"Unknown model {name!r}. {hint}")
 
 
-def _closest(name: str, candidates: list[str], cutoff: float = 0.7) -> list[str]:
-    """Up to three close names: those about as similar as the best one."""
+def closest_names(name: str, candidates: list[str], cutoff: float = 0.7) -> list[str]:
+    """Up to three close names: those about as similar as the best one (the suggestions of
+    every "Unknown ..." error: models, claims)."""
     scored = sorted(
         ((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in candidates), reverse=True
     )
