@@ -57,6 +57,11 @@ def read_record(claim_id: str, root: str | Path = DOCS_DIR) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _cpu_text(record: dict) -> str:
+    cpu = record.get("cpu_seconds")
+    return "" if cpu is None else f" ({_seconds(cpu)} of CPU time)"
+
+
 def _seconds(seconds) -> str:
     if seconds is None:
         return "-"
@@ -123,7 +128,8 @@ def _record_lines(claim, record: dict | None) -> list[str]:
              f"- Budget: {budget}{' (quick)' if record['quick'] else ''}",
              f"- Verdict: **{record['verdict']}** ({record['holds_in']}); "
              f"{effect_text(record)}; {claim.effect} by seed: {seeds}",
-             f"- Time: {_seconds(record['seconds'])} on {record.get('cpus', '?')} CPU cores, at commit "
+             f"- Time: {_seconds(record['seconds'])}{_cpu_text(record)} on "
+             f"{record.get('cpus', '?')} CPU cores, at commit "
              f"`{record.get('commit') or 'unknown'}`"]
     lines += [f"- Seed {r['seed']} fails: {'; '.join(r['failed'])}"
               for r in record["runs"] if r["failed"]]
