@@ -1,16 +1,13 @@
-"""Language-model results on a fixed CPU budget: nats per character, perplexity, a sample.
+"""Language-model results on a fixed CPU budget: nats per character and a sample.
 
-Two experiments, each model trained by `zoo.train` until its wall-clock
-budget runs out (the epoch in progress is finished), best checkpoint kept:
+Character level on tiny Shakespeare: `lstm_lm` and `transformer_lm`, each
+trained by `zoo.train` until its wall-clock budget runs out (the epoch in
+progress is finished), best checkpoint kept; validation loss in nats per
+character (the loss is the mean negative log-likelihood, natural log) and a
+generated sample. (Tied vs untied `lstm_lm` perplexity on words, trained
+until early stopping, is the reproduction `zoo reproduce weight_tying`.)
 
-1. Character level on tiny Shakespeare: `lstm_lm` and `transformer_lm`;
-   validation loss in nats per character (the loss is the mean negative
-   log-likelihood, natural log) and a generated sample.
-2. Word level, tied vs untied `lstm_lm` at equal size: validation
-   perplexity exp(loss) of both on the same budget (tiny Shakespeare words,
-   or `--word-corpus` such as a PTB folder).
-
-    python benchmarks/language_models.py --minutes 15 --word-minutes 5
+    python benchmarks/language_models.py --minutes 15
 
 Prints JSON and a table; `--out` writes the JSON too.
 """
@@ -19,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -42,7 +38,6 @@ CHAR_MODELS = {
     "transformer_lm": ({"d_model": 128, "heads": 4, "layers": 4, "dropout_rate": 0.1},
                        64, 64, 1e-3),
 }
-WORD_SIZE = {"embedding_dim": 256, "units": 256, "layers": 2, "dropout_rate": 0.3}
 
 
 class Budget(keras.callbacks.Callback):
@@ -79,23 +74,18 @@ def run(model, dataset, overrides, data_options, minutes, batch_size, learning_r
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=15.0, help="budget per char model")
-    parser.add_argument("--word-minutes", type=float, default=5.0, help="budget per word model")
-    parser.add_argument("--word-corpus", default="tiny_shakespeare")
     parser.add_argument("--manual-dir", default=str(SHAKESPEARE))
     parser.add_argument("--runs", default=None, help="run folders (default: a temporary folder)")
-    parser.add_argument("--parts", nargs="+", choices=["char", "word"], default=["char", "word"])
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     root = Path(args.runs or tempfile.mkdtemp(prefix="lm-bench-"))
-    report = {"cpu_count": os.cpu_count(), "char": [], "word": []}
+    report = {"cpu_count": os.cpu_count(), "char": []}
 
     def save():
         if args.out:
             Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
     for name, (size, seq_len, batch, rate) in CHAR_MODELS.items():
-        if "char" not in args.parts:
-            break
         char_data = {"level": "char", "seq_len": seq_len, "manual_dir": args.manual_dir}
         row = run(name, "tiny_shakespeare", size, char_data, args.minutes, batch, rate,
                   root / f"{name}-char")
@@ -105,27 +95,11 @@ def main(argv=None) -> int:
         report["char"].append(row)
         save()
 
-    word_data = {"level": "word", "seq_len": 35, "max_tokens": 10_000,
-                 "manual_dir": args.manual_dir}
-    for tied in (False, True):
-        if "word" not in args.parts:
-            break
-        row = run("lstm_lm", args.word_corpus, {**WORD_SIZE, "tie_weights": tied}, word_data,
-                  args.word_minutes, 32, 2e-3, root / f"lstm_lm-word-{'tied' if tied else 'untied'}")
-        row["tie_weights"] = tied
-        row["perplexity"] = round(math.exp(row["val_loss"]), 1)
-        report["word"].append(row)
-        save()
-
     print(json.dumps(report, indent=2))
     print(f"\n{'experiment':<28}{'params':>12}{'epochs':>8}{'seconds':>9}  result")
     for row in report["char"]:
         print(f"{row['model'] + ' (char)':<28}{row['params']:>12,}{row['epochs']:>8}"
               f"{row['seconds']:>9}  {row['nats_per_char']:.3f} nats/char")
-    for row in report["word"]:
-        label = f"lstm_lm (word, {'tied' if row['tie_weights'] else 'untied'})"
-        print(f"{label:<28}{row['params']:>12,}{row['epochs']:>8}{row['seconds']:>9}"
-              f"  perplexity {row['perplexity']}")
     for row in report["char"]:
         print(f"\n--- {row['model']} sample ---\n{row['sample']}")
     return 0

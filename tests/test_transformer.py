@@ -53,12 +53,16 @@ def test_heads_must_divide_the_width():
         zoo.build("transformer_lm", d_model=30, heads=4)
 
 
-def test_greedy_decoding_is_a_fixed_point_of_teacher_forcing():
+SEQ2SEQ_SMALL = {"transformer": {"d_model": 16, "heads": 2, "layers": 1, "dropout_rate": 0.0},
+                 "lstm_seq2seq": {"embedding_dim": 8, "units": 16, "layers": 2}}
+
+
+@pytest.mark.parametrize("name", SEQ2SEQ_SMALL)
+def test_greedy_decoding_is_a_fixed_point_of_teacher_forcing(name):
     from zoo.models.transformer import greedy_decoder
 
     keras.utils.set_random_seed(0)
-    model = zoo.build("transformer", input_shape=(10,), d_model=16, heads=2, layers=1,
-                      dropout_rate=0.0)
+    model = zoo.build(name, input_shape=(10,), **SEQ2SEQ_SMALL[name])
     source = np.random.default_rng(0).integers(2, 12, size=(4, 5)).astype("int32")
     tokens = np.asarray(greedy_decoder(model, 5)(source))
     decoder_inputs = np.concatenate([np.ones((4, 1), "int32"), tokens[:, :-1]], axis=1)
@@ -67,10 +71,23 @@ def test_greedy_decoding_is_a_fixed_point_of_teacher_forcing():
     np.testing.assert_array_equal(forced.argmax(-1), tokens)
 
 
-def test_encoder_decoder_input_must_split_in_halves():
+@pytest.mark.parametrize("name", SEQ2SEQ_SMALL)
+def test_encoder_decoder_input_must_split_in_halves(name):
     with pytest.raises(ValueError, match=r"^`input_shape` must be \(2 \* L,\): L source then "
                                          r"L decoder-input ids\. Received: input_shape=\(9,\)$"):
-        zoo.build("transformer", input_shape=(9,))
+        zoo.build(name, input_shape=(9,))
+
+
+def test_lstm_encoder_state_starts_the_decoder_layer_by_layer():
+    model = zoo.build("lstm_seq2seq", input_shape=(10,), embedding_dim=8, units=16, layers=2)
+    # Embedding 12 x 8; four LSTMs, 4 (in + H + 1) H each; the output layer (H + 1) x 12.
+    assert model.count_params() == 12 * 8 + 2 * 4 * (8 + 17) * 16 + 2 * 4 * (16 + 17) * 16 \
+        + 17 * 12
+    source = np.random.default_rng(0).integers(2, 12, size=(2, 5)).astype("int32")
+    decoder_inputs = np.ones((2, 5), "int32")
+    out = np.asarray(model(np.concatenate([source, decoder_inputs], axis=1)))
+    changed = np.asarray(model(np.concatenate([source[:, ::-1], decoder_inputs], axis=1)))
+    assert out.shape == (2, 5, 12) and not np.allclose(out[:, 0], changed[:, 0])
 
 
 @pytest.mark.slow

@@ -56,6 +56,18 @@ def test_cifar_resnets_have_the_papers_size(name, params):
     assert model.count_params() > params  # 1x1 projections add parameters
 
 
+def test_plain_cifar_network_has_the_same_layers_without_shortcuts():
+    residual, plain = zoo.build("resnet20"), zoo.build("resnet20", residual=False)
+    # Option A shortcuts have no parameters: the plain net has exactly the same weights.
+    assert plain.count_params() == residual.count_params() == 271_098
+    kinds = [type(layer).__name__ for layer in plain.layers]
+    assert "Add" not in kinds and "ZeroPadShortcut" not in kinds
+    assert kinds.count("Conv2D") == 19  # the stem and 2 per block: depth 20 with the classifier
+    assert zoo.build("resnet_cifar", depth=8, residual=False).count_params() < plain.count_params()
+    with pytest.raises(ValueError, match="Received: residual='no'"):
+        zoo.build("resnet20", residual="no")
+
+
 def test_option_a_shortcut_pads_channels_and_subsamples():
     from zoo.models.resnet import ZeroPadShortcut
 

@@ -12,6 +12,8 @@ also take 1-D signals, `input_shape=(length, channels)`, with Conv1D layers.
 `shortcut="A"` (default, as in the paper's CIFAR experiments) adds a
 parameter-free shortcut that subsamples and zero-pads channels where the
 shape changes; `shortcut="B"` uses 1x1 convolution projections there.
+`residual=False` builds the paper's "plain" counterpart of any depth: the same
+layers without shortcuts (the baseline of its Fig. 6).
 """
 
 from __future__ import annotations
@@ -68,9 +70,19 @@ def apply_bottleneck_block(x, filters, stride=1, conv_shortcut=True, name=""):
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def apply_basic_block(x, filters, stride=1, shortcut="B", use_bias=True, name=""):
-    """3x3 (stride) -> 3x3, with an identity, zero-pad (A) or projection (B) shortcut."""
+def apply_basic_block(x, filters, stride=1, shortcut="B", use_bias=True, residual=True, name=""):
+    """3x3 (stride) -> 3x3, with an identity, zero-pad (A) or projection (B) shortcut.
+
+    `residual=False` drops the shortcut and its addition: the paper's "plain"
+    counterpart, the same stacked layers without the skip (He et al., section 4.1).
+    """
     changes_shape = stride != 1 or x.shape[-1] != filters
+    if not residual:
+        x = conv_bn(x, filters, 3, strides=stride, padding="same", use_bias=use_bias,
+                    name=f"{name}_1")
+        x = conv_bn(x, filters, 3, padding="same", use_bias=use_bias, activation=None,
+                    name=f"{name}_2")
+        return keras.layers.Activation("relu", name=f"{name}_out")(x)
     if not changes_shape:
         skip = x
     elif shortcut == "A":
@@ -204,10 +216,14 @@ class CifarStages:
         shortcut: "A" zero-padding identity (paper) or "B" 1x1 projections.
         width: Stage filters multiplier (1 in the paper; >1 is a wide ResNet,
             Zagoruyko & Komodakis 2016).
+        residual: True (a ResNet); False is the paper's "plain" network of the same
+            depth and layers, without shortcuts (its Fig. 6 baseline; `shortcut`
+            then has no effect).
     """
 
     shortcut: str = "A"
     width: int = 1
+    residual: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,8 +238,9 @@ def cifar_resnet(name: str, depth: int, head: ClassifierHead, stages: CifarStage
 
     `stages.width` multiplies the stage filters (16/32/64), as in wide residual
     networks (Zagoruyko & Komodakis 2016); the paper's networks have width 1.
+    `stages.residual=False` builds the plain network of the same depth (no shortcuts).
     """
-    shortcut, width = stages.shortcut, stages.width
+    shortcut, width, residual = stages.shortcut, stages.width, stages.residual
     shape = head.checked_shape(name, 1, signals=True)
     check_choice("shortcut", shortcut, ("A", "B"))
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
@@ -232,6 +249,8 @@ def cifar_resnet(name: str, depth: int, head: ClassifierHead, stages: CifarStage
             f"Received: depth={depth!r}"
         )
     check_positive_int("width", width)
+    if not isinstance(residual, bool):
+        raise ValueError(f"`residual` must be True or False. Received: residual={residual!r}")
     n = (depth - 2) // 6
     inputs = keras.Input(shape=shape, name="image")
     # (B, 32, 32, 3) -> (B, 32, 32, 16) -> stages at 32, 16, 8 pixels;
@@ -241,7 +260,7 @@ def cifar_resnet(name: str, depth: int, head: ClassifierHead, stages: CifarStage
         for j in range(1, n + 1):
             stride = 2 if (j == 1 and stage > 0) else 1
             x = apply_basic_block(x, filters, stride, shortcut=shortcut, use_bias=False,
-                                  name=f"stage{stage + 1}_block{j}")
+                                  residual=residual, name=f"stage{stage + 1}_block{j}")
     model = keras.Model(inputs, head.apply(x), name=name)
     return load_weights(model, head.weights)
 
@@ -284,10 +303,11 @@ def resnet20(input_shape=(32, 32, 3), classes=10, include_top=True, pooling=None
         classifier_activation: "softmax" or None (logits).
         weights: None or a local weights file.
         dropout_rate: Dropout before the classifier (0 in the paper).
-        stages: The residual stages (`CifarStages`: shortcut, width), each also an
-            argument of `zoo.build`: shortcut "A" zero-padding identity (paper) or
-            "B" 1x1 projections; width multiplies the stage filters (1 in the paper;
-            >1 is a wide ResNet).
+        stages: The residual stages (`CifarStages`: shortcut, width, residual), each
+            also an argument of `zoo.build`: shortcut "A" zero-padding identity (paper)
+            or "B" 1x1 projections; width multiplies the stage filters (1 in the paper;
+            >1 is a wide ResNet); residual=False removes the shortcuts (the paper's
+            plain network, e.g. `zoo.build("resnet56", residual=False)`).
         name: Model name.
     """
     head = ClassifierHead(input_shape, classes, include_top, pooling, classifier_activation,
