@@ -24,7 +24,7 @@ MODEL, DATA = "stacked_autoencoder", "digits"
 INITS, OPTIMIZERS = ("random", "pretrained"), ("momentum", "adam")
 STYLE = {"random": ("tab:red", "--"), "pretrained": ("tab:blue", "-")}
 # The full budget is the former benchmarks/pretraining.py run as it was (4 runs of 30
-# epochs a seed): about 4 minutes of wall time a seed on 2 cores, 12 CPU-minutes in all.
+# epochs a seed): about 3 CPU-minutes for the 3 seeds.
 BUDGET = Budget(quick={"epochs": 2, "pretrain_epochs": 3, "depth": 5, "width": 128},
                 full={"epochs": 30, "pretrain_epochs": 5, "depth": 5, "width": 128})
 
