@@ -27,7 +27,7 @@ from zoo.reproduce.measure import new_figure, save_figure, train
 
 MASKED = 0.25
 # 5 runs a seed; the former benchmarks/autoencoders.py trained 100 epochs (3.6 min for
-# its 3 runs); 60 epochs keep the 3 seeds near 10 CPU-minutes.
+# its 3 runs); 60 epochs: about 5 CPU-minutes for the 3 seeds on 2 cores.
 BUDGET = Budget(quick={"epochs": 8}, full={"epochs": 60})
 
 

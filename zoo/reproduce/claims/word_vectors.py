@@ -32,6 +32,7 @@ PAIRS = (("man", "woman"), ("king", "queen"), ("lord", "lady"), ("he", "she"), (
          ("prince", "princess"), ("uncle", "aunt"), ("gentleman", "gentlewoman"),
          ("gentlemen", "ladies"), ("sons", "daughters"), ("men", "women"), ("kings", "queens"),
          ("master", "mistress"), ("god", "goddess"), ("himself", "herself"), ("groom", "bride"))
+# Full: the former benchmarks/word_vectors.py run; about 11 CPU-minutes for 3 seeds.
 BUDGET = Budget(quick={"epochs": 1, "batch_size": 1024, "max_tokens": 4000},
                 full={"epochs": 10, "batch_size": 1024, "max_tokens": 4000})
 
