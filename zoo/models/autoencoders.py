@@ -291,7 +291,7 @@ def autoencoder(input_shape=(8, 8, 1), units=(32,), code_size=16, activation="re
     """Dense autoencoder: input -> hidden layers -> code -> mirrored layers -> reconstruction.
 
     Linear code units, as in Hinton & Salakhutdinov 2006, so a 2-unit code is
-    a nonlinear generalisation of PCA (`benchmarks/autoencoders.py` compares
+    a nonlinear generalisation of PCA (`zoo reproduce autoencoders` compares
     them on digits).
 
     Args:
@@ -422,7 +422,7 @@ def sparse_autoencoder(input_shape=(8, 8, 1), code_size=49, rho=0.05, beta=3.0,
     The loss adds beta * sum_j KL(rho || rho_hat_j), rho_hat_j the mean
     activation of hidden unit j over the batch (`KLSparsity`), and weight
     decay (weight_decay / 2) * |W|^2, as in Ng's notes. `beta=0` switches
-    sparsity off (the comparison in `docs/autoencoders/`).
+    sparsity off (the comparison in `zoo reproduce autoencoders`).
 
     Args:
         input_shape: Shape of one example.

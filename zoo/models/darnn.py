@@ -223,7 +223,7 @@ def darnn(input_shape=(10, 9), encoder_units=64, decoder_units=64, series_bias=F
             across series, so they can tell series apart only by their values;
             on `synthetic_series`, whose series all look alike, its input
             attention stays near uniform, while with the bias it concentrates
-            on the true drivers (see `benchmarks/sequences.py`).
+            on the true drivers (see `zoo reproduce darnn_attention`).
         name: Model name.
 
     Returns:
