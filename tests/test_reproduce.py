@@ -143,7 +143,7 @@ def test_each_quick_claim_completes_and_writes_its_figure_and_json(claim_id, zoo
     assert record["verdict"] in ("holds", "does not hold")
     assert {c.key for c in claim.rule} | {claim.effect} <= set(record["runs"][0]["numbers"])
     assert f"{claim_id}: {record['verdict']}; {claim.effect} = " in out
-    assert record["seconds"] < 60  # quick: under 30 s on 2 idle cores; margin for a busy suite
+    # Its time is a figure, not a test: `zoo reproduce --list` shows the recorded times.
 
 
 @pytest.mark.slow
