@@ -19,12 +19,13 @@ TRAIN_SIZE = 1258  # the digits' training split (pipelines.get_info("digits").sp
 
 
 def train_mlp(work, seed: int, *, epochs: int, optimizer: str = "sgd", learning_rate=0.1,
-              batch_size: int = 32, data=DIGITS, callbacks=None, **builder_args):
+              batch_size: int = 32, lr_schedule: str = "constant", data=DIGITS,
+              callbacks=None, **builder_args):
     """`zoo.train("mlp", data, ...)`: `builder_args` are the mlp's own (depth, width,
     activation, initializer, dropout_rate, batch_norm)."""
     return train("mlp", data, work, seed, epochs=epochs, batch_size=batch_size,
-                 optimizer=optimizer, learning_rate=learning_rate, overrides=builder_args,
-                 callbacks=callbacks)
+                 optimizer=optimizer, learning_rate=learning_rate, lr_schedule=lr_schedule,
+                 overrides=builder_args, callbacks=callbacks)
 
 
 def accuracy_curve(result) -> list[float]:
