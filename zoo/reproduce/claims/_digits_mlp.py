@@ -87,3 +87,20 @@ def steps_to(curve: list[float], target: float, steps_per_epoch: int) -> float:
 
 def steps_per_epoch(batch_size: int, size: int = TRAIN_SIZE) -> int:
     return math.ceil(size / batch_size)
+
+
+def accuracy_every_callback(x, y, every: int, into: list):
+    """A Keras callback that appends (step, accuracy on (x, y)) to `into` every `every`
+    training steps, the model in inference mode (for steps to a target accuracy at a finer
+    grain than epochs)."""
+    import keras
+
+    class AccuracyEvery(keras.callbacks.Callback):
+        step = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            if self.step % every == 0:
+                into.append((self.step, accuracy(np.asarray(self.model(x, training=False)), y)))
+
+    return AccuracyEvery()
