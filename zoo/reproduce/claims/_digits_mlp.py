@@ -104,3 +104,11 @@ def accuracy_every_callback(x, y, every: int, into: list):
                 into.append((self.step, accuracy(np.asarray(self.model(x, training=False)), y)))
 
     return AccuracyEvery()
+
+
+def predict(result, raw_x) -> np.ndarray:
+    """Class probabilities of a trained `zoo.train` result for raw inputs (as its data gave
+    them): the plan's preprocessing first, then the model in inference mode."""
+    preprocess = result.plan.preprocessor()
+    x = raw_x if preprocess is None else np.asarray(preprocess(raw_x))
+    return probabilities(result.model, x)
