@@ -81,7 +81,9 @@ class TrainConfig:
     loss: str | None = None
 
     def resolved(self, spec: ModelSpec) -> "TrainConfig":
-        """This config with the spec's optimizer and its learning rate where none is given."""
+        """This config with the spec's optimizer and its learning rate where none is given;
+        a loss the spec's task does not offer (`Task.check_loss`) is refused."""
+        get_task(spec).check_loss(spec, self.loss)
         optimizer = spec.optimizer if self.optimizer is None else self.optimizer
         rate = self.learning_rate
         if rate is None:
@@ -273,10 +275,9 @@ def train(
     overrides: Mapping[str, Any] | None = None, data_options: Mapping[str, Any] | None = None,
     run_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike = RUNS_ROOT,
     callbacks: list | None = None, verbose: int | str = "auto", strategy: str = "auto",
-    cpu_replicas: int | None = None, mixed_precision: bool = False,
+    cpu_replicas: int | None = None, mixed_precision: bool = False, loss: str | None = None,
     jit_compile: bool | str = "auto", clipnorm: float | None = None,
     early_stopping: int | None = None, reduce_lr_on_plateau: int | None = None,
-    loss: str | None = None,
 ) -> TrainResult:
     """Train a registered model on a dataset, resumably, in a run folder (`zoo.runtime.run`).
 
@@ -293,9 +294,7 @@ def train(
         clipnorm: Clip each gradient to this L2 norm (Keras' optimizer `clipnorm`).
         early_stopping, reduce_lr_on_plateau: Patiences in epochs without a new best of
             the spec's monitor: stop (the run is completed), or halve a constant rate.
-        loss: Train with this loss instead of the task's: one of the task's
-            `loss_choices` (e.g. "mse" for a binary classifier, to compare with
-            cross-entropy). Recorded in run.json's settings.
+        loss: One of the task's `loss_choices`, instead of its own loss (e.g. "mse").
         overrides, data_options: Builder arguments (e.g. `{"depth": 3}`) and extra
             `pipelines.load` options (e.g. `{"gate": "xor"}`).
         run_dir: The run folder; default `runs_root/<model>-<dataset>/version_N`, the
@@ -329,13 +328,11 @@ def train(
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                          learning_rate=learning_rate, weight_decay=weight_decay,
                          lr_schedule=lr_schedule, seed=seed, jit_compile=jit_compile,
-                         clipnorm=clipnorm, early_stopping=early_stopping,
-                         reduce_lr_on_plateau=reduce_lr_on_plateau, loss=loss).resolved(spec)
+                         clipnorm=clipnorm, early_stopping=early_stopping, loss=loss,
+                         mixed_precision=precision.mixed_policy_name() if mixed_precision else None,
+                         reduce_lr_on_plateau=reduce_lr_on_plateau).resolved(spec)
     config.check(dist.replicas, dist.name)
-    get_task(spec).check_loss(spec, loss)
     plan = plan_data(spec, dataset, overrides, data_options)
-    if mixed_precision:
-        config = dataclasses.replace(config, mixed_precision=precision.mixed_policy_name())
     settings = config.settings(spec, plan)
     run = _run_folder(run_dir, Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}",
                       settings, dist.name)
