@@ -22,10 +22,10 @@ from zoo.reproduce.claims._digits_mlp import accuracy_curve, train_mlp
 from zoo.reproduce.measure import new_figure, save_figure
 
 LABELS = {"sgd": "SGD", "momentum": "SGD + momentum 0.9", "rmsprop": "RMSprop", "adam": "Adam"}
-BUDGET = Budget(
-    quick={"optimizers": ("sgd", "adam"), "rates": (1e-5, 1e-2, 10.0), "epochs": 2},
-    full={"optimizers": ("sgd", "momentum", "rmsprop", "adam"),
-          "rates": (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0), "epochs": 4})
+BUDGET = Budget(  # lists: as the JSON record holds them
+    quick={"optimizers": ["sgd", "adam"], "rates": [1e-5, 1e-2, 10.0], "epochs": 2},
+    full={"optimizers": ["sgd", "momentum", "rmsprop", "adam"],
+          "rates": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0], "epochs": 4})
 GOOD, EVERY, DEPTH, WIDTH, BATCH = 0.9, 5, 2, 64, 32
 
 

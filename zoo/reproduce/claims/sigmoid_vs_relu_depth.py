@@ -20,8 +20,8 @@ from zoo.reproduce.claims._digits_mlp import (accuracy_curve, digits_arrays,
 from zoo.reproduce.measure import new_figure, save_figure
 
 ACTIVATIONS = ("sigmoid", "relu")
-BUDGET = Budget(quick={"depths": (2, 10), "epochs": 4},
-                full={"depths": (2, 5, 10), "epochs": 12})
+BUDGET = Budget(quick={"depths": [2, 10], "epochs": 4},  # lists: as the JSON record holds them
+                full={"depths": [2, 5, 10], "epochs": 12})
 WIDTH, OPTIMIZER, RATE, BATCH, GRADIENT_BATCH = 64, "adam", 0.003, 16, 512
 
 
