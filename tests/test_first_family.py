@@ -116,6 +116,19 @@ def test_logistic_and_softmax_regression_classify_their_data():
     assert history["accuracy"][-1] > 0.95
 
 
+def test_logistic_regression_initial_scale_saturates_the_start():
+    keras.utils.set_random_seed(0)
+    kernel = zoo.build("logistic_regression", input_shape=(500,), initial_scale=10.0) \
+        .get_layer("logistic_regression_dense").get_weights()[0]
+    assert abs(kernel.std() - 10.0) < 1.0  # N(0, 10^2), not Glorot's +-0.11
+    keras.utils.set_random_seed(0)
+    default = zoo.build("logistic_regression", input_shape=(500,))
+    assert np.abs(default.get_layer("logistic_regression_dense").get_weights()[0]).max() < 0.2
+    with pytest.raises(ValueError, match=r"`initial_scale` must be a finite number > 0. "
+                                         r"Received: initial_scale=-1.0"):
+        zoo.build("logistic_regression", initial_scale=-1.0)
+
+
 def test_mlp_switches_shape_the_network():
     model = zoo.build("mlp", depth=3, width=16, batch_norm=True, dropout_rate=0.2, l2=1e-3)
     names = [l.name for l in model.layers]

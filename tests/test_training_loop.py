@@ -57,6 +57,27 @@ def test_the_command_refuses_a_bad_clipnorm(in_tmp, capsys):
     assert list(in_tmp.iterdir()) == []
 
 
+# --- another loss -----------------------------------------------------------------------------
+
+
+def test_a_binary_classifier_may_train_on_squared_error_recorded_only_when_set(tmp_path):
+    result = zoo.train("logistic_regression", epochs=1, loss="mse", run_dir=tmp_path / "a",
+                       verbose=0)
+    assert result.model.loss == "mse" and Run(tmp_path / "a").load("final").loss == "mse"
+    assert record(tmp_path / "a")["settings"]["loss"] == "mse"
+    result = zoo.train("logistic_regression", epochs=1, run_dir=tmp_path / "b", verbose=0)
+    assert result.model.loss == "binary_crossentropy"
+    assert "loss" not in record(tmp_path / "b")["settings"]  # older runs still resume
+
+
+def test_a_loss_the_task_does_not_offer_is_refused_before_any_folder_is_written(tmp_path):
+    with pytest.raises(ValueError, match=re.escape(
+            "Model 'mlp' (classification) trains with the loss "
+            "'sparse_categorical_crossentropy'. Received: loss='mse'")):
+        zoo.train("mlp", "iris", epochs=1, loss="mse", runs_root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
 # --- version folders ------------------------------------------------------------------------
 
 

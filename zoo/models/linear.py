@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo._common import as_shape, check_choice, check_positive_int, no_architecture_choices
+from zoo._common import (as_shape, check_choice, check_finite_number, check_positive_int,
+                          no_architecture_choices)
 from zoo.layers import HeavisideStep
 from zoo.registry import register_model
 
@@ -64,18 +65,30 @@ def linear_regression(input_shape=(1,), outputs=1, name="linear_regression"):
     learning_rate=0.05,
     dataset="logistic_2d",
 )
-def logistic_regression(input_shape=(2,), name="logistic_regression"):
+def logistic_regression(input_shape=(2,), initial_scale=None, name="logistic_regression"):
     """Logistic regression p(y=1|x) = sigmoid(Wx + b), trained on cross-entropy.
 
     Args:
         input_shape: Feature shape, without the batch dimension (flattened inside).
+        initial_scale: None for Keras' Glorot-uniform start of W; a number s starts W
+            from N(0, s^2) instead. A large s (e.g. 10) saturates the sigmoid from the
+            first step, the start where a squared-error loss learns slowly and
+            cross-entropy does not (`zoo.train(..., loss="mse")`).
         name: Model name.
 
     Returns:
         A `keras.Model` mapping (batch, *input_shape) to probabilities (batch, 1).
+
+    Example:
+        >>> model = zoo.build("logistic_regression", initial_scale=10.0)
     """
+    if initial_scale is not None:
+        check_finite_number("initial_scale", initial_scale)
     inputs, x = _flat_features(input_shape, name)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name=f"{name}_dense")(x)
+    start = ("glorot_uniform" if initial_scale is None
+             else keras.initializers.RandomNormal(stddev=float(initial_scale)))
+    outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=start,
+                                 name=f"{name}_dense")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -62,7 +62,8 @@ class TrainConfig:
     default is decided). `mixed_precision` is a Keras policy name or None.
     `clipnorm` clips each gradient's norm; `early_stopping` and
     `reduce_lr_on_plateau` are patiences in epochs (`zoo.runtime.callbacks`),
-    used by `zoo.train` (a search adds its own).
+    used by `zoo.train` (a search adds its own). `loss` None is the task's own loss;
+    otherwise one of the task's `loss_choices` (e.g. "mse" for a binary classifier).
     """
 
     epochs: int = 10
@@ -77,9 +78,12 @@ class TrainConfig:
     clipnorm: float | None = None
     early_stopping: int | None = None
     reduce_lr_on_plateau: int | None = None
+    loss: str | None = None
 
     def resolved(self, spec: ModelSpec) -> "TrainConfig":
-        """This config with the spec's optimizer and its learning rate where none is given."""
+        """This config with the spec's optimizer and its learning rate where none is given;
+        a loss the spec's task does not offer (`Task.check_loss`) is refused."""
+        get_task(spec).check_loss(spec, self.loss)
         optimizer = spec.optimizer if self.optimizer is None else self.optimizer
         rate = self.learning_rate
         if rate is None:
@@ -132,7 +136,8 @@ class TrainConfig:
         # Only when set, so runs from before these options still resume. The strategy
         # and replica count are not settings: a run may resume on other hardware with
         # the same global batch (they are recorded under "distribution").
-        for name in ("mixed_precision", "clipnorm", "early_stopping", "reduce_lr_on_plateau"):
+        for name in ("mixed_precision", "clipnorm", "early_stopping", "reduce_lr_on_plateau",
+                     "loss"):
             if getattr(self, name):
                 settings[name] = getattr(self, name)
         if pipelines.get_source(plan.info.source).own:
@@ -171,7 +176,7 @@ def compile_for_training(model, spec: ModelSpec, config: TrainConfig, steps_per_
         rate = keras.optimizers.schedules.CosineDecay(rate, config.epochs * steps_per_epoch)
     return compile_model(model, spec, learning_rate=rate, optimizer=config.optimizer,
                          weight_decay=config.weight_decay, clipnorm=config.clipnorm,
-                         jit_compile=config.jit_compile)
+                         jit_compile=config.jit_compile, loss=config.loss)
 
 
 def training_data(plan: DataPlan, config: TrainConfig, static_shapes: bool = False):
@@ -270,7 +275,7 @@ def train(
     overrides: Mapping[str, Any] | None = None, data_options: Mapping[str, Any] | None = None,
     run_dir: str | os.PathLike | None = None, runs_root: str | os.PathLike = RUNS_ROOT,
     callbacks: list | None = None, verbose: int | str = "auto", strategy: str = "auto",
-    cpu_replicas: int | None = None, mixed_precision: bool = False,
+    cpu_replicas: int | None = None, mixed_precision: bool = False, loss: str | None = None,
     jit_compile: bool | str = "auto", clipnorm: float | None = None,
     early_stopping: int | None = None, reduce_lr_on_plateau: int | None = None,
 ) -> TrainResult:
@@ -289,6 +294,7 @@ def train(
         clipnorm: Clip each gradient to this L2 norm (Keras' optimizer `clipnorm`).
         early_stopping, reduce_lr_on_plateau: Patiences in epochs without a new best of
             the spec's monitor: stop (the run is completed), or halve a constant rate.
+        loss: One of the task's `loss_choices`, instead of its own loss (e.g. "mse").
         overrides, data_options: Builder arguments (e.g. `{"depth": 3}`) and extra
             `pipelines.load` options (e.g. `{"gate": "xor"}`).
         run_dir: The run folder; default `runs_root/<model>-<dataset>/version_N`, the
@@ -322,12 +328,11 @@ def train(
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                          learning_rate=learning_rate, weight_decay=weight_decay,
                          lr_schedule=lr_schedule, seed=seed, jit_compile=jit_compile,
-                         clipnorm=clipnorm, early_stopping=early_stopping,
+                         clipnorm=clipnorm, early_stopping=early_stopping, loss=loss,
+                         mixed_precision=precision.mixed_policy_name() if mixed_precision else None,
                          reduce_lr_on_plateau=reduce_lr_on_plateau).resolved(spec)
     config.check(dist.replicas, dist.name)
     plan = plan_data(spec, dataset, overrides, data_options)
-    if mixed_precision:
-        config = dataclasses.replace(config, mixed_precision=precision.mixed_policy_name())
     settings = config.settings(spec, plan)
     run = _run_folder(run_dir, Path(runs_root) / f"{spec.name}-{safe_folder_name(plan.dataset)}",
                       settings, dist.name)

@@ -61,10 +61,13 @@ def compile_model(
     weight_decay: float | None = None,
     clipnorm: float | None = None,
     jit_compile: Any = "auto",
+    loss: str | None = None,
 ):
     """Compile `model` with the spec's default optimizer and its task's loss and metrics
     (the spec's own where it gives them).
 
+    `loss` replaces the task's loss with one of its `loss_choices` (checked by
+    `Task.check_loss`).
     `optimizer` overrides the spec's (see `make_optimizer`); without a
     `learning_rate`, the spec's default for that optimizer is used.
     `learning_rate` may be a float or a `keras.optimizers.schedules` schedule;
@@ -75,7 +78,9 @@ def compile_model(
         learning_rate = spec.default_learning_rate(name)
     opt = make_optimizer(name, learning_rate, weight_decay, clipnorm)
     task = get_task(spec)
-    loss, metrics, loss_weights = task.loss_for(spec), list(task.metrics_for(spec)), None
+    task.check_loss(spec, loss)
+    loss = task.loss_for(spec) if loss is None else loss
+    metrics, loss_weights = list(task.metrics_for(spec)), None
     n_outputs = len(model.outputs)
     if n_outputs > 1:
         # Auxiliary heads (e.g. GoogLeNet's) share the loss at weight 0.3, as in

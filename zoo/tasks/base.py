@@ -39,6 +39,8 @@ class Task:
     Attributes:
         name: The task name a spec gives (`register_model(task=...)`).
         loss, metrics: Default Keras loss and metric identifiers.
+        loss_choices: Other losses a training may choose instead (`zoo.train(loss=...)`),
+            e.g. "mse" on a classifier's probabilities, to compare with cross-entropy.
         output_name: The output tensor's name in serving signatures.
         targets: "labels" for (features, labels) pairs; "features" when the
             preprocessed input is its own target (autoencoders).
@@ -52,6 +54,7 @@ class Task:
 
     name: str = ""
     loss: str | None = None
+    loss_choices: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     output_name: str = "outputs"
     targets: str = "labels"
@@ -65,6 +68,14 @@ class Task:
     def loss_for(self, spec) -> str | None:
         """The loss `spec` trains with: its own, else this task's."""
         return self.loss if spec.loss is None else spec.loss
+
+    def check_loss(self, spec, loss: str | None) -> None:
+        """Refuse a training loss this task cannot train `spec` with (None: its own)."""
+        allowed = (self.loss_for(spec), *self.loss_choices)
+        if loss is not None and loss not in allowed:
+            raise ValueError(
+                f"Model {spec.name!r} ({self.name}) trains with the loss "
+                f"{' or '.join(map(repr, allowed))}. Received: loss={loss!r}")
 
     def metrics_for(self, spec) -> tuple[str, ...]:
         """The metrics `spec` reports: its own, else this task's."""

@@ -89,6 +89,9 @@ class BinaryClassification(Classifier):
     name = "binary_classification"
     binary = True
     loss = "binary_crossentropy"
+    # The squared error of the probability: the classic comparison with cross-entropy,
+    # whose gradient does not vanish when the sigmoid saturates (Nielsen 2015, ch. 3).
+    loss_choices = ("mse",)
     metrics = ("accuracy",)
     output_name = "probability"
 
