@@ -60,7 +60,8 @@ def test_a_full_run_needs_three_seeds_and_a_claim(zoo_main):
 
 def test_list_shows_every_claim_its_sentence_source_and_last_record(zoo_main):
     out = zoo_main("reproduce", "--list").stdout
-    assert out.splitlines()[0].split() == ["claim", "verdict", "last", "measured", "time"]
+    assert out.splitlines()[0].split() == ["claim", "verdict", "last", "measured", "wall", "time",
+                                           "CPU", "time"]
     for claim_id in list_claims():
         claim, record = get_claim(claim_id), read_record(claim_id)
         row = next(line for line in out.splitlines() if line.startswith(claim_id + " "))

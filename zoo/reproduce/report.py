@@ -78,6 +78,7 @@ def list_rows(root: str | Path = DOCS_DIR) -> list[dict]:
             "rule": claim.rule_text, "effect": effect_text(record) if record else "",
             "verdict": record["verdict"] if record else NOT_RECORDED,
             "seconds": record.get("seconds") if record else None,
+            "cpu_seconds": record.get("cpu_seconds") if record else None,
             "quick": bool(record and record.get("quick")),
             "figure": record.get("figure") if record else None,
         })
@@ -88,9 +89,10 @@ def format_list(root: str | Path = DOCS_DIR) -> str:
     """The `zoo reproduce --list` table: a row per claim, its sentence and source below."""
     rows = list_rows(root)
     cells = [(r["claim"], r["verdict"] + (" (quick)" if r["quick"] else ""),
-              r["effect"] or "-", _seconds(r["seconds"])) for r in rows]
-    header = ("claim", "verdict", "last measured", "time")
-    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(4)]
+              r["effect"] or "-", _seconds(r["seconds"]), _seconds(r["cpu_seconds"]))
+             for r in rows]
+    header = ("claim", "verdict", "last measured", "wall time", "CPU time")
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
     for row, cell in zip(rows, cells):
         lines.append("  ".join(c.ljust(w) for c, w in zip(cell, widths)).rstrip())
@@ -103,14 +105,14 @@ def docs_page(root: str | Path = DOCS_DIR) -> str:
     """docs/reproductions.md: the header, then a table with thumbnails, numbers and verdicts,
     then each claim's rule and per-seed numbers."""
     rows = list_rows(root)
-    lines = [PAGE_HEADER, "| claim | figure | verdict | effect (mean ± std) | time | source |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [PAGE_HEADER, "| claim | figure | verdict | effect (mean ± std) | wall time | CPU time | source |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         figure = (f'[<img src="reproductions/{row["claim"]}/{FIGURE_FILE}" width="160">]'
                   f'(reproductions/{row["claim"]}/{FIGURE_FILE})' if row["figure"] else "")
         lines.append(f"| [`{row['claim']}`](#{row['claim']}) | {figure} | {row['verdict']} | "
                      f"{row['effect'] or '-'} | {_seconds(row['seconds'])} | "
-                     f"{row['source'].replace('|', '/')} |")
+                     f"{_seconds(row['cpu_seconds'])} | {row['source'].replace('|', '/')} |")
     for row in rows:
         lines += ["", f"## {row['claim']}", "", row["sentence"], "",
                   f"- Source: {row['source']}", f"- Rule: {row['rule']}"]
