@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 
 from zoo._common import check_positive_int, check_rate
-from zoo.models.transformer import SliceSteps
+from zoo.models.transformer import SliceSteps, seq2seq_length
 from zoo.registry import register_model
 
 
@@ -64,13 +64,7 @@ def lstm_seq2seq(input_shape=(16,), vocab_size=12, embedding_dim=32, units=64, l
     check_positive_int("units", units)
     check_positive_int("layers", layers)
     check_rate("dropout_rate", dropout_rate)
-    (steps,) = tuple(input_shape)
-    if steps % 2:
-        raise ValueError(
-            f"`input_shape` must be (2 * L,): L source then L decoder-input ids. "
-            f"Received: input_shape={tuple(input_shape)}"
-        )
-    length = steps // 2
+    steps, length = seq2seq_length(input_shape)
     features = keras.Input(shape=(steps,), dtype="int32", name="features")
     embedding = keras.layers.Embedding(vocab_size, embedding_dim, name=f"{name}_embedding")
 

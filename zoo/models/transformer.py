@@ -85,6 +85,17 @@ def _transformer_lm_space(hp) -> dict:
     }
 
 
+def seq2seq_length(input_shape) -> tuple[int, int]:
+    """(2L, L) of a sequence-to-sequence input: L source ids, then L decoder-input ids."""
+    (steps,) = tuple(input_shape)
+    if steps % 2:
+        raise ValueError(
+            f"`input_shape` must be (2 * L,): L source then L decoder-input ids. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    return steps, steps // 2
+
+
 @register_model(
     family="transformer",
     task="language_model",
@@ -305,13 +316,7 @@ def transformer(input_shape=(16,), vocab_size=12, d_model=64, heads=4, layers=2,
         probabilities (batch, L, vocab_size).
     """
     ff_dim = _check_sizes(vocab_size, d_model, heads, layers, ff_dim, dropout_rate)
-    (steps,) = tuple(input_shape)
-    if steps % 2:
-        raise ValueError(
-            f"`input_shape` must be (2 * L,): L source then L decoder-input ids. "
-            f"Received: input_shape={tuple(input_shape)}"
-        )
-    length = steps // 2
+    steps, length = seq2seq_length(input_shape)
     features = keras.Input(shape=(steps,), dtype="int32", name="features")
     embedding = keras.layers.Embedding(vocab_size, d_model, name=f"{name}_embedding")
     scale = keras.layers.Rescaling(math.sqrt(d_model), name=f"{name}_embedding_scale")
