@@ -144,3 +144,58 @@ def test_converter_errors_name_the_op():
     checker = "Bad node spec for node. Name: a/UnicodeDecode OpType: UnicodeDecode"
     assert formats._onnx_failure("", checker) == (
         "tf2onnx wrote an invalid graph: op UnicodeDecode is no ONNX op")
+
+
+def test_zoo_predict_reads_every_format_alike(lenet_export, tmp_path, capsys):
+    """`zoo predict` takes the export folder, its model.onnx or its model.tflite: the
+    format follows the file, and the printed classes agree."""
+    images = np.random.default_rng(2).integers(0, 256, (3, 8, 8, 1)).astype("uint8")
+    np.save(tmp_path / "x.npy", images)
+    outputs = {}
+    for source in ("", "model.onnx", "model.tflite"):
+        code, _ = run_zoo(capsys, "predict", lenet_export.path / source, tmp_path / "x.npy",
+                          "--out", tmp_path / f"{source or 'saved'}.npy")
+        assert code == 0
+        outputs[source] = np.load(tmp_path / f"{source or 'saved'}.npy")
+    np.testing.assert_allclose(outputs["model.onnx"], outputs[""], atol=1e-5)
+    np.testing.assert_allclose(outputs["model.tflite"], outputs[""], atol=1e-5)
+
+
+def test_zoo_predict_refuses_a_file_that_is_not_the_exports(lenet_export, tmp_path, capsys):
+    import shutil
+
+    folder = shutil.copytree(lenet_export.path, tmp_path / "export")
+    other = folder / "other.onnx"
+    shutil.copy(folder / "model.onnx", other)
+    np.save(tmp_path / "x.npy", np.zeros((1, 8, 8, 1), "uint8"))
+    assert run_zoo(capsys, "predict", other, tmp_path / "x.npy") == (
+        2, f"zoo: error: {other} is not a file of the export in {folder} "
+           "(not in its manifest's `formats`).")
+
+
+def test_the_vocabulary_is_written_one_token_a_line_escaped(tmp_path):
+    """A signature that tokenises text writes vocabulary.txt, line i = token i; a
+    character model's line break and a backslash are escaped."""
+    import keras
+
+    from pipelines.layers import TextToIds
+    from zoo.runtime.exporter import _write_vocabulary
+    from zoo.tasks.serving import Endpoint
+
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, TextToIds(["[UNK]", "a", "\n", "\\"], "char", length=4)(text))
+    manifest = {}
+    _write_vocabulary(tmp_path, {"serving_default": Endpoint(model, "text", "ids", "string",
+                                                             None)}, manifest)
+    assert (tmp_path / "vocabulary.txt").read_text() == "[UNK]\na\n\\n\n\\\\\n"
+    assert manifest == {"vocabulary_file": "vocabulary.txt"}
+
+
+def test_a_recurrent_failure_in_litert_says_how_to_convert():
+    error = ("loc(fused[\"TensorListReserve:\", \"rnn/lstm/TensorArrayV2_1@__inf\"]): error: "
+             "'tf.TensorListReserve' op requires element_shape to be static during TF Lite "
+             "transformation pass\n")
+    assert formats._litert_failure(error) == (
+        "the LiteRT converter does not convert op TensorListReserve at rnn/lstm/TensorArrayV2_1: "
+        "requires element_shape to be static during TF Lite transformation pass; export with "
+        "--static-batch (`static_batch`) to convert it")

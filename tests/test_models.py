@@ -189,6 +189,10 @@ def _check_formats(result):
             assert reason.startswith(("takes strings", "returns strings")) or any(
                 f"op {op}" in reason for op in ops), (fmt, sig, reason)
     assert result.manifest["formats"]["onnx"]["signatures"]
+    # Text in the graph: its vocabulary beside it, for clients of the numeric signatures.
+    tokenises = any(next(iter(e["inputs"].values()))["dtype"] == "string"
+                    for e in signatures.values()) and not result.manifest.get("columns")
+    assert (result.path / "vocabulary.txt").is_file() == tokenises
     records = tf.data.TFRecordDataset(str(result.path / WARMUP_FILE)).as_numpy_iterator()
     assert [prediction_log_pb2.PredictionLog.FromString(r).predict_log.request.model_spec
             .signature_name for r in records] == list(signatures)

@@ -681,7 +681,9 @@ def _evaluate_flags(p) -> None:
 
 
 def _predict_flags(p) -> None:
-    p.add_argument("saved_model_dir", help="saved_models/<name>/<version>")
+    p.add_argument("saved_model_dir", help="saved_models/<name>/<version> (the SavedModel), or "
+                   "its model.onnx (ONNX Runtime) or model.tflite (LiteRT): the format follows "
+                   "the file")
     p.add_argument("input", help=".npy file (memory-mapped, served in batches) or image "
                    "(PNG/JPEG)")
     p.add_argument("--top", type=int, default=3, help="classes printed per example (>= 1)")
@@ -850,7 +852,8 @@ COMMANDS = (
     ("tune", "hyperparameter search with Keras Tuner (resumable)", _tune_flags, cmd_tune),
     ("export", "export a trained run as a versioned SavedModel", _export_command_flags,
      cmd_export),
-    ("predict", "predict with an exported SavedModel", _predict_flags, cmd_predict),
+    ("predict", "predict with an export (SavedModel, ONNX or LiteRT file)", _predict_flags,
+     cmd_predict),
     ("evaluate", "measure a run or an export on a split: loss, metrics, per-class figures",
      _evaluate_flags, cmd_evaluate),
     ("stylize", "neural style transfer (Gatys et al. 2015): render CONTENT in the style of "

@@ -236,20 +236,25 @@ def _extra_formats(saved: Path, checks, formats, work: Path, manifest: dict) -> 
 
 
 def _write_vocabulary(saved: Path, signatures: Mapping[str, Endpoint], manifest: dict) -> None:
-    """vocabulary.txt (one token per line, line i = id i) when a signature tokenises text in
-    the graph, so a client of `token_ids` / `word_ids` (or of an ONNX or LiteRT file) can
-    tokenise; the manifest names it."""
+    """vocabulary.txt (line i = token i, see `_escaped`) when a signature tokenises text in
+    the graph (a `pipelines.layers.VocabularyLayer`), so a client of `token_ids` /
+    `word_ids`, or of an ONNX or LiteRT file, can tokenise; the manifest names it."""
+    from pipelines.layers import VocabularyLayer
+
     for endpoint in signatures.values():
         for layer in endpoint.model._flatten_layers(include_self=False, recursive=True):
-            vocabulary = layer.get_config().get("vocabulary") if hasattr(
-                layer, "get_config") else None
-            if isinstance(vocabulary, (list, tuple)) and vocabulary:
-                if any("\n" in str(token) for token in vocabulary):
-                    continue  # a token with a line break cannot be one line
+            if isinstance(layer, VocabularyLayer):
                 (saved / "vocabulary.txt").write_text(
-                    "".join(f"{token}\n" for token in vocabulary), encoding="utf-8")
+                    "".join(f"{_escaped(token)}\n" for token in layer.vocabulary),
+                    encoding="utf-8")
                 manifest["vocabulary_file"] = "vocabulary.txt"
                 return
+
+
+def _escaped(token) -> str:
+    r"""A token on one line of vocabulary.txt: backslash, line feed and carriage return
+    escaped as `\\`, `\n`, `\r` (a character model's vocabulary holds the line break)."""
+    return str(token).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _model_dir(base_dir, name: str, version, static_batch) -> Path:

@@ -221,7 +221,9 @@ def _litert_failure(error: str) -> str:
         return f"the LiteRT converter failed: {error.strip().splitlines()[-1][:300]}"
     node = re.search(rf'fused\["{op[1]}:", "([^"@]+)', error)
     where = f" at {node[1]}" if node else ""
-    return f"the LiteRT converter does not convert op {op[1]}{where}: {op[2][:200]}"
+    hint = ("; export with --static-batch (`static_batch`) to convert it"
+            if op[1] == "TensorListReserve" else "")
+    return f"the LiteRT converter does not convert op {op[1]}{where}: {op[2][:200]}{hint}"
 
 
 def verify(saved: Path, entries: dict, checks: Mapping[str, dict], work: Path) -> dict:
