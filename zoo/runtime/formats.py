@@ -142,6 +142,7 @@ def _to_onnx(function, path: Path) -> dict:
             model, _ = tf2onnx.convert.from_function(
                 types.SimpleNamespace(get_concrete_function=lambda *_: function),
                 input_signature=specs, opset=ONNX_OPSET)
+        _freeze_captures(model, function)
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # the converter's own error, or the checker's
         raise ConversionError(_onnx_failure(log.getvalue(), str(exc))) from None
@@ -151,6 +152,23 @@ def _to_onnx(function, path: Path) -> dict:
     path.write_bytes(model.SerializeToString())
     return {"inputs": {i.name: _onnx_tensor(i) for i in model.graph.input},
             "outputs": {o.name: _onnx_tensor(o) for o in model.graph.output}}
+
+
+def _freeze_captures(model, function) -> None:
+    """Turn the graph inputs tf2onnx makes of a signature's captured constants
+    ("unknown:0", e.g. DA-RNN's) into initializers holding their values, so the ONNX
+    model takes the signature's inputs only."""
+    import onnx.numpy_helper
+
+    first = len(function.inputs) - len(function.captured_inputs)
+    values = {placeholder.name: captured.numpy()
+              for placeholder, captured in zip(function.inputs[first:], function.captured_inputs)
+              if captured.dtype.name != "resource"}
+    kept = [i for i in model.graph.input if i.name not in values]
+    model.graph.initializer.extend(onnx.numpy_helper.from_array(values[i.name], i.name)
+                                   for i in model.graph.input if i.name in values)
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
 
 
 def _rename_outputs(model, function) -> None:
