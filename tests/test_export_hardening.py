@@ -17,7 +17,7 @@ import pytest
 from conftest import zoo_env
 from zoo.cli import main
 
-RUN_FILES = ["assets", "fingerprint.pb", "manifest.json", "model.keras", "saved_model.pb",
+RUN_FILES = ["assets", "assets.extra", "fingerprint.pb", "manifest.json", "model.keras", "saved_model.pb",
              "variables"]
 
 

@@ -114,7 +114,7 @@ def test_a_reading_command_says_which_version_it_uses(in_tmp, capsys, monkeypatc
     def export_trained(model, spec, plan, name, **options):
         exported.append((spec.name, plan.dataset))
         return types.SimpleNamespace(path="sm/x/1", manifest={"verification": {
-            "max_abs_diff": 0.0, "xla_max_abs_diff": 0.0}})
+            "max_abs_diff": 0.0, "xla_max_abs_diff": 0.0}, "formats": {}})
 
     monkeypatch.setattr(exporter, "export_trained", export_trained)
     assert main(["export", "runs/softmax_regression-iris", "--base-dir", "sm"]) == 0

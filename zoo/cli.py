@@ -240,19 +240,35 @@ def cmd_tune(args) -> int:
 
 def cmd_export(args) -> int:
     from zoo.runtime.exporter import check_export_target, export_trained
+    from zoo.runtime.formats import check_formats
     from zoo.runtime.run import Run
 
     check_export_target(args.base_dir, args.name, args.static_batch)
+    check_formats(args.format)  # an unknown format, or its missing package, before loading
     # A folder that is not a run, a damaged run.json or .keras: ValueErrors naming it.
     run = Run(_run_source(args.run_dir))
     spec, plan = run.plan()
     model = run.load(args.checkpoint)
     result = export_trained(model, spec, plan, args.name, base_dir=args.base_dir,
-                            version=args.version, static_batch=args.static_batch)
+                            version=args.version, static_batch=args.static_batch,
+                            formats=args.format)
     check = result.manifest["verification"]
     print(f"Exported {result.path} (max abs diff {check['max_abs_diff']:.2g}, "
           f"XLA {check['xla_max_abs_diff']:.2g})")
+    _print_formats(result.manifest["formats"])
     return 0
+
+
+def _print_formats(formats: dict) -> None:
+    """One line per extra format's file, and per signature it does not carry, with why."""
+    for fmt, entry in formats.items():
+        if fmt == "saved_model":
+            continue
+        for sig, figures in entry["signatures"].items():
+            print(f"  {fmt}: {figures['file']} ({sig}, max abs diff "
+                  f"{figures['max_abs_diff']:.2g})")
+        for sig, reason in entry["skipped"].items():
+            print(f"  {fmt}: {sig} not converted: {reason}")
 
 
 def cmd_evaluate(args) -> int:
@@ -644,6 +660,9 @@ def _export_command_flags(p) -> None:
     p.add_argument("--checkpoint", choices=list(CHECKPOINTS), default="best",
                    help="which model of the run folder")
     p.add_argument("--static-batch", type=int, help="fix the batch size (TPU serving)")
+    p.add_argument("--format", default="saved_model", metavar="FORMATS",
+                   help="comma-separated: saved_model (always written), onnx (model.onnx), "
+                   "litert (model.tflite); e.g. --format saved_model,onnx,litert")
     _export_flags(p)
 
 
@@ -662,7 +681,9 @@ def _evaluate_flags(p) -> None:
 
 
 def _predict_flags(p) -> None:
-    p.add_argument("saved_model_dir", help="saved_models/<name>/<version>")
+    p.add_argument("saved_model_dir", help="saved_models/<name>/<version> (the SavedModel), or "
+                   "its model.onnx (ONNX Runtime) or model.tflite (LiteRT): the format follows "
+                   "the file")
     p.add_argument("input", help=".npy file (memory-mapped, served in batches) or image "
                    "(PNG/JPEG)")
     p.add_argument("--top", type=int, default=3, help="classes printed per example (>= 1)")
@@ -831,7 +852,8 @@ COMMANDS = (
     ("tune", "hyperparameter search with Keras Tuner (resumable)", _tune_flags, cmd_tune),
     ("export", "export a trained run as a versioned SavedModel", _export_command_flags,
      cmd_export),
-    ("predict", "predict with an exported SavedModel", _predict_flags, cmd_predict),
+    ("predict", "predict with an export (SavedModel, ONNX or LiteRT file)", _predict_flags,
+     cmd_predict),
     ("evaluate", "measure a run or an export on a split: loss, metrics, per-class figures",
      _evaluate_flags, cmd_evaluate),
     ("stylize", "neural style transfer (Gatys et al. 2015): render CONTENT in the style of "

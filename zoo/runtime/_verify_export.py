@@ -12,32 +12,9 @@ exporting process, dies: a killed export leaves no check running on.
 """
 
 import json
-import os
 import sys
 
-
-def exit_with_parent(parent: int) -> None:
-    """Die when the exporting process `parent` dies: the kernel sends SIGKILL
-    (Linux PR_SET_PDEATHSIG), elsewhere a thread polls the parent pid. Exit at
-    once if it died before this ran."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    else:
-        import threading
-        import time
-
-        def watch():
-            while os.getppid() == parent:
-                time.sleep(0.5)
-            os._exit(1)
-
-        threading.Thread(target=watch, daemon=True).start()
-    if os.getppid() != parent:
-        os._exit(1)
-
+from _parent_watch import exit_with_parent  # a sibling script file (sys.path[0])
 
 if __name__ == "__main__":
     exit_with_parent(int(sys.argv[4]))  # before TensorFlow's import, which takes seconds

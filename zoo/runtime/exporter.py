@@ -5,6 +5,9 @@
                                      named outputs, preprocessing in the graph
         model.keras                  the same serving model as a Keras file
         manifest.json
+        assets.extra/tf_serving_warmup_requests   TF Serving warm-up (`warmup.py`)
+        vocabulary.txt               where a signature tokenises text in the graph
+        model.onnx, model.tflite     with `formats` (`formats.py`), verified without TF
 
 The export is written to a hidden temporary folder beside the versions
 (TF Serving ignores non-numeric folders), verified, then renamed into place,
@@ -38,20 +41,16 @@ import numpy as np
 
 from zoo._common import (check_folder_name, check_positive_int, check_writable_folder, jsonable,
                          safe_folder_name)
+from zoo.runtime import formats as formats_module
+from zoo.runtime.export_checks import (  # noqa: F401 (ExportError: the public name here)
+    INTEGER_TOLERANCE, TOLERANCE, XLA_TOLERANCE, ExportError)
+from zoo.runtime.formats import check_formats
 from zoo.runtime.names import EXPORT_BASE_DIR
+from zoo.runtime.warmup import write_warmup
 from zoo.runtime.run import load_model
 from zoo.tasks import get_task
 from zoo.tasks.serving import Endpoint, serving_model
 
-TOLERANCE = 1e-5  # SavedModel vs live model
-XLA_TOLERANCE = 1e-4  # XLA may fuse and reorder float operations
-# Integer outputs (uint8 images): a float difference far below 1e-5 can still move
-# a value across a rounding boundary, so one step is allowed, never more.
-INTEGER_TOLERANCE = 1
-
-
-class ExportError(RuntimeError):
-    """An export could not be written or failed its verification."""
 
 
 @dataclasses.dataclass
@@ -150,18 +149,17 @@ def export(
     serving=None, endpoints: Mapping[str, Endpoint] | None = None,
     value_range: tuple[int, int] | None = None, size_multiple: int = 1,
     columns: Mapping[str, str] | None = None,
+    formats: str | Sequence[str] | None = None,
 ) -> ExportResult:
     """Export `model` (with its preprocessing) as a versioned SavedModel.
 
     Args:
         model: A trained `keras.Model`.
         name: Export name: the folder under `base_dir`.
-        preprocessor: A `keras.Sequential` of preprocessing layers
-            (`pipelines.preprocessor(...)`) put in front of the model, so the
-            served model takes raw inputs (e.g. uint8 images).
-        raw_shape, raw_dtype: The raw input per example (default: the model's
-            input shape, float32).
-        input_name, output_name: Tensor names in the `serving_default` signature.
+        preprocessor: Preprocessing layers (`pipelines.preprocessor(...)`) put in
+            front of the model, so the served model takes raw inputs (uint8 images).
+        raw_shape, raw_dtype: The raw input per example (default: model input, float32).
+        input_name, output_name: Tensor names of `serving_default`.
         class_names: Written to the manifest for `zoo predict`; a classifier's also
             make a `classify` signature (see `_served_class_names`).
         metadata: Extra manifest entries (builder arguments, dataset, metrics).
@@ -170,26 +168,26 @@ def export(
         sample: Raw inputs to verify with (default: 8 random raw inputs).
         labels: Labels of `sample`; the fresh-process check then reports accuracy.
         static_batch: Fix the batch dimension (TPUs need static shapes).
-        verify: Reload in a fresh Python process importing only TensorFlow and
-            require outputs within 1e-5 of the live model, and an XLA compile
-            (of every signature with numeric inputs).
-        serving: A ready serving model (raw input -> output) used instead of
-            composing `preprocessor` and `model` (e.g. text in, next-token
-            probabilities out).
-        endpoints: Extra signatures by name, exported and verified beside
-            `serving_default`.
+        verify: Reload in a fresh process importing only TensorFlow: outputs within
+            1e-5 of the live model, and an XLA compile of numeric signatures.
+        serving: A ready serving model (raw input -> output, e.g. text in) used
+            instead of composing `preprocessor` and `model`.
+        endpoints: Extra signatures by name, beside `serving_default`.
         value_range, size_multiple: What `serving_default` accepts beyond its
             shape and dtype (see `Endpoint`): integer inputs in [low, high),
             open sizes that are multiples of `size_multiple`.
         columns: A table's columns, name -> dtype ("float32" or "string"): one
             (batch,) input each, by name (see `_default_endpoint`).
+        formats: "saved_model" (always), "onnx", "litert" (comma-separated or a
+            sequence): `model.onnx`, `model.tflite` beside it (`zoo.runtime.formats`).
 
     Returns an `ExportResult` (the version folder, its number, the manifest). Raises
-    ValueError for a bad `name`, `version`, `static_batch` or unwritable `base_dir` (before
-    anything is written), FileExistsError for an existing `version`, and ExportError when
-    the verification fails (nothing is left behind).
+    ValueError for a bad `name`, `version`, `static_batch`, `formats` or unwritable
+    `base_dir` (before anything is written), FileExistsError for an existing `version`,
+    and ExportError when the verification fails (nothing is left behind).
     """
     model_dir = _model_dir(base_dir, name, version, static_batch)
+    formats = check_formats(formats, verify)
     if serving is None:
         serving = serving_model(model, preprocessor, raw_shape, raw_dtype, input_name, output_name)
     if labels is not None and static_batch is not None:
@@ -209,9 +207,54 @@ def export(
             "max_abs_diff": None, "xla_max_abs_diff": None}
         manifest = _manifest(name, signatures, static_batch, preprocessor, class_names, check,
                              metadata)
+        _write_extras(saved, name, signatures, checks, static_batch, formats, manifest)
         return _claim_version(saved, model_dir, version, manifest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_extras(saved: Path, name: str, signatures, checks, static_batch, formats,
+                  manifest: dict) -> None:
+    """Beside the verified SavedModel: TF Serving's warm-up records, vocabulary.txt, and
+    the extra formats (manifest `formats`), whose check scratch goes beside `saved`."""
+    write_warmup(saved, name, checks, static_batch)
+    manifest["formats"] = _extra_formats(saved, checks, formats, saved.parent / "verify",
+                                         manifest)
+    _write_vocabulary(saved, signatures, manifest)
+
+
+def _extra_formats(saved: Path, checks, formats, work: Path, manifest: dict) -> dict:
+    """The manifest's `formats`: the SavedModel's signatures, and each extra format's
+    converted, verified files (`zoo.runtime.formats`)."""
+    entries = {"saved_model": {"signatures": {
+        sig: {"file": "saved_model.pb", **entry} for sig, entry in manifest["signatures"].items()},
+        "skipped": {}}}
+    if len(formats) > 1:
+        extra = formats_module.convert(saved, checks, formats)
+        entries.update(formats_module.verify(saved, extra, checks, work))
+    return entries
+
+
+def _write_vocabulary(saved: Path, signatures: Mapping[str, Endpoint], manifest: dict) -> None:
+    """vocabulary.txt (line i = token i, see `_escaped`) when a signature tokenises text in
+    the graph (a `pipelines.layers.VocabularyLayer`), so a client of `token_ids` /
+    `word_ids`, or of an ONNX or LiteRT file, can tokenise; the manifest names it."""
+    from pipelines.layers import VocabularyLayer
+
+    for endpoint in signatures.values():
+        for layer in endpoint.model._flatten_layers(include_self=False, recursive=True):
+            if isinstance(layer, VocabularyLayer):
+                (saved / "vocabulary.txt").write_text(
+                    "".join(f"{_escaped(token)}\n" for token in layer.vocabulary),
+                    encoding="utf-8")
+                manifest["vocabulary_file"] = "vocabulary.txt"
+                return
+
+
+def _escaped(token) -> str:
+    r"""A token on one line of vocabulary.txt: backslash, line feed and carriage return
+    escaped as `\\`, `\n`, `\r` (a character model's vocabulary holds the line break)."""
+    return str(token).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _model_dir(base_dir, name: str, version, static_batch) -> Path:

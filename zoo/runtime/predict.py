@@ -1,4 +1,8 @@
-"""`zoo predict`: run an exported SavedModel on a .npy file or an image.
+"""`zoo predict`: run an export on a .npy file or an image.
+
+The export is its folder (the SavedModel, in TensorFlow) or one of its extra
+formats' files, `model.onnx` (ONNX Runtime) or `model.tflite` (LiteRT), so the
+runtimes can be compared on the same input; the format follows the file.
 
 A `.npy` file is memory-mapped and served in fixed-size batches; results are
 printed (at most `PRINT_LIMIT` examples) or written batch by batch to an
@@ -64,6 +68,7 @@ class Job:
     examples: np.ndarray
     batch_size: int
     scale: float | None
+    model_file: Path | None = None  # an ONNX or LiteRT file of the export, else None
 
 
 def read_manifest(saved_model_dir: str | os.PathLike) -> tuple[dict, InputSpec]:
@@ -222,7 +227,10 @@ def prepare(saved_model_dir, input_path, batch_size=None, scale=None,
         check_positive_int("batch_size", batch_size)
     if scale is not None:
         check_finite_number("scale", scale)
+    saved_model_dir, model_file = export_source(saved_model_dir)
     manifest, spec = read_manifest(saved_model_dir)
+    if model_file is not None:
+        runtime_signature(manifest, model_file)  # refuses a file of another signature
     source = Path(input_path)
     if scale is not None and spec.dtype == "string":
         raise ValueError(f"`scale` applies to numeric inputs; the export's input '{spec.name}' "
@@ -237,14 +245,65 @@ def prepare(saved_model_dir, input_path, batch_size=None, scale=None,
             f"{max_rows:,}. Pass --out FILE.npy or --out FILE.csv to write them all."
         )
     job = Job(Path(saved_model_dir), manifest, spec, source, examples,
-              batch_size or spec.batch or DEFAULT_BATCH_SIZE, scale)
+              batch_size or spec.batch or DEFAULT_BATCH_SIZE, scale, model_file)
     for _ in checked_batches(examples, spec, job.batch_size, scale, source):
         pass  # refuse a bad value at row 900,000 before serving the first row
     return job
 
 
+def export_source(path) -> tuple[Path, Path | None]:
+    """(export folder, model file): a `.onnx` or `.tflite` file is served by its runtime
+    from the export folder holding it; a folder is the SavedModel."""
+    path = Path(path)
+    if path.suffix.lower() in RUNTIMES and path.is_file():
+        return path.parent, path
+    return path, None
+
+
+RUNTIMES = {".onnx": "ONNX Runtime", ".tflite": "LiteRT"}
+
+
+def runtime_signature(manifest: dict, model_file: Path) -> str:
+    """The signature `model_file` carries, which must be the export's served one."""
+    served_signature = manifest.get("signature", "serving_default")
+    for entry in manifest.get("formats", {}).values():
+        for sig, figures in entry["signatures"].items():
+            if figures.get("file") == model_file.name and sig == served_signature:
+                return sig
+            if figures.get("file") == model_file.name:
+                raise ValueError(f"{model_file} serves `{sig}`; zoo predict serves "
+                                 f"`{served_signature}`.")
+    raise ValueError(f"{model_file} is not a file of the export in {model_file.parent} "
+                     "(not in its manifest's `formats`).")
+
+
+def _runtime(job: Job):
+    """A function batch -> outputs for an ONNX or LiteRT file (no TensorFlow)."""
+    (output_name, _), = job.manifest["outputs"].items()
+    if job.model_file.suffix.lower() == ".onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(job.model_file),
+                                               providers=["CPUExecutionProvider"])
+        return lambda batch: session.run([output_name], {job.spec.name: batch})[0]
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(str(job.model_file)).get_signature_runner(
+        job.manifest.get("signature", "serving_default"))
+    return lambda batch: runner(**{job.spec.name: batch})[output_name]
+
+
 def served(job: Job) -> Iterator[tuple[int, np.ndarray]]:
-    """Load the SavedModel and yield (first row, outputs) batch by batch."""
+    """Load the export and yield (first row, outputs) batch by batch."""
+    if job.model_file is not None:
+        serve = _runtime(job)
+        for start, batch in checked_batches(job.examples, job.spec, job.batch_size, job.scale,
+                                            job.source):
+            rows = len(batch)
+            if job.spec.batch is not None and rows < job.spec.batch:  # as below
+                batch = np.concatenate([batch, np.repeat(batch[-1:], job.spec.batch - rows, 0)])
+            yield start, np.asarray(serve(np.ascontiguousarray(batch)))[:rows]
+        return
     import tensorflow as tf
 
     try:

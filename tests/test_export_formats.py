@@ -1,0 +1,201 @@
+"""Issue 16: ONNX and LiteRT files beside the SavedModel, verified without TensorFlow;
+TF Serving warm-up records. Every model's formats are checked by the harness in
+tests/test_models.py; this file checks the behaviour on one export."""
+
+import json
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.runtime import formats
+from zoo.runtime.exporter import export_trained
+from zoo.runtime.plan import plan_data
+from zoo.runtime.warmup import WARMUP_FILE, prediction_log
+
+from test_export_hardening import run_dir, zoo as run_zoo  # noqa: F401 (a fixture)
+
+
+@pytest.fixture(scope="module")
+def lenet_export(tmp_path_factory):
+    """LeNet-5 (test size, seeded, untrained) exported in all three formats."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    spec = zoo.get_spec("lenet5")
+    plan = plan_data(spec, overrides=spec.test_args)
+    model = spec.builder(**plan.builder_args)
+    return export_trained(model, spec, plan, base_dir=tmp_path_factory.mktemp("formats"),
+                          formats="saved_model,onnx,litert")
+
+
+def test_extra_formats_sit_beside_the_saved_model_with_their_manifest(lenet_export):
+    folder = lenet_export.path
+    assert (folder / "model.onnx").is_file() and (folder / "model.tflite").is_file()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["formats"] == lenet_export.manifest["formats"]
+    onnx_entry, litert_entry = manifest["formats"]["onnx"], manifest["formats"]["litert"]
+    for entry, name in ((onnx_entry, "model.onnx"), (litert_entry, "model.tflite")):
+        (figures,) = entry["signatures"].values()
+        assert figures["file"] == name
+        assert figures["inputs"] == {"image": {"dtype": "uint8", "shape": [None, 8, 8, 1]}}
+        assert figures["outputs"] == {"probabilities": {"dtype": "float32", "shape": [None, 10]}}
+        assert figures["max_abs_diff"] <= 1e-5
+        # `classify` returns strings: listed with the reason, never dropped silently.
+        assert entry["skipped"] == {"classify": "returns strings (`class_name`); "
+                                    "`serving_default` returns the same probabilities"}
+    assert set(manifest["formats"]["saved_model"]["signatures"]) == {"serving_default",
+                                                                     "classify"}
+
+
+def test_extra_formats_run_without_tensorflow_on_new_inputs(lenet_export):
+    """The files serve in plain runtimes, matching the SavedModel on other inputs."""
+    import onnxruntime
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    images = np.random.default_rng(1).integers(0, 256, (5, 8, 8, 1)).astype("uint8")
+    served = tf.saved_model.load(str(lenet_export.path)).signatures["serving_default"]
+    expected = served(image=tf.constant(images))["probabilities"].numpy()
+    session = onnxruntime.InferenceSession(str(lenet_export.path / "model.onnx"))
+    (onnx_out,) = session.run(["probabilities"], {"image": images})
+    runner = Interpreter(str(lenet_export.path / "model.tflite")).get_signature_runner(
+        "serving_default")
+    np.testing.assert_allclose(onnx_out, expected, atol=1e-5)
+    np.testing.assert_allclose(runner(image=images)["probabilities"], expected, atol=1e-5)
+
+
+def test_warmup_records_parse_and_run_through_the_saved_model(lenet_export):
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = lenet_export.path / WARMUP_FILE
+    loaded = tf.saved_model.load(str(lenet_export.path))
+    records = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+    signatures = []
+    for record in records:
+        log = prediction_log_pb2.PredictionLog.FromString(record)
+        request = log.predict_log.request
+        assert request.model_spec.name == "lenet5"
+        signatures.append(request.model_spec.signature_name)
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        assert list(inputs) == ["image"] and inputs["image"].shape == (8, 8, 8, 1)
+        outputs = loaded.signatures[request.model_spec.signature_name](
+            **{k: tf.constant(v) for k, v in inputs.items()})
+        assert outputs["probabilities"].shape == (8, 10)
+    assert signatures == ["serving_default", "classify"]
+
+
+def test_prediction_log_encoding_matches_tensorflow_serving():
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    tensor = tf.make_tensor_proto(np.array([b"a", b"bc"], dtype=object))
+    expected = prediction_log_pb2.PredictionLog()
+    expected.predict_log.request.model_spec.name = "m" * 200  # a two-byte length
+    expected.predict_log.request.model_spec.signature_name = "words"
+    expected.predict_log.request.inputs["text"].CopyFrom(tensor)
+    encoded = prediction_log("m" * 200, "words", {"text": tensor.SerializeToString()})
+    assert prediction_log_pb2.PredictionLog.FromString(encoded) == expected
+
+
+@pytest.mark.parametrize("given, message", [
+    ("onnx,tflite", "`formats` must be among saved_model, onnx, litert. "
+                    "Received: formats='onnx,tflite'"),
+    ("", "`formats` must be among saved_model, onnx, litert. Received: formats=''"),
+])
+def test_unknown_formats_are_refused(given, message):
+    with pytest.raises(ValueError) as info:
+        formats.check_formats(given)
+    assert str(info.value) == message
+
+
+def test_formats_put_saved_model_first_and_need_verification(tmp_path):
+    assert formats.check_formats("litert, onnx") == ("saved_model", "onnx", "litert")
+    assert formats.check_formats(None) == ("saved_model",)
+    from zoo.runtime.exporter import export
+
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError) as info:
+        export(model, "m", base_dir=tmp_path, verify=False, formats="onnx")
+    assert str(info.value) == ("Extra formats are kept only when verified. Received: "
+                               "verify=False, formats=saved_model,onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zoo_export_refuses_an_unknown_format_before_loading(run_dir, tmp_path, capsys):  # noqa: F811
+    assert run_zoo(capsys, "export", run_dir, "--format", "saved_model,tf_js",
+                   "--base-dir", tmp_path / "sm") == (
+        2, "zoo: error: `formats` must be among saved_model, onnx, litert. "
+           "Received: formats='saved_model,tf_js'")
+    assert not (tmp_path / "sm").exists()
+
+
+def test_converter_errors_name_the_op():
+    litert = ('loc(callsite(fused["BitwiseAnd:", "gen/latent_from_seed_1/BitwiseAnd_3@__inf"] '
+              "at x)): error: 'tf.BitwiseAnd' op is neither a custom op nor a flex op\n")
+    assert formats._litert_failure(litert) == (
+        "the LiteRT converter does not convert op BitwiseAnd at gen/latent_from_seed_1/"
+        "BitwiseAnd_3: is neither a custom op nor a flex op")
+    log = "ERROR:tf2onnx.tfonnx:Unsupported ops: Counter({'BitwiseXor': 9, 'BitwiseAnd': 7})"
+    assert formats._onnx_failure(log, "") == "tf2onnx does not convert op BitwiseXor, BitwiseAnd"
+    checker = "Bad node spec for node. Name: a/UnicodeDecode OpType: UnicodeDecode"
+    assert formats._onnx_failure("", checker) == (
+        "tf2onnx wrote an invalid graph: op UnicodeDecode is no ONNX op")
+
+
+def test_zoo_predict_reads_every_format_alike(lenet_export, tmp_path, capsys):
+    """`zoo predict` takes the export folder, its model.onnx or its model.tflite: the
+    format follows the file, and the printed classes agree."""
+    images = np.random.default_rng(2).integers(0, 256, (3, 8, 8, 1)).astype("uint8")
+    np.save(tmp_path / "x.npy", images)
+    outputs = {}
+    for source in ("", "model.onnx", "model.tflite"):
+        code, _ = run_zoo(capsys, "predict", lenet_export.path / source, tmp_path / "x.npy",
+                          "--out", tmp_path / f"{source or 'saved'}.npy")
+        assert code == 0
+        outputs[source] = np.load(tmp_path / f"{source or 'saved'}.npy")
+    np.testing.assert_allclose(outputs["model.onnx"], outputs[""], atol=1e-5)
+    np.testing.assert_allclose(outputs["model.tflite"], outputs[""], atol=1e-5)
+
+
+def test_zoo_predict_refuses_a_file_that_is_not_the_exports(lenet_export, tmp_path, capsys):
+    import shutil
+
+    folder = shutil.copytree(lenet_export.path, tmp_path / "export")
+    other = folder / "other.onnx"
+    shutil.copy(folder / "model.onnx", other)
+    np.save(tmp_path / "x.npy", np.zeros((1, 8, 8, 1), "uint8"))
+    assert run_zoo(capsys, "predict", other, tmp_path / "x.npy") == (
+        2, f"zoo: error: {other} is not a file of the export in {folder} "
+           "(not in its manifest's `formats`).")
+
+
+def test_the_vocabulary_is_written_one_token_a_line_escaped(tmp_path):
+    """A signature that tokenises text writes vocabulary.txt, line i = token i; a
+    character model's line break and a backslash are escaped."""
+    import keras
+
+    from pipelines.layers import TextToIds
+    from zoo.runtime.exporter import _write_vocabulary
+    from zoo.tasks.serving import Endpoint
+
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, TextToIds(["[UNK]", "a", "\n", "\\"], "char", length=4)(text))
+    manifest = {}
+    _write_vocabulary(tmp_path, {"serving_default": Endpoint(model, "text", "ids", "string",
+                                                             None)}, manifest)
+    assert (tmp_path / "vocabulary.txt").read_text() == "[UNK]\na\n\\n\n\\\\\n"
+    assert manifest == {"vocabulary_file": "vocabulary.txt"}
+
+
+def test_a_recurrent_failure_in_litert_says_how_to_convert():
+    error = ("loc(fused[\"TensorListReserve:\", \"rnn/lstm/TensorArrayV2_1@__inf\"]): error: "
+             "'tf.TensorListReserve' op requires element_shape to be static during TF Lite "
+             "transformation pass\n")
+    assert formats._litert_failure(error) == (
+        "the LiteRT converter does not convert op TensorListReserve at rnn/lstm/TensorArrayV2_1: "
+        "requires element_shape to be static during TF Lite transformation pass; export with "
+        "--static-batch (`static_batch`) to convert it")
