@@ -121,6 +121,47 @@ def test_a_claim_that_cannot_run_here_is_not_measured_and_says_why(monkeypatch, 
     assert result.record["effect"]["mean"] is None and "figure" not in result.record
 
 
+def test_a_claim_that_runs_something_else_instead_draws_it_and_decides_nothing(
+        monkeypatch, tmp_path):
+    drawn = []
+
+    def run(seed, quick, work):
+        raise NotMeasured("weights absent", numbers={"x": 1.0, "y": 1, "figure_only": {"img": seed}})
+
+    claim = _scratch_claim(run)
+    monkeypatch.setitem(claim_module._CLAIMS, "scratch_claim", claim.__class__(
+        **{**claim.__dict__, "figure": lambda results, path: drawn.append(results) or
+           Path(path).write_bytes(b"png")}))
+    lines = []
+    result = reproduce("scratch_claim", quick=True, seeds=2, out=tmp_path, say=lines.append)
+    assert result.verdict == "not measured: weights absent"
+    assert result.record["effect"]["mean"] is None and result.record["figure"] == "figure.png"
+    assert [r["not_measured"] for r in result.record["runs"]] == ["weights absent"] * 2
+    assert result.record["runs"][1]["numbers"] == {"seed": 1, "x": 1.0, "y": 1}
+    assert drawn == [[{"seed": 0, "x": 1.0, "y": 1, "img": 0}, {"seed": 1, "x": 1.0, "y": 1,
+                                                                 "img": 1}]]
+    assert "figure_only" not in (tmp_path / "scratch_claim" / "result.json").read_text()
+    assert lines[0] == "seed 0: not measured (weights absent); x = 1 instead"
+    assert result.summary == ("scratch_claim: not measured: weights absent (rule: x within 0.5 "
+                              "of 1 and y >= 0)")
+
+
+def test_what_only_the_figure_draws_stays_out_of_the_json(monkeypatch, tmp_path):
+    drawn = []
+
+    def run(seed, quick, work):
+        return {"x": 1.0, "y": 0, "figure_only": {"image": [[seed] * 3] * 3}}
+
+    claim = _scratch_claim(run)
+    monkeypatch.setitem(claim_module._CLAIMS, "scratch_claim", claim.__class__(
+        **{**claim.__dict__, "figure": lambda results, path: drawn.extend(results) or
+           Path(path).write_bytes(b"png")}))
+    result = reproduce("scratch_claim", quick=True, out=tmp_path, say=lambda line: None)
+    assert drawn == [{"seed": 0, "x": 1.0, "y": 0, "image": [[0] * 3] * 3}]
+    assert result.record["runs"][0]["numbers"] == {"seed": 0, "x": 1.0, "y": 0}
+    assert json.loads((tmp_path / "scratch_claim" / "result.json").read_text()) == result.record
+
+
 def test_a_quick_run_without_out_never_writes_into_docs(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(claim_module._CLAIMS, "scratch_claim",
@@ -141,9 +182,13 @@ def test_each_quick_claim_completes_and_writes_its_figure_and_json(claim_id, zoo
     assert (folder / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     claim = get_claim(claim_id)
     assert record["quick"] and record["budget"] == claim.budget.quick
-    assert record["verdict"] in ("holds", "does not hold")
     assert {c.key for c in claim.rule} | {claim.effect} <= set(record["runs"][0]["numbers"])
-    assert f"{claim_id}: {record['verdict']}; {claim.effect} = " in out
+    if "not_measured" in record["runs"][0]:  # it ran something else instead, labelled
+        assert record["verdict"] == f"not measured: {record['runs'][0]['not_measured']}"
+        assert f"seed 0: not measured ({record['runs'][0]['not_measured']}); " in out
+    else:
+        assert record["verdict"] in ("holds", "does not hold")
+        assert f"{claim_id}: {record['verdict']}; {claim.effect} = " in out
     # Its time is a figure, not a test: `zoo reproduce --list` shows the recorded times.
 
 

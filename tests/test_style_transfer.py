@@ -146,38 +146,16 @@ def test_stylize_writes_a_png_of_the_content_size_and_intermediate_images(tmp_pa
     assert "4 adam steps at 44x30" in printed and f"Wrote {out}" in printed
 
 
-def _figure_module():
-    import importlib.util
+def test_the_style_claim_uses_the_imagenet_file_only_when_it_is_cached(tmp_path, monkeypatch):
+    from zoo.reproduce.claims.style_transfer import cached_imagenet_weights
 
-    from conftest import REPO_ROOT
-
-    spec = importlib.util.spec_from_file_location("style_figure",
-                                                  REPO_ROOT / "benchmarks" / "style_figure.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.slow  # 7 optimisations, each traced anew: about 25 s on 2 cores
-def test_figure_command_runs_end_to_end_on_random_weights(tmp_path, capsys):
-    figure = _figure_module()
-    out = tmp_path / "figure.png"
-    assert figure.main(["--out", str(out), "--weights", "none", "--size", "32",
-                        "--steps", "2"]) == 0
-    # 4 columns x 3 rows of 21x32 images, 1-pixel white padding.
-    assert read_png(out).shape == (3 * 22 - 1, 4 * 33 - 1, 3)
-    printed = capsys.readouterr().out
-    report = __import__("json").loads(printed[:printed.index("\n\n")])
-    assert [r["style"] for r in report["runs"]] == ["flower", "mosaic", "waves"] + ["mosaic"] * 4
-    assert all(r["final"]["loss"] < r["initial"]["loss"] for r in report["runs"])
-
-
-def test_figure_command_without_weights_fails_at_once(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    assert _figure_module().main(["--out", str(tmp_path / "figure.png")]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "style_figure: error: " + _imagenet_message(tmp_path / "keras"))
-    assert not (tmp_path / "figure.png").exists()
+    assert cached_imagenet_weights() is None  # and nothing was fetched
+    assert not (tmp_path / "keras").exists()
+    cached = tmp_path / "keras" / "models" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"")
+    assert cached_imagenet_weights() == str(cached)
 
 
 def test_a_keras_applications_weights_file_loads_layer_for_layer(tmp_path):

@@ -32,7 +32,15 @@ class UnknownClaimError(ValueError):
 
 
 class NotMeasured(Exception):
-    """Raised by a claim's `run` when it cannot measure here; the message says why."""
+    """Raised by a claim's `run` when it cannot measure here; the message says why.
+
+    `numbers` are what it could run instead (e.g. on random weights): they are kept in
+    the record and drawn, labelled by the claim's figure, and decide no verdict.
+    """
+
+    def __init__(self, why: str = "", numbers: Mapping[str, Any] | None = None):
+        super().__init__(why)
+        self.numbers = numbers
 
 
 def _fmt(value) -> str:
@@ -118,7 +126,9 @@ class Claim:
         rule: Conditions over one seed's numbers; all must hold in every seed.
         effect: The key of the number reported as mean ± std over seeds.
         run: `run(seed, quick, work) -> dict` of numbers (floats, lists of floats; an
-            optional "report" entry holds text lines printed once, e.g. a table).
+            optional "report" entry holds text lines printed once, e.g. a table; an
+            optional "figure_only" dict holds what only the figure draws, such as
+            images, and is not written to result.json).
             `work` is a scratch folder (run folders), deleted afterwards.
         figure: `figure(results, path)`: the PNG of the per-seed numbers.
     """

@@ -51,14 +51,15 @@ def affine_map(result) -> tuple[np.ndarray, np.ndarray]:
     return z[1:] - z[0], z[0]
 
 
-def new_figure(columns: int, width: float = 4.2, height: float = 3.4):
-    """A matplotlib Figure with `columns` panels side by side, and its axes."""
+def new_figure(columns: int, width: float = 4.2, height: float = 3.4, rows: int = 1):
+    """A matplotlib Figure with `rows` x `columns` panels, each `width` x `height` inches,
+    and its axes (flat, row by row)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * columns, height), layout="constrained")
+    fig = Figure(figsize=(width * columns, height * rows), layout="constrained")
     FigureCanvasAgg(fig)
-    return fig, fig.subplots(1, columns, squeeze=False).ravel()
+    return fig, fig.subplots(rows, columns, squeeze=False).ravel()
 
 
 def save_figure(fig, path) -> Path:

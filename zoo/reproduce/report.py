@@ -120,11 +120,17 @@ def docs_page(root: str | Path = DOCS_DIR) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _seed_mark(run: dict) -> str:
+    if "not_measured" in run:
+        return " (not measured: ran instead on what the claim had)"
+    return "" if run["holds"] else " (fails)"
+
+
 def _record_lines(claim, record: dict | None) -> list[str]:
     if record is None:
         return [f"- Verdict: {NOT_RECORDED}"]
-    seeds = ", ".join(f"{r['seed']}: {r['numbers'][claim.effect]:.4g}"
-                      f"{'' if r['holds'] else ' (fails)'}" for r in record["runs"])
+    seeds = ", ".join(f"{r['seed']}: {r['numbers'][claim.effect]:.4g}{_seed_mark(r)}"
+                      for r in record["runs"])
     budget = ", ".join(f"{k}={v}" for k, v in record["budget"].items())
     lines = [f"- Models: {', '.join(f'`{m}`' for m in record['models'])}; data: {record['data']}",
              f"- Budget: {budget}{' (quick)' if record['quick'] else ''}",
@@ -134,7 +140,7 @@ def _record_lines(claim, record: dict | None) -> list[str]:
              f"{record.get('cpus', '?')} CPU cores, at commit "
              f"`{record.get('commit') or 'unknown'}`"]
     lines += [f"- Seed {r['seed']} fails: {'; '.join(r['failed'])}"
-              for r in record["runs"] if r["failed"]]
+              for r in record["runs"] if r.get("failed")]
     if record.get("report"):
         lines += ["", "```text", *record["report"], "```"]
     return lines

@@ -26,6 +26,9 @@ from zoo.reproduce.report import (DOCS_DIR, FIGURE_FILE, RESULT_FILE, ROOT, effe
                                   write_docs_page)
 
 QUICK_DIR = Path("runs") / "reproduce"
+# The key of a claim's numbers that only its figure reads (images, point clouds): passed to
+# `figure` with the numbers, kept out of result.json so the record stays small.
+FIGURE_ONLY = "figure_only"
 FULL_SEEDS, QUICK_SEEDS = 3, 1
 
 
@@ -44,7 +47,8 @@ class Reproduction:
     @property
     def summary(self) -> str:
         """"linear_regression: holds; w = 1.002 ± 0.003 over 3 seeds (rule: ...)"."""
-        return f"{self.claim.id}: {self.verdict}; {effect_text(self.record)} (rule: " \
+        effect = effect_text(self.record)
+        return f"{self.claim.id}: {self.verdict}{'; ' + effect if effect else ''} (rule: " \
                f"{self.record['rule']})"
 
 
@@ -83,13 +87,17 @@ def reproduce(claim_id: str, *, quick: bool = False, seeds: int | None = None,
                 runs.append(_run_seed(claim, seed, quick, Path(work) / f"seed_{seed}"))
             except NotMeasured as exc:
                 why = str(exc) or "the claim could not run here"
-                break
+                if exc.numbers is None:
+                    break
+                runs.append(_unmeasured_run(seed, dict(exc.numbers), why))
             say(_seed_line(claim, runs[-1]))
+    figure_only = [r.pop(FIGURE_ONLY) for r in runs]  # drawn, not written to the JSON
     record = summarize(claim, runs, quick, time.perf_counter() - start, why)
     record["cpu_seconds"] = round(_cpu_seconds() - cpu, 1)
     folder.mkdir(parents=True, exist_ok=True)
     if runs:
-        claim.figure([r["numbers"] for r in runs], folder / FIGURE_FILE)
+        claim.figure([{**r["numbers"], **drawn} for r, drawn in zip(runs, figure_only)],
+                     folder / FIGURE_FILE)
         record["figure"] = FIGURE_FILE
     write_text_atomic(folder / RESULT_FILE, json.dumps(jsonable(record), indent=1) + "\n")
     if folder.parent.resolve() == DOCS_DIR.resolve():
@@ -112,16 +120,28 @@ def _run_seed(claim: Claim, seed: int, quick: bool, work: Path) -> dict:
     start = time.perf_counter()
     numbers = dict(claim.run(seed, quick, work))
     report = numbers.pop("report", None)
+    drawn = numbers.pop(FIGURE_ONLY, {})
     failed = claim.failures(numbers)
     run = {"seed": seed, "seconds": round(time.perf_counter() - start, 2), "holds": not failed,
-           "failed": failed, "numbers": {"seed": seed, **numbers}}
+           "failed": failed, "numbers": {"seed": seed, **numbers}, FIGURE_ONLY: drawn}
     if report is not None:
         run["report"] = list(report)
     return run
 
 
+def _unmeasured_run(seed: int, numbers: dict, why: str) -> dict:
+    """A seed whose claim ran something else instead (see `NotMeasured.numbers`)."""
+    numbers.pop("report", None)
+    drawn = numbers.pop(FIGURE_ONLY, {})
+    return {"seed": seed, "not_measured": why, "numbers": {"seed": seed, **numbers},
+            FIGURE_ONLY: drawn}
+
+
 def _seed_line(claim: Claim, run: dict) -> str:
     value = run["numbers"][claim.effect]
+    if "not_measured" in run:
+        return f"seed {run['seed']}: not measured ({run['not_measured']}); " \
+               f"{claim.effect} = {value:.4g} instead"
     verdict = "holds" if run["holds"] else "fails: " + "; ".join(run["failed"])
     return f"seed {run['seed']}: {claim.effect} = {value:.4g}, {verdict} ({run['seconds']:.1f} s)"
 
@@ -129,11 +149,12 @@ def _seed_line(claim: Claim, run: dict) -> str:
 def summarize(claim: Claim, runs: list[dict], quick: bool, seconds: float,
               why: str | None = None) -> dict:
     """The record of a claim's runs: the effect over seeds and the verdict by its rule."""
-    values = [float(r["numbers"][claim.effect]) for r in runs]
+    measured = [r for r in runs if "not_measured" not in r]
+    values = [float(r["numbers"][claim.effect]) for r in measured]
     mean = sum(values) / len(values) if values else None
     std = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
            if len(values) > 1 else 0.0 if values else None)
-    held = sum(r["holds"] for r in runs)
+    held = sum(r["holds"] for r in measured)
     if why is not None:
         verdict = f"not measured: {why}"
     else:
@@ -142,7 +163,7 @@ def summarize(claim: Claim, runs: list[dict], quick: bool, seconds: float,
         "claim": claim.id, "sentence": claim.sentence, "source": claim.source,
         "models": list(claim.models), "data": claim.data, "rule": claim.rule_text,
         "quick": quick, "budget": claim.budget.settings(quick), "verdict": verdict,
-        "holds_in": f"{held} of {len(runs)} seeds",
+        "holds_in": f"{held} of {len(measured)} seeds",
         "effect": {"name": claim.effect, "mean": mean, "std": std, "values": values},
         "seconds": round(seconds, 1), "cpus": os.cpu_count(), "commit": zoo_commit(),
         "runs": runs,

@@ -81,6 +81,10 @@ def denoising(noise_level: float, epochs: int, seed: int, work) -> float:
     return float(np.mean((x_hat - x) ** 2))
 
 
+# What only the figure draws (kept out of result.json): weight tiles and the 2-D codes.
+DRAWN_ONLY = ("sparse_tiles", "dense_tiles", "ae_codes", "code_labels")
+
+
 def _tile_grid(tiles) -> np.ndarray:
     """(units, 8, 8) weights -> one image, each tile scaled to its own range."""
     tiles = np.asarray(tiles)
@@ -150,6 +154,7 @@ def autoencoders(seed: int, quick: bool, work) -> dict:
     for tag, beta in (("sparse", 3.0), ("dense", 0.0)):
         numbers.update({f"{tag}_{k}": v for k, v in hidden_units(beta, epochs, seed, work).items()})
     numbers.update(codes(epochs, seed, work))
+    drawn = {key: numbers.pop(key) for key in DRAWN_ONLY}
     numbers["denoising_mse"] = denoising(MASKED, epochs, seed, work)
     numbers["plain_mse"] = denoising(0.0, epochs, seed, work)
     numbers["knn_gain_over_pca"] = numbers["ae_knn"] - numbers["pca_knn"]
@@ -163,4 +168,4 @@ def autoencoders(seed: int, quick: bool, work) -> dict:
               f" PCA MSE {numbers['pca_mse']:.4f}, 5-NN {numbers['pca_knn']:.3f}",
               f"25%-masked test digits: denoising MSE {numbers['denoising_mse']:.4f}, plain "
               f"{numbers['plain_mse']:.4f}"]
-    return {**numbers, "report": report}
+    return {**numbers, "report": report, "figure_only": drawn}
