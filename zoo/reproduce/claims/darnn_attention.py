@@ -1,6 +1,6 @@
 """DA-RNN: input attention picks out the driving series, and the forecast beats an LSTM.
 
-`synthetic_series` (window 10) has eight driving series x1..x8 and a target
+`synthetic_series` (windows of 10 steps; the quick run's of 5) has eight driving series x1..x8 and a target
 y_{t+1} = 0.3 y_t + 0.8 x1_{t-2} + 0.6 x3_{t-1} + N(0, 0.1^2): only x1 and x3
 drive it (`pipelines.sequences.SYNTHETIC_DRIVERS`), and the noise sets an RMSE
 floor of 0.10. Trained through `zoo.train` (32 units everywhere, Adam at 1e-3,
@@ -26,10 +26,10 @@ VARIANTS = {  # label -> (model, builder arguments)
                                     "series_bias": True}),
 }
 # The former benchmarks/sequences.py trained 30 epochs; 15 keep 3 seeds within 10 CPU-minutes.
-BUDGET = Budget(quick={"epochs": 2}, full={"epochs": 15})
+BUDGET = Budget(quick={"epochs": 2, "window": 5}, full={"epochs": 15, "window": 10})
 
 
-def fit_variant(label: str, epochs: int, seed: int, work) -> dict:
+def fit_variant(label: str, epochs: int, window: int, seed: int, work) -> dict:
     """Train one variant; its test RMSE at its best validation epoch (and its attention)."""
     from zoo.models.darnn import darnn_attention
     from zoo.runtime.run import Run
@@ -37,7 +37,8 @@ def fit_variant(label: str, epochs: int, seed: int, work) -> dict:
 
     name, overrides = VARIANTS[label]
     result = train(name, "synthetic_series", work / label, seed, epochs=epochs, batch_size=64,
-                   learning_rate=1e-3, overrides={**overrides, "input_shape": (10, SERIES + 1)})
+                   learning_rate=1e-3, overrides={**overrides, "input_shape": (window, SERIES + 1)},
+                   data_options={"window": window})
     model, plan = Run(result.run_dir).load("best"), result.plan
     test = plan.load(plan.test_split, 256)
     out = {"rmse": float(np.sqrt(model.evaluate(test, verbose=0, return_dict=True)["loss"])),
@@ -49,10 +50,10 @@ def fit_variant(label: str, epochs: int, seed: int, work) -> dict:
     return out
 
 
-def last_value_rmse() -> float:
+def last_value_rmse(window: int) -> float:
     import pipelines
 
-    x, y = pipelines.load_arrays("synthetic_series", "test")
+    x, y = pipelines.load_arrays("synthetic_series", "test", window=window)
     return float(np.sqrt(np.mean((x[:, -1, -1:] - y) ** 2)))  # the last column is y's history
 
 
@@ -106,10 +107,10 @@ def figure(results: list[dict], path) -> None:
     figure=figure,
 )
 def darnn_attention(seed: int, quick: bool, work) -> dict:
-    epochs = BUDGET.settings(quick)["epochs"]
-    numbers = {"last_value_rmse": last_value_rmse()}
+    budget = BUDGET.settings(quick)
+    numbers = {"last_value_rmse": last_value_rmse(budget["window"])}
     for label in VARIANTS:
-        out = fit_variant(label, epochs, seed, work)
+        out = fit_variant(label, budget["epochs"], budget["window"], seed, work)
         numbers.update({f"{label}_{k}": v for k, v in out.items()})
     for label in ("darnn", "darnn_series_bias"):
         numbers[f"{label}_driver_ratio"] = _driver_ratio(numbers[f"{label}_attention"])
