@@ -133,6 +133,34 @@ def test_zoo_export_refuses_an_unknown_format_before_loading(run_dir, tmp_path, 
     assert not (tmp_path / "sm").exists()
 
 
+@pytest.mark.parametrize("command", [
+    ("train", "softmax_regression", "--epochs", "1"),
+    ("tune", "softmax_regression", "--max-trials", "1", "--epochs", "1"),
+])
+def test_train_and_tune_refuse_an_unknown_format_before_they_start(command, tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_zoo(capsys, *command, "--export", "--format", "onnx,tf_js") == (
+        2, "zoo: error: `formats` must be among saved_model, onnx, litert. "
+           "Received: formats='onnx,tf_js'")
+    assert list(tmp_path.iterdir()) == []  # no run folder, no search folder, no export
+
+
+def test_zoo_train_exports_the_formats_it_is_asked_for(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from zoo.cli import main
+
+    assert main(["train", "softmax_regression", "--epochs", "1", "--export", "--format", "onnx",
+                 "--base-dir", "sm"]) == 0
+    printed = capsys.readouterr().out
+    folder = tmp_path / "sm" / "softmax_regression" / "1"
+    assert f"Exported: {folder}\n" in printed
+    assert "  onnx: model.onnx (serving_default, max abs diff " in printed
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert sorted(manifest["formats"]) == ["onnx", "saved_model"]
+    assert (folder / "model.onnx").is_file() and not (folder / "model.tflite").exists()
+
+
 def test_converter_errors_name_the_op():
     litert = ('loc(callsite(fused["BitwiseAnd:", "gen/latent_from_seed_1/BitwiseAnd_3@__inf"] '
               "at x)): error: 'tf.BitwiseAnd' op is neither a custom op nor a flex op\n")

@@ -90,9 +90,12 @@ def train_best(
     if export:  # a bad name or base folder fails now, not after training
         from zoo.runtime.exporter import check_export_target
 
+        from zoo.runtime.formats import check_formats
+
         options = dict(export_options or {})
         check_export_target(options.get("base_dir", EXPORT_BASE_DIR), export_name,
                             options.get("static_batch"))
+        check_formats(options.get("formats"), options.get("verify", True))
     check_plateau_schedule(lr_schedule, result.reduce_lr_on_plateau)
     if result.best_trial_id is None:
         raise ValueError(

@@ -135,10 +135,12 @@ def _data_options(args) -> dict:
 def cmd_train(args) -> int:
     from zoo.runtime.training import train
 
-    if args.export:  # a bad name or base folder fails now, not after training
+    if args.export:  # a bad name, base folder or format fails now, not after training
         from zoo.runtime.exporter import check_export_target
+        from zoo.runtime.formats import check_formats
 
         check_export_target(args.base_dir, args.name)
+        check_formats(args.format)
     result = train(
         args.model, args.data, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
@@ -159,8 +161,9 @@ def cmd_train(args) -> int:
         from zoo.runtime.exporter import export_trained
 
         exported = export_trained(result.model, result.spec, result.plan, args.name,
-                                  base_dir=args.base_dir, metrics=last)
+                                  base_dir=args.base_dir, metrics=last, formats=args.format)
         print(f"Exported: {exported.path}")
+        _print_formats(exported.manifest["formats"])
     return 0
 
 
@@ -196,10 +199,12 @@ def cmd_launch(args) -> int:
 def cmd_tune(args) -> int:
     import tuning
 
-    if args.export:  # a bad name or base folder fails now, not after the search
+    if args.export:  # a bad name, base folder or format fails now, not after the search
         from zoo.runtime.exporter import check_export_target
+        from zoo.runtime.formats import check_formats
 
         check_export_target(args.base_dir, args.name)
+        check_formats(args.format)
         tuning.check_plateau_schedule(args.lr_schedule, args.reduce_lr_on_plateau)
     verbose = 1 if _progress_verbosity() == "auto" else 2
     try:
@@ -228,10 +233,12 @@ def cmd_tune(args) -> int:
     if args.export:
         best = tuning.train_best(
             result, epochs=args.final_epochs, lr_schedule=args.lr_schedule, export=True,
-            export_name=args.name, export_options={"base_dir": args.base_dir},
+            export_name=args.name,
+            export_options={"base_dir": args.base_dir, "formats": args.format},
             verbose=_progress_verbosity(),
         )
         print(f"Exported: {best.export_result.path}")
+        _print_formats(best.export_result.manifest["formats"])
     return 0
 
 
@@ -556,12 +563,17 @@ def _data_flags(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
-def _export_flags(p, name_help="export name (default: the model name)") -> None:
+def _export_flags(p, name_help="export name (default: the model name)",
+                  formats: bool = True) -> None:
     from zoo.runtime.names import EXPORT_BASE_DIR
 
     p.add_argument("--name", help=name_help)
     p.add_argument("--base-dir", default=EXPORT_BASE_DIR,
                    help="exports go to BASE_DIR/<name>/<version>")
+    if formats:
+        p.add_argument("--format", default="saved_model", metavar="FORMATS",
+                       help="comma-separated: saved_model (always written), onnx (model.onnx), "
+                       "litert (model.tflite); e.g. --format saved_model,onnx,litert")
 
 
 def _train_flags(p) -> None:
@@ -660,9 +672,6 @@ def _export_command_flags(p) -> None:
     p.add_argument("--checkpoint", choices=list(CHECKPOINTS), default="best",
                    help="which model of the run folder")
     p.add_argument("--static-batch", type=int, help="fix the batch size (TPU serving)")
-    p.add_argument("--format", default="saved_model", metavar="FORMATS",
-                   help="comma-separated: saved_model (always written), onnx (model.onnx), "
-                   "litert (model.tflite); e.g. --format saved_model,onnx,litert")
     _export_flags(p)
 
 
@@ -804,7 +813,7 @@ def _train_style_flags(p) -> None:
     p.add_argument("--residual-blocks", type=int, default=5, help="residual blocks")
     p.add_argument("--preview", metavar="FILE",
                    help="also write china.jpg stylized by the network to this PNG")
-    _export_flags(p, name_help="export name")
+    _export_flags(p, name_help="export name", formats=False)
     p.set_defaults(name="fast_style_network")
 
 
