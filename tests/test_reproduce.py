@@ -126,7 +126,8 @@ def test_a_claim_that_runs_something_else_instead_draws_it_and_decides_nothing(
     drawn = []
 
     def run(seed, quick, work):
-        raise NotMeasured("weights absent", numbers={"x": 1.0, "y": 1, "figure_only": {"img": seed}})
+        raise NotMeasured("weights absent",
+                          numbers={"x": 1.0, "y": 1, "figure_only": {"img": seed}})
 
     claim = _scratch_claim(run)
     monkeypatch.setitem(claim_module._CLAIMS, "scratch_claim", claim.__class__(
