@@ -1,7 +1,8 @@
 """DA-RNN: input attention picks out the driving series, and the forecast beats an LSTM.
 
 `synthetic_series` (windows of 10 steps; the quick run's of 5) has eight
-driving series x1..x8 and a target y_{t+1} = 0.3 y_t + 0.8 x1_{t-2} + 0.6 x3_{t-1} + N(0, 0.1^2): only x1 and x3
+driving series x1..x8 and a target
+y_{t+1} = 0.3 y_t + 0.8 x1_{t-2} + 0.6 x3_{t-1} + N(0, 0.1^2): only x1 and x3
 drive it (`pipelines.sequences.SYNTHETIC_DRIVERS`), and the noise sets an RMSE
 floor of 0.10. Trained through `zoo.train` (32 units everywhere, Adam at 1e-3,
 batch 64, each model's best validation epoch): `darnn` as in the paper, `darnn`
