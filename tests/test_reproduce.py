@@ -138,6 +138,7 @@ def test_a_claim_that_runs_something_else_instead_draws_it_and_decides_nothing(
     assert result.verdict == "not measured: weights absent"
     assert result.record["effect"]["mean"] is None and result.record["figure"] == "figure.png"
     assert [r["not_measured"] for r in result.record["runs"]] == ["weights absent"] * 2
+    assert result.record["holds_in"] == "no seed measured; 2 ran instead, labelled"
     assert result.record["runs"][1]["numbers"] == {"seed": 1, "x": 1.0, "y": 1}
     assert drawn == [[{"seed": 0, "x": 1.0, "y": 1, "img": 0}, {"seed": 1, "x": 1.0, "y": 1,
                                                                  "img": 1}]]
