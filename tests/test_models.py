@@ -160,11 +160,10 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
 # Why a numeric signature may not convert (docs/export-and-serving.md lists each case):
 # the op each converter refuses. Anything else fails the harness.
 UNCONVERTIBLE_OPS = {
-    "onnx": ("BitwiseAnd", "BitwiseXor", "RightShift", "Bitcast"),  # seeds hashed in the graph
-    # ... and in LiteRT builtins also recurrent layers' TensorListReserve (dynamic shapes)
-    # and fast style's up-sampling Conv2D.
-    "litert": ("BitwiseAnd", "BitwiseXor", "RightShift", "Bitcast", "TensorListReserve",
-               "Conv2D"),
+    "onnx": (),  # every numeric signature converts
+    # LiteRT builtins: recurrent layers' TensorListReserve (dynamic shapes) and fast
+    # style's up-sampling Conv2D.
+    "litert": ("TensorListReserve", "Conv2D"),
 }
 
 

@@ -347,16 +347,25 @@ class ToUint8(keras.layers.Layer):
         return keras.KerasTensor(images.shape, dtype="uint8")
 
 
-def _hash32(x):
-    """A 32-bit integer mixing function (xor-shift-multiply rounds) on int64 tensors
-    holding uint32 values: the low 32 bits are exact in TensorFlow and under XLA."""
+# Seeds are mixed with int32 arithmetic only (multiply, add, floor division and remainder):
+# exact in TensorFlow, under XLA, in ONNX Runtime and in LiteRT's builtin ops, which have
+# no bitwise or 64-bit integer division ops. The state is a pair (a, b) of residues mod a
+# prime P with P^2 < 2^31, so every product stays in int32; a Feistel network whose round
+# function cubes (a permutation mod P, as gcd(3, P - 1) = 1) mixes it.
+_PRIME = 46337
+_ROUND_KEYS = ((28411, 7919), (31337, 104), (9973, 40009), (12011, 2027), (44497, 31),
+               (23459, 17389))
+_INDEX_KEY = 22229  # index i enters as (a + i, b + 22229 i) mod P, for i < P
+
+
+def _feistel(a, b):
+    """A permutation of (a, b) in [0, P)^2: each round adds k b^3 + c to a, then swaps."""
     import tensorflow as tf
 
-    mask = tf.constant(0xFFFFFFFF, "int64")
-    for shift, multiplier in ((16, 0x7FEB352D), (15, 0x5BD1E995), (16, 0x27D4EB2F)):
-        x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, shift))
-        x = tf.bitwise.bitwise_and(x * multiplier, mask)  # < 2^63: no int64 overflow
-    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+    for k, c in _ROUND_KEYS:
+        cube = tf.math.floormod(tf.math.floormod(b * b, _PRIME) * b, _PRIME)
+        a, b = b, tf.math.floormod(a + tf.math.floormod(cube * k, _PRIME) + c, _PRIME)
+    return a, b
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -364,10 +373,11 @@ class LatentFromSeeds(keras.layers.Layer):
     """Seeds (B,) int32 -> latent vectors (B, latent_dim) ~ N(0, I), one fixed
     vector per seed, whatever else is in the batch.
 
-    Uniforms come from hashing (seed, index) with integer operations, then
+    Uniforms come from mixing (seed, index) with int32 arithmetic (`_feistel`), then
     Box-Muller. TensorFlow's stateless random ops would be simpler, but XLA
-    draws other numbers from the same seed; integer hashing agrees exactly, and
-    the float steps differ by rounding only.
+    draws other numbers from the same seed, and bitwise hashes do not convert to
+    ONNX or LiteRT; the integer mixing agrees exactly everywhere, and the float
+    steps differ by rounding only.
     """
 
     def __init__(self, latent_dim, **kwargs):
@@ -375,14 +385,17 @@ class LatentFromSeeds(keras.layers.Layer):
         self.latent_dim = int(latent_dim)
 
     def call(self, seeds):
-        import tensorflow as tf  # integer bit operations (export side)
+        import tensorflow as tf  # exact int32 arithmetic (export side)
 
-        mask = tf.constant(0xFFFFFFFF, "int64")
-        key = _hash32(tf.bitwise.bitwise_and(tf.cast(seeds, "int64"), mask))[:, None]  # (B, 1)
-        index = _hash32(tf.range(2 * self.latent_dim, dtype="int64") + 0x9E3779B9)[None, :]
-        bits = _hash32(tf.bitwise.bitwise_xor(key, index))  # (B, 2Z) uniform uint32
-        # The top 24 bits, centred: uniforms in (0, 1), exact in float32.
-        uniform = (tf.cast(tf.bitwise.right_shift(bits, 8), "float32") + 0.5) / 2.0**24
+        seeds = tf.math.floormod(tf.cast(seeds, "int32"), _PRIME * _PRIME)  # P^2 = 2,147,117,569
+        a, b = _feistel(tf.math.floordiv(seeds, _PRIME), tf.math.floormod(seeds, _PRIME))
+        index = tf.range(2 * self.latent_dim, dtype="int32")[None, :]  # (1, 2Z)
+        a, b = _feistel(tf.math.floormod(a[:, None] + index, _PRIME),
+                        tf.math.floormod(b[:, None] + _INDEX_KEY * index, _PRIME))  # (B, 2Z)
+        # a P + b is uniform on [0, P^2); its top 24 bits, centred and scaled by 2^-24 (exact
+        # in float32, so no runtime rounds differently), are uniform in (0, 1 - 1.5e-4).
+        top = tf.math.floordiv(a * _PRIME + b, 128)  # [0, 16,774,356)
+        uniform = (tf.cast(top, "float32") + 0.5) / 2.0**24
         u1, u2 = uniform[:, : self.latent_dim], uniform[:, self.latent_dim:]
         return tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos(2.0 * np.pi * u2)  # (B, Z)
 

@@ -203,7 +203,11 @@ class ShiftRight(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class WriteArgmaxAt(keras.layers.Layer):
-    """tokens (B, T), probabilities (B, T, V) -> tokens with step `step` set to the argmax there."""
+    """tokens (B, T), probabilities (B, T, V) -> tokens with step `step` set to the argmax there.
+
+    The argmax is `top_k(k=1)` (ties go to the lower index, as argmax): Keras' TensorFlow
+    `argmax` bit-casts floats to test for -0.0, ops ONNX and LiteRT do not convert.
+    """
 
     def __init__(self, step: int, **kwargs):
         super().__init__(**kwargs)
@@ -211,7 +215,8 @@ class WriteArgmaxAt(keras.layers.Layer):
 
     def call(self, tokens, probabilities):
         tokens = ops.cast(tokens, "int32")
-        best = ops.cast(ops.argmax(probabilities[:, self.step], axis=-1), "int32")  # (B,)
+        _, best = ops.top_k(probabilities[:, self.step], k=1)  # (B, 1)
+        best = ops.cast(best[:, 0], "int32")  # (B,)
         at_step = ops.equal(ops.arange(ops.shape(tokens)[1]), self.step)[None]  # (1, T)
         return ops.where(at_step, best[:, None], tokens)
 
