@@ -161,9 +161,8 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
 # the op each converter refuses. Anything else fails the harness.
 UNCONVERTIBLE_OPS = {
     "onnx": (),  # every numeric signature converts
-    # LiteRT builtins: recurrent layers' TensorListReserve (dynamic shapes) and fast
-    # style's up-sampling Conv2D.
-    "litert": ("TensorListReserve", "Conv2D"),
+    # LiteRT builtins: recurrent layers' TensorListReserve (dynamic shapes).
+    "litert": ("TensorListReserve",),
 }
 
 

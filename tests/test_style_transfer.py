@@ -200,6 +200,19 @@ def test_fast_style_network_maps_images_to_images_of_the_same_size():
                                "multiples of 4 or None. Received: input_shape=(30, 32, 3)")
 
 
+def test_the_fast_style_up_sampling_is_nearest_neighbour_with_a_static_channel_count():
+    import keras
+
+    from zoo.models.fast_style import NearestUpsampling2x
+
+    x = np.random.default_rng(0).random((2, 3, 5, 4)).astype("float32")
+    layer = NearestUpsampling2x()
+    np.testing.assert_array_equal(np.asarray(layer(x)),
+                                  np.asarray(keras.layers.UpSampling2D(2)(x)))
+    assert layer.compute_output_shape((None, None, None, 4)) == (None, None, None, 4)
+    assert keras.Input((None, None, 4)).shape[-1] == layer(keras.Input((None, None, 4))).shape[-1]
+
+
 def test_train_style_trains_exports_and_the_export_stylises_in_one_call(tmp_path, capsys):
     save_png(sample_images(32)[1], tmp_path / "style.png")
     assert cli.main(["train-style", str(tmp_path / "style.png"), "--steps", "3", "--size", "32",

@@ -22,12 +22,34 @@ convolutions (no checkerboard artefacts; Odena et al. 2016).
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from zoo._common import check_positive_int
 from zoo.registry import register_model
 
 _PAPER = ("Johnson, Alahi & Fei-Fei 2016, Perceptual Losses for Real-Time Style Transfer "
           "and Super-Resolution, arXiv:1603.08155")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class NearestUpsampling2x(keras.layers.Layer):
+    """(B, H, W, C) -> (B, 2H, 2W, C), each pixel repeated 2x2 (nearest neighbour).
+
+    Written as concatenations and reshapes that keep C static: with `UpSampling2D` on an
+    open height and width, the LiteRT converter loses the channel count and leaves the
+    next convolution as a TensorFlow op, so the network would not run on plain LiteRT.
+    """
+
+    def call(self, x):
+        batch, height, width = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+        channels = x.shape[-1]
+        x = ops.reshape(ops.concatenate([x, x], axis=-1), (batch, height, 2 * width, channels))
+        return ops.reshape(ops.concatenate([x, x], axis=2),  # each row twice
+                           (batch, 2 * height, 2 * width, channels))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)
 
 
 def apply_conv(x, filters, kernel_size, strides=1, activation="relu", name=""):
@@ -87,7 +109,7 @@ def fast_style_network(input_shape=(None, None, 3), filters=32, residual_blocks=
     for i in range(1, residual_blocks + 1):
         x = apply_residual_block(x, 4 * filters, name=f"res{i}")
     for i, f in enumerate((2 * filters, filters), 1):
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_upsample")(x)
+        x = NearestUpsampling2x(name=f"up{i}_upsample")(x)
         x = apply_conv(x, f, 3, name=f"up{i}")
     x = keras.layers.Conv2D(3, 9, padding="same", name="rgb_conv")(x)
     x = keras.layers.Activation("sigmoid", name="stylized")(x)  # (B, H, W, 3) in [0, 1]
