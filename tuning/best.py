@@ -87,15 +87,8 @@ def train_best(
         >>> best.model.output_shape
         (None, 3)
     """
-    if export:  # a bad name or base folder fails now, not after training
-        from zoo.runtime.exporter import check_export_target
-
-        from zoo.runtime.formats import check_formats
-
-        options = dict(export_options or {})
-        check_export_target(options.get("base_dir", EXPORT_BASE_DIR), export_name,
-                            options.get("static_batch"))
-        check_formats(options.get("formats"), options.get("verify", True))
+    if export:  # a bad name, base folder or format fails now, not after training
+        check_export_options(export_name, export_options)
     check_plateau_schedule(lr_schedule, result.reduce_lr_on_plateau)
     if result.best_trial_id is None:
         raise ValueError(
@@ -132,6 +125,17 @@ def train_best(
     if export:
         best.export_result = export_best(best, export_name, **dict(export_options or {}))
     return best
+
+
+def check_export_options(name: str | None, export_options: Mapping[str, Any] | None) -> None:
+    """Refuse a bad export name, base folder, static batch or format before any training."""
+    from zoo.runtime.exporter import check_export_target
+    from zoo.runtime.formats import check_formats
+
+    options = dict(export_options or {})
+    check_export_target(options.get("base_dir", EXPORT_BASE_DIR), name,
+                        options.get("static_batch"))
+    check_formats(options.get("formats"), options.get("verify", True))
 
 
 def export_best(best: BestModel, name: str | None = None, **kwargs):
