@@ -36,6 +36,11 @@ zoo reproduce linear_regression --quick --out quick_check
 A full run (`zoo reproduce CLAIM`) writes `reproductions/<claim>/figure.png`
 and `result.json` (every seed's numbers, the commit it ran at) and rewrites
 this page, which `python -m zoo.reproduce` regenerates from the JSON files.
+A claim that cannot measure here (style transfer without the ImageNet VGG19
+file) says why in its verdict; what it ran instead is drawn, labelled, and
+decides nothing. The default test suite runs every claim's quick form; the
+slow suite checks that each quick effect, over 3 seeds, points the way of the
+full record (residual_connections' quick depths are below its effect).
 """
 
 
