@@ -85,11 +85,10 @@ def reproduce(claim_id: str, *, quick: bool = False, seeds: int | None = None,
         for seed in range(seeds):
             try:
                 runs.append(_run_seed(claim, seed, quick, Path(work) / f"seed_{seed}"))
-            except NotMeasured as exc:
+            except NotMeasured as exc:  # and nothing ran instead
                 why = str(exc) or "the claim could not run here"
-                if exc.numbers is None:
-                    break
-                runs.append(_unmeasured_run(seed, dict(exc.numbers), why))
+                break
+            why = runs[-1].get("not_measured", why)
             say(_seed_line(claim, runs[-1]))
     figure_only = [r.pop(FIGURE_ONLY) for r in runs]  # drawn, not written to the JSON
     record = summarize(claim, runs, quick, time.perf_counter() - start, why)
@@ -118,23 +117,24 @@ def _run_seed(claim: Claim, seed: int, quick: bool, work: Path) -> dict:
     keras.utils.set_random_seed(seed)
     work.mkdir(parents=True)
     start = time.perf_counter()
-    numbers = dict(claim.run(seed, quick, work))
+    try:
+        numbers, why = dict(claim.run(seed, quick, work)), None
+    except NotMeasured as exc:
+        if exc.numbers is None:
+            raise
+        # It ran something else instead (see `NotMeasured.numbers`): kept, drawn, not judged.
+        numbers, why = dict(exc.numbers), str(exc) or "the claim could not run here"
     report = numbers.pop("report", None)
     drawn = numbers.pop(FIGURE_ONLY, {})
+    numbers = {"seed": seed, **numbers}
+    if why is not None:
+        return {"seed": seed, "not_measured": why, "numbers": numbers, FIGURE_ONLY: drawn}
     failed = claim.failures(numbers)
     run = {"seed": seed, "seconds": round(time.perf_counter() - start, 2), "holds": not failed,
-           "failed": failed, "numbers": {"seed": seed, **numbers}, FIGURE_ONLY: drawn}
+           "failed": failed, "numbers": numbers, FIGURE_ONLY: drawn}
     if report is not None:
         run["report"] = list(report)
     return run
-
-
-def _unmeasured_run(seed: int, numbers: dict, why: str) -> dict:
-    """A seed whose claim ran something else instead (see `NotMeasured.numbers`)."""
-    numbers.pop("report", None)
-    drawn = numbers.pop(FIGURE_ONLY, {})
-    return {"seed": seed, "not_measured": why, "numbers": {"seed": seed, **numbers},
-            FIGURE_ONLY: drawn}
 
 
 def _seed_line(claim: Claim, run: dict) -> str:
