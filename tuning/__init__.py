@@ -10,7 +10,8 @@ rate, batch size), runs the tuner resumably and writes a results table.
     >>> result.best_builder_args["depth"]
 """
 
-from tuning.best import BestModel, check_plateau_schedule, export_best, train_best
+from tuning.best import (BestModel, check_export_options, check_plateau_schedule, export_best,
+                         train_best)
 from tuning.hypermodel import ZooHyperModel, check_search_space, training_space
 from tuning.results import format_table, read_table
 from tuning.search import SearchFailedError, SearchResult, search
@@ -22,6 +23,7 @@ __all__ = [
     "SearchResult",
     "TUNERS",
     "ZooHyperModel",
+    "check_export_options",
     "check_plateau_schedule",
     "check_search_space",
     "export_best",

@@ -200,11 +200,7 @@ def cmd_tune(args) -> int:
     import tuning
 
     if args.export:  # a bad name, base folder or format fails now, not after the search
-        from zoo.runtime.exporter import check_export_target
-        from zoo.runtime.formats import check_formats
-
-        check_export_target(args.base_dir, args.name)
-        check_formats(args.format)
+        tuning.check_export_options(args.name, {"base_dir": args.base_dir, "formats": args.format})
         tuning.check_plateau_schedule(args.lr_schedule, args.reduce_lr_on_plateau)
     verbose = 1 if _progress_verbosity() == "auto" else 2
     try:
