@@ -3,6 +3,7 @@ TF Serving warm-up records. Every model's formats are checked by the harness in
 tests/test_models.py; this file checks the behaviour on one export."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import zoo
 from zoo.runtime import formats
 from zoo.runtime.exporter import export_trained
 from zoo.runtime.plan import plan_data
-from zoo.runtime.warmup import WARMUP_FILE, prediction_log
+from zoo.runtime.warmup import WARMUP_FILE, prediction_log, read_warmup
 
 from test_export_hardening import run_dir, zoo as run_zoo  # noqa: F401 (a fixture)
 
@@ -73,17 +74,21 @@ def test_warmup_records_parse_and_run_through_the_saved_model(lenet_export):
     loaded = tf.saved_model.load(str(lenet_export.path))
     records = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
     signatures = []
+    read_back = read_warmup(lenet_export.path)  # the zoo's own reader agrees
     for record in records:
         log = prediction_log_pb2.PredictionLog.FromString(record)
         request = log.predict_log.request
         assert request.model_spec.name == "lenet5"
         signatures.append(request.model_spec.signature_name)
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        assert list(read_back[signatures[-1]]) == list(inputs)
+        for name, values in inputs.items():
+            np.testing.assert_array_equal(read_back[signatures[-1]][name], values)
         assert list(inputs) == ["image"] and inputs["image"].shape == (8, 8, 8, 1)
         outputs = loaded.signatures[request.model_spec.signature_name](
             **{k: tf.constant(v) for k, v in inputs.items()})
         assert outputs["probabilities"].shape == (8, 10)
-    assert signatures == ["serving_default", "classify"]
+    assert signatures == ["serving_default", "classify"] == list(read_back)
 
 
 def test_prediction_log_encoding_matches_tensorflow_serving():
@@ -246,3 +251,64 @@ def test_a_recurrent_model_with_a_static_batch_converts_to_litert(tmp_path):
     assert (result.path / litert["signatures"]["token_ids"]["file"]).is_file()
     assert set(litert["skipped"]) == set(result.manifest["signatures"]) - {"token_ids"}
     assert all(reason.startswith("takes strings") for reason in litert["skipped"].values())
+
+
+def _table_export(tmp_path, text_column: bool):
+    """An MLP trained for one epoch on a generated table (a column name with a space),
+    exported in all three formats."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"petal length": rng.normal(size=200), "width": rng.normal(size=200)})
+    frame["target"] = np.where(frame["petal length"] > frame["width"], "wide", "long")
+    if text_column:
+        frame["colour"] = rng.choice(["red", "blue"], size=200)
+    result = zoo.train("mlp", frame, epochs=1, verbose=0, data_options={"target": "target"},
+                       runs_root=tmp_path / "runs")
+    exported = export_trained(result.model, result.spec, result.plan, "table",
+                              base_dir=tmp_path / "saved", formats="saved_model,onnx,litert")
+    return frame, exported
+
+
+def test_a_numeric_table_exports_to_every_format_and_predicts_rows_alike(tmp_path):
+    """A table's export takes one input per column; ONNX and LiteRT take the same named
+    columns, verified, and `zoo predict` serves a CSV of rows through any of the files."""
+    from format_checks import check_formats
+    from zoo.runtime.predict import predict_file
+
+    frame, exported = _table_export(tmp_path, text_column=False)
+    check_formats(exported)
+    manifest = exported.manifest
+    for fmt in ("onnx", "litert"):
+        served = manifest["formats"][fmt]["signatures"]["serving_default"]
+        assert sorted(served["inputs"]) == ["petal_length", "width"]
+        assert manifest["formats"][fmt]["skipped"] == {
+            "classify": "returns strings (`class_name`); `serving_default` returns the same "
+                        "probabilities"}
+    frame.iloc[:5].to_csv(tmp_path / "rows.csv", index=False)
+    printed = {source: list(predict_file(exported.path / source, tmp_path / "rows.csv", top=2))
+               for source in ("", "model.onnx", "model.tflite")}
+    assert len(printed[""]) == 5
+    # The same classes; the printed probabilities (4 decimals) within a rounding step.
+    labels = {k: [re.sub(r"\d\.\d{4}", "#", line) for line in v] for k, v in printed.items()}
+    values = {k: [float(x) for line in v for x in re.findall(r"\d\.\d{4}", line)]
+              for k, v in printed.items()}
+    assert labels["model.onnx"] == labels["model.tflite"] == labels[""]
+    for source in ("model.onnx", "model.tflite"):
+        np.testing.assert_allclose(values[source], values[""], atol=1.5e-4)
+
+
+def test_a_table_with_a_text_column_keeps_the_saved_model_only(tmp_path):
+    """Looking a string column up needs TensorFlow: the extra formats skip the table's
+    signatures, naming the column, and the export still succeeds."""
+    from format_checks import check_formats
+
+    _, exported = _table_export(tmp_path, text_column=True)
+    check_formats(exported, onnx_required=False)
+    reason = ("takes strings (column colour), which ONNX Runtime and builtin LiteRT cannot "
+              "look up; a table of numeric columns converts")
+    for fmt in ("onnx", "litert"):
+        assert exported.manifest["formats"][fmt] == {
+            "signatures": {}, "skipped": {"serving_default": reason, "classify": reason}}
+    assert not (exported.path / "model.onnx").exists()
+    assert not (exported.path / "model.tflite").exists()

@@ -16,6 +16,7 @@ from zoo.runtime.plan import plan_data
 from zoo.tasks import get_task
 
 from conftest import TINY_SHAKESPEARE_DIR
+from format_checks import check_formats, model_at_test_size
 
 MODELS = zoo.list_models()
 # Large models (spec.large) are built and checked by default, but trained and
@@ -157,56 +158,16 @@ def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
         np.testing.assert_array_equal(np.asarray(expected), np.asarray(value))
 
 
-# Why a numeric signature may not convert (docs/export-and-serving.md lists each case):
-# the op each converter refuses. Anything else fails the harness.
-UNCONVERTIBLE_OPS = {
-    "onnx": (),  # every numeric signature converts
-    # LiteRT builtins: recurrent layers' TensorListReserve (dynamic shapes).
-    "litert": ("TensorListReserve",),
-}
-
-
-def _check_formats(result):
-    """Every signature of the export is in each extra format, verified within the
-    SavedModel's tolerance, or skipped for strings or a known op; ONNX carries at least
-    one signature; one warm-up record per signature."""
-    from tensorflow_serving.apis import prediction_log_pb2
-    import tensorflow as tf
-
-    from zoo.runtime.warmup import WARMUP_FILE
-
-    signatures = result.manifest["signatures"]
-    for fmt, ops in UNCONVERTIBLE_OPS.items():
-        entry = result.manifest["formats"][fmt]
-        assert set(entry["signatures"]) | set(entry["skipped"]) == set(signatures)
-        for sig, figures in entry["signatures"].items():
-            assert (result.path / figures["file"]).is_file()
-            integer = "int" in next(iter(figures["outputs"].values()))["dtype"]
-            assert figures["max_abs_diff"] <= (1 if integer else 1e-5), (fmt, sig)
-        for sig, reason in entry["skipped"].items():
-            assert reason.startswith(("takes strings", "returns strings")) or any(
-                f"op {op}" in reason for op in ops), (fmt, sig, reason)
-    assert result.manifest["formats"]["onnx"]["signatures"]
-    # Text in the graph: its vocabulary beside it, for clients of the numeric signatures.
-    tokenises = any(next(iter(e["inputs"].values()))["dtype"] == "string"
-                    for e in signatures.values()) and not result.manifest.get("columns")
-    assert (result.path / "vocabulary.txt").is_file() == tokenises
-    records = tf.data.TFRecordDataset(str(result.path / WARMUP_FILE)).as_numpy_iterator()
-    assert [prediction_log_pb2.PredictionLog.FromString(r).predict_log.request.model_spec
-            .signature_name for r in records] == list(signatures)
-
-
 @pytest.mark.parametrize("name", EXPORT)
 def test_savedmodel_export_matches_in_fresh_process_and_compiles_with_xla(name, tmp_path):
     """One export per model, in every format: the SavedModel (fresh process, XLA), and
     its ONNX and LiteRT files (fresh process without TensorFlow)."""
     spec = zoo.get_spec(name)
     task = get_task(spec)
-    plan = None if spec.test_dataset is None else plan_data(spec, spec.test_dataset,
-                                                            overrides=spec.test_args)
-    result = export_trained(_build(spec, plan), spec, plan, base_dir=tmp_path,
+    plan, model = model_at_test_size(spec)
+    result = export_trained(model, spec, plan, base_dir=tmp_path,
                             formats="saved_model,onnx,litert")
-    _check_formats(result)
+    check_formats(result)
     check = result.manifest["verification"]
     assert result.path == tmp_path / name / "1"
     # uint8 outputs (generated images) may differ by one rounding step, never more.

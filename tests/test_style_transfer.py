@@ -200,10 +200,10 @@ def test_fast_style_network_maps_images_to_images_of_the_same_size():
                                "multiples of 4 or None. Received: input_shape=(30, 32, 3)")
 
 
-def test_the_fast_style_up_sampling_is_nearest_neighbour_with_a_static_channel_count():
+def test_the_up_sampling_is_nearest_neighbour_with_a_static_channel_count():
     import keras
 
-    from zoo.models.fast_style import NearestUpsampling2x
+    from zoo.layers import NearestUpsampling2x
 
     x = np.random.default_rng(0).random((2, 3, 5, 4)).astype("float32")
     layer = NearestUpsampling2x()

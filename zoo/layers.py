@@ -66,3 +66,25 @@ class AtLeastOneStep(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         steps = input_shape[1]
         return (input_shape[0], None if steps is None else max(steps, 1))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class NearestUpsampling2x(keras.layers.Layer):
+    """(B, H, W, C) -> (B, 2H, 2W, C), each pixel repeated 2x2 (nearest neighbour).
+
+    Equal to `UpSampling2D(2)`, written as concatenations and reshapes that keep C
+    static: after `UpSampling2D` the LiteRT converter loses the channel count and leaves
+    the next convolution as a TensorFlow op, so the network would not run on plain
+    LiteRT (the fast style network, the convolutional autoencoder).
+    """
+
+    def call(self, x):
+        batch, height, width = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+        channels = x.shape[-1]
+        x = ops.reshape(ops.concatenate([x, x], axis=-1), (batch, height, 2 * width, channels))
+        return ops.reshape(ops.concatenate([x, x], axis=2),  # each row twice
+                           (batch, 2 * height, 2 * width, channels))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)

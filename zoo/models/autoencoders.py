@@ -29,6 +29,7 @@ import keras
 from keras import ops
 
 from zoo._common import as_shape, check_choice, check_positive_int, check_rate
+from zoo.layers import NearestUpsampling2x
 from zoo.registry import register_model
 
 # Output activation -> the reconstruction loss that matches it.
@@ -499,7 +500,7 @@ def conv_autoencoder(input_shape=(8, 8, 1), filters=(16, 8), kernel_size=3, acti
         x = keras.layers.MaxPooling2D(2, name=CODE_LAYER if i == len(filters)
                                       else f"{name}_encoder{i}_pool")(x)  # (B, H/2^i, W/2^i, f)
     for i, f in enumerate(reversed(filters), 1):
-        x = keras.layers.UpSampling2D(2, name=f"{name}_decoder{i}_upsample")(x)
+        x = NearestUpsampling2x(name=f"{name}_decoder{i}_upsample")(x)
         x = keras.layers.Conv2D(f, kernel_size, padding="same", activation=activation,
                                 name=f"{name}_decoder{i}_conv")(x)
     x = keras.layers.Conv2D(input_shape[-1], kernel_size, padding="same", name=f"{name}_output")(x)

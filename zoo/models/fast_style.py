@@ -22,34 +22,13 @@ convolutions (no checkerboard artefacts; Odena et al. 2016).
 from __future__ import annotations
 
 import keras
-from keras import ops
 
 from zoo._common import check_positive_int
+from zoo.layers import NearestUpsampling2x
 from zoo.registry import register_model
 
 _PAPER = ("Johnson, Alahi & Fei-Fei 2016, Perceptual Losses for Real-Time Style Transfer "
           "and Super-Resolution, arXiv:1603.08155")
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class NearestUpsampling2x(keras.layers.Layer):
-    """(B, H, W, C) -> (B, 2H, 2W, C), each pixel repeated 2x2 (nearest neighbour).
-
-    Written as concatenations and reshapes that keep C static: with `UpSampling2D` on an
-    open height and width, the LiteRT converter loses the channel count and leaves the
-    next convolution as a TensorFlow op, so the network would not run on plain LiteRT.
-    """
-
-    def call(self, x):
-        batch, height, width = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
-        channels = x.shape[-1]
-        x = ops.reshape(ops.concatenate([x, x], axis=-1), (batch, height, 2 * width, channels))
-        return ops.reshape(ops.concatenate([x, x], axis=2),  # each row twice
-                           (batch, 2 * height, 2 * width, channels))
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, c = input_shape
-        return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)
 
 
 def apply_conv(x, filters, kernel_size, strides=1, activation="relu", name=""):

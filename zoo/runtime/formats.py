@@ -79,8 +79,12 @@ def check_formats(formats: str | Sequence[str] | None, verify: bool = True) -> t
 def skip_reason(check: dict) -> str | None:
     """Why a signature is not converted to any extra format (None: it is tried)."""
     inputs = check["inputs"]
-    arrays = inputs.values() if isinstance(inputs, dict) else [inputs]
-    if any(np.asarray(a).dtype.kind in "USO" for a in arrays):
+    if isinstance(inputs, dict):  # a table's columns
+        text = [name for name, a in inputs.items() if np.asarray(a).dtype.kind in "USO"]
+        if text:
+            return (f"takes strings (column{'s' * (len(text) > 1)} {', '.join(text)}), which ONNX Runtime and builtin "
+                    "LiteRT cannot look up; a table of numeric columns converts")
+    elif np.asarray(inputs).dtype.kind in "USO":
         return ("takes strings, which ONNX Runtime and builtin LiteRT cannot tokenise; "
                 "a numeric signature (`token_ids`, `word_ids`) with vocabulary.txt serves "
                 "the same model where the task has one")
@@ -122,6 +126,23 @@ def convert(saved: Path, checks: Mapping[str, dict], formats: Sequence[str]) -> 
     return entries
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """File descriptor 2 sent to /dev/null for a conversion: the converters' C++ passes
+    (MLIR diagnostics, TensorFlow's graph optimizers) print there, and what matters of
+    it reaches the exception (whose message names the failing op) or tf2onnx's log."""
+    sys.stderr.flush()
+    kept = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(kept, 2)
+        os.close(kept)
+
+
 class ConversionError(RuntimeError):
     """A converter refused a signature; the message names the op."""
 
@@ -138,7 +159,7 @@ def _to_onnx(function, path: Path) -> dict:
     logger = logging.getLogger("tf2onnx")
     logger.addHandler(handler)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr_silenced():
             model, _ = tf2onnx.convert.from_function(
                 types.SimpleNamespace(get_concrete_function=lambda *_: function),
                 input_signature=specs, opset=ONNX_OPSET)
@@ -216,7 +237,8 @@ def _to_litert(saved: Path, sig: str, path: Path) -> dict:
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[sig])
     try:
-        flatbuffer = converter.convert()
+        with native_stderr_silenced():  # the same diagnostics are in the exception
+            flatbuffer = converter.convert()
     except Exception as exc:  # ConverterError: the MLIR diagnostics name the op
         raise ConversionError(_litert_failure(str(exc))) from None
     path.write_bytes(flatbuffer)

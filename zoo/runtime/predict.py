@@ -353,10 +353,13 @@ def predict_file(saved_model_dir: str | os.PathLike, input_path: str | os.PathLi
     At most `PRINT_LIMIT` examples; `predict_to_file` writes any number.
     """
     check_positive_int("top", top)
-    table = _table_manifest(saved_model_dir)
+    folder, model_file = export_source(saved_model_dir)
+    table = _table_manifest(folder)
     if table is not None:
-        yield from _lines(table, _served_rows(saved_model_dir, table, input_path, batch_size),
-                          top)
+        if model_file is not None:
+            runtime_signature(table, model_file)
+        yield from _lines(table, _served_rows(folder, table, input_path, batch_size,
+                                              model_file), top)
         return
     job = prepare(saved_model_dir, input_path, batch_size, scale, max_rows=PRINT_LIMIT)
     yield from _lines(job.manifest, served(job), top)
@@ -454,12 +457,13 @@ def _table_manifest(saved_model_dir) -> dict | None:
     return manifest if isinstance(manifest, dict) and manifest.get("columns") else None
 
 
-def _served_rows(saved_model_dir, manifest: dict, input_path, batch_size=None):
+def _served_rows(saved_model_dir, manifest: dict, input_path, batch_size=None,
+                 model_file: Path | None = None):
     """(first row, outputs) for the rows of a CSV file, read in batches (pandas), each
-    column given to the export's input of that name; a missing column, or a value that
-    is no number in a numeric column, is refused naming the column and row."""
+    column given to the export's input of that name (by the SavedModel, or by the
+    runtime of `model_file`); a missing column, or a value that is no number in a
+    numeric column, is refused naming the column and row."""
     import pandas as pd
-    import tensorflow as tf
 
     from pipelines.tables import input_name
 
@@ -469,9 +473,7 @@ def _served_rows(saved_model_dir, manifest: dict, input_path, batch_size=None):
                          f"columns {', '.join(c for c, _ in manifest['columns'])}. "
                          f"Received: {path}")
     kinds = dict(manifest["columns"])
-    loaded = tf.saved_model.load(str(saved_model_dir))
-    serve = loaded.signatures[manifest.get("signature", "serving_default")]
-    (output_name, _), = manifest["outputs"].items()
+    serve = _table_runtime(saved_model_dir, manifest, model_file)
     start = 0
     for chunk in pd.read_csv(path, chunksize=batch_size or DEFAULT_BATCH_SIZE, dtype=str,
                              keep_default_na=False):
@@ -484,7 +486,7 @@ def _served_rows(saved_model_dir, manifest: dict, input_path, batch_size=None):
         for name, kind in kinds.items():
             values = named[name]
             if kind == "string":
-                inputs[name] = tf.constant(values.to_numpy().astype(str))
+                inputs[name] = values.to_numpy().astype(str)
                 continue
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
             bad = ~np.isfinite(numbers)
@@ -493,7 +495,29 @@ def _served_rows(saved_model_dir, manifest: dict, input_path, batch_size=None):
                 raise ValueError(f"{path}: column {name!r}, row {row}, is "
                                  f"{values.iloc[row - start]!r}; the export takes finite "
                                  "numbers there.")
-            inputs[name] = tf.constant(numbers.astype(np.float32))
-        outputs = serve(**inputs)[output_name].numpy()
-        yield start, outputs
+            inputs[name] = numbers.astype(np.float32)
+        yield start, serve(inputs)
         start += len(chunk)
+
+
+def _table_runtime(saved_model_dir, manifest: dict, model_file: Path | None):
+    """A function {column input: array} -> the output array: the SavedModel's signature,
+    or the ONNX / LiteRT file's (which take numeric columns only)."""
+    (output_name, _), = manifest["outputs"].items()
+    signature = manifest.get("signature", "serving_default")
+    if model_file is None:
+        import tensorflow as tf
+
+        serve = tf.saved_model.load(str(saved_model_dir)).signatures[signature]
+        return lambda inputs: serve(**{k: tf.constant(v) for k, v in inputs.items()})[
+            output_name].numpy()
+    if model_file.suffix.lower() == ".onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(model_file),
+                                               providers=["CPUExecutionProvider"])
+        return lambda inputs: session.run([output_name], inputs)[0]
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(str(model_file)).get_signature_runner(signature)
+    return lambda inputs: runner(**inputs)[output_name]

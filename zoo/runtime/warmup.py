@@ -76,3 +76,48 @@ def _varint(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
+
+
+def read_warmup(saved) -> dict[str, dict[str, np.ndarray]]:
+    """The warm-up requests of the SavedModel folder `saved`: {signature: {input: array}},
+    in file order (the inverse of `write_warmup`; what TF Serving replays)."""
+    import tensorflow as tf
+    from tensorflow.core.framework.tensor_pb2 import TensorProto
+
+    requests = {}
+    for record in tf.data.TFRecordDataset(str(Path(saved) / WARMUP_FILE)).as_numpy_iterator():
+        predict_log = _fields(_fields(record)[_PREDICTION_LOG_PREDICT_LOG][0])
+        request = _fields(predict_log[_PREDICT_LOG_REQUEST][0])
+        signature = _fields(request[_REQUEST_MODEL_SPEC][0])[_MODEL_SPEC_SIGNATURE_NAME][0]
+        inputs = {}
+        for entry in request.get(_REQUEST_INPUTS, []):
+            entry = _fields(entry)
+            tensor = tf.make_ndarray(TensorProto.FromString(entry[_MAP_VALUE][0]))
+            inputs[entry[_MAP_KEY][0].decode()] = tensor
+        requests[signature.decode()] = inputs
+    return requests
+
+
+def _fields(message: bytes) -> dict[int, list[bytes]]:
+    """The length-delimited fields of a serialized message, by field number (all the
+    fields these four messages use are length-delimited)."""
+    fields, at = {}, 0
+    while at < len(message):
+        tag, at = _read_varint(message, at)
+        if tag & 7 != 2:
+            raise ValueError(f"Unexpected wire type {tag & 7} in a warm-up record.")
+        length, at = _read_varint(message, at)
+        fields.setdefault(tag >> 3, []).append(message[at:at + length])
+        at += length
+    return fields
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
