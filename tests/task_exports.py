@@ -62,9 +62,11 @@ def export_one(name: str, base_dir: Path) -> tuple[dict, dict]:
     outputs = {}
     for sig, entry in result.manifest["signatures"].items():
         (input_name,) = entry["inputs"]
-        (output_name,) = entry["outputs"]
         served = loaded.signatures[sig](**{input_name: tf.constant(signature_inputs(entry))})
-        outputs[sig] = served[output_name].numpy()
+        for output_name in entry["outputs"]:  # one, or `classify`'s class name and probabilities
+            key = sig if len(entry["outputs"]) == 1 else f"{sig}.{output_name}"
+            values = served[output_name].numpy()
+            outputs[key] = values.astype(str) if values.dtype == object else values
     return json.loads(json.dumps(manifest)), outputs
 
 
