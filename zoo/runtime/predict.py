@@ -279,18 +279,25 @@ def runtime_signature(manifest: dict, model_file: Path) -> str:
 
 def _runtime(job: Job):
     """A function batch -> outputs for an ONNX or LiteRT file (no TensorFlow)."""
-    (output_name, _), = job.manifest["outputs"].items()
-    if job.model_file.suffix.lower() == ".onnx":
+    serve = _file_runtime(job.manifest, job.model_file)
+    return lambda batch: serve({job.spec.name: batch})
+
+
+def _file_runtime(manifest: dict, model_file: Path):
+    """A function {input name: array} -> the served output, for an ONNX file (ONNX
+    Runtime) or a LiteRT file (its signature runner); no TensorFlow."""
+    (output_name, _), = manifest["outputs"].items()
+    if model_file.suffix.lower() == ".onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(job.model_file),
+        session = onnxruntime.InferenceSession(str(model_file),
                                                providers=["CPUExecutionProvider"])
-        return lambda batch: session.run([output_name], {job.spec.name: batch})[0]
+        return lambda inputs: session.run([output_name], inputs)[0]
     from ai_edge_litert.interpreter import Interpreter
 
-    runner = Interpreter(str(job.model_file)).get_signature_runner(
-        job.manifest.get("signature", "serving_default"))
-    return lambda batch: runner(**{job.spec.name: batch})[output_name]
+    runner = Interpreter(str(model_file)).get_signature_runner(
+        manifest.get("signature", "serving_default"))
+    return lambda inputs: runner(**inputs)[output_name]
 
 
 def served(job: Job) -> Iterator[tuple[int, np.ndarray]]:
@@ -503,21 +510,12 @@ def _served_rows(saved_model_dir, manifest: dict, input_path, batch_size=None,
 def _table_runtime(saved_model_dir, manifest: dict, model_file: Path | None):
     """A function {column input: array} -> the output array: the SavedModel's signature,
     or the ONNX / LiteRT file's (which take numeric columns only)."""
+    if model_file is not None:
+        return _file_runtime(manifest, model_file)
+    import tensorflow as tf
+
     (output_name, _), = manifest["outputs"].items()
-    signature = manifest.get("signature", "serving_default")
-    if model_file is None:
-        import tensorflow as tf
-
-        serve = tf.saved_model.load(str(saved_model_dir)).signatures[signature]
-        return lambda inputs: serve(**{k: tf.constant(v) for k, v in inputs.items()})[
-            output_name].numpy()
-    if model_file.suffix.lower() == ".onnx":
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(str(model_file),
-                                               providers=["CPUExecutionProvider"])
-        return lambda inputs: session.run([output_name], inputs)[0]
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(str(model_file)).get_signature_runner(signature)
-    return lambda inputs: runner(**inputs)[output_name]
+    serve = tf.saved_model.load(str(saved_model_dir)).signatures[
+        manifest.get("signature", "serving_default")]
+    return lambda inputs: serve(**{k: tf.constant(v) for k, v in inputs.items()})[
+        output_name].numpy()
