@@ -82,8 +82,9 @@ def skip_reason(check: dict) -> str | None:
     if isinstance(inputs, dict):  # a table's columns
         text = [name for name, a in inputs.items() if np.asarray(a).dtype.kind in "USO"]
         if text:
-            return (f"takes strings (column{'s' * (len(text) > 1)} {', '.join(text)}), which ONNX Runtime and builtin "
-                    "LiteRT cannot look up; a table of numeric columns converts")
+            columns = f"column{'s' * (len(text) > 1)} {', '.join(text)}"
+            return (f"takes strings ({columns}), which ONNX Runtime and builtin LiteRT cannot "
+                    "look up; a table of numeric columns converts")
     elif np.asarray(inputs).dtype.kind in "USO":
         return ("takes strings, which ONNX Runtime and builtin LiteRT cannot tokenise; "
                 "a numeric signature (`token_ids`, `word_ids`) with vocabulary.txt serves "
