@@ -22,7 +22,7 @@ format's max abs diff against the live model, from the manifest's verification.
     python benchmarks/serving.py --all-models DIR [--models a,b] [...]
 
 `--all-models DIR` first exports every registered model (or those of `--models`)
-at its test size, seeded and untrained (batch-norm statistics settled on a batch),
+at its test size, seeded and untrained (residual blocks starting as identities),
 in all three formats, into DIR (kept: a second run measures what is there): the
 models of the format harness in tests/test_models.py.
 

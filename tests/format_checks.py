@@ -75,7 +75,7 @@ def zero_last_residual_gamma(model) -> int:
     import keras
 
     count = 0
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         if not isinstance(layer, keras.layers.Add):
             continue
         branch = layer.input[-1]._keras_history.operation
@@ -85,10 +85,11 @@ def zero_last_residual_gamma(model) -> int:
     return count
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of `model`, the layers of nested models included."""
     import keras
 
     for layer in model.layers:
         yield layer
         if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)

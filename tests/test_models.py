@@ -16,7 +16,7 @@ from zoo.runtime.plan import plan_data
 from zoo.tasks import get_task
 
 from conftest import TINY_SHAKESPEARE_DIR
-from format_checks import check_formats, model_at_test_size
+from format_checks import all_layers, check_formats, model_at_test_size
 
 MODELS = zoo.list_models()
 # Large models (spec.large) are built and checked by default, but trained and
@@ -66,13 +66,6 @@ SEARCH = [
 ]
 
 
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-
-
 def _random_input(model, spec, batch=3, steps=12):
     """Random inputs for the model's input spec, as its task makes them."""
     return get_task(spec).example_batch(spec, model, batch, steps)
@@ -108,7 +101,7 @@ def test_builds_with_defaults_and_declared_output_shape(name):
     assert _shapes(model(batch)) == get_task(spec).output_shape(spec.defaults, shape)
     assert spec.reference and spec.summary
     # No Lambda layers anywhere: every layer must survive safe-mode loading.
-    assert not any(isinstance(l, keras.layers.Lambda) for l in _all_layers(model))
+    assert not any(isinstance(l, keras.layers.Lambda) for l in all_layers(model))
     # The spec's search space only names builder arguments.
     if spec.search_space is not None:
         import keras_tuner
