@@ -204,17 +204,8 @@ def _direction(claim, record: dict):
     return all(c.check({claim.effect: mean}) for c in conditions) if conditions else mean > 0
 
 
-# Where a quick budget cannot show the effect at all (the claim's budget comment says why).
-QUICK_BELOW_THE_EFFECT = {
-    "residual_connections": "degradation appears near 56 layers; the quick run's 8 and 14 "
-                            "(a 56-layer net alone needs about 45 CPU-seconds to trace here)",
-}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_id", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=QUICK_BELOW_THE_EFFECT[c]))
-    if c in QUICK_BELOW_THE_EFFECT else c for c in list_claims()])
+@pytest.mark.parametrize("claim_id", list_claims())
 def test_each_quick_effect_over_three_seeds_points_the_way_of_the_full_record(claim_id, tmp_path):
     """The quick budget is too small to decide every condition of a rule (a quick autoencoder
     does not yet denoise better), but its effect must point the way the full run's does."""

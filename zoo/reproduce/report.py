@@ -40,7 +40,7 @@ A claim that cannot measure here (style transfer without the ImageNet VGG19
 file) says why in its verdict; what it ran instead is drawn, labelled, and
 decides nothing. The default test suite runs every claim's quick form; the
 slow suite checks that each quick effect, over 3 seeds, points the way of the
-full record (residual_connections' quick depths are below its effect).
+full record.
 """
 
 
