@@ -67,8 +67,13 @@ TABLES = {"wine": (_wine_frame, {"epochs": 15, "learning_rate": 3e-3}, 0.85, [0,
                             {"train": 512, "validation": 57})}
 
 
-@pytest.mark.parametrize("form", ["dataframe", "csv"])
-@pytest.mark.parametrize("table", sorted(TABLES))
+# The default suite runs each table once and each form once; the slow suite the other pair.
+TABLE_FORMS = [("breast_cancer", "dataframe"), ("wine", "csv"),
+               pytest.param("breast_cancer", "csv", marks=pytest.mark.slow),
+               pytest.param("wine", "dataframe", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("table, form", TABLE_FORMS)
 def test_real_tables_train_search_export_and_serve_a_json_row(table, form, tmp_path):
     import pandas as pd
     import tuning
